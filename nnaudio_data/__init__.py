@@ -1,0 +1,40 @@
+"""nnaudio_data: audio feature extraction on the accelerator, inside the data pipeline.
+
+Data flows down the tree::
+
+    shards (tar, local/http/pipe:) -> decode + resample + mono -> trim / pad / crop   [DataLoader workers, CPU]
+      -> collate to (B, C, T) + lengths + keys + labels                              [worker or main]
+      -> pinned host memory -> device (non_blocking, side stream)                    [main process]
+      -> spectrogram kernel (conv1d, trainable) -> augmentation -> model             [device]
+
+Modules, one line each:
+
+- ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets
+- ``collate.py``   samples -> :class:`AudioBatch`; :class:`GPUSpectrogramCollate`
+- ``batch.py``     :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
+- ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
+- ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
+- ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
+- ``augment/``     batched on-device augmentation: sample parameters, then apply
+- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard)
+
+Shape legend used in every docstring: B batch, C channels, T samples, F frequency bins,
+N frames.
+"""
+from . import features
+from .batch import AudioBatch
+from .collate import GPUSpectrogramCollate, collate_audio
+from .data import *  # noqa: F401,F403  (ShardedAudioDataset, wrap, ...)
+from .data import __all__ as _data_all
+from .loader import DeviceLoader
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioBatch",
+    "DeviceLoader",
+    "GPUSpectrogramCollate",
+    "collate_audio",
+    "features",
+    *_data_all,
+]

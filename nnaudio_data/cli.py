@@ -1,0 +1,44 @@
+"""The ``nnaudio-data`` command: ``demo``, ``bench``, ``shard``.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+# name -> (module, one-line help)
+COMMANDS = {
+    "demo": ("nnaudio_data.demo", "write a small synthetic shard set, stream it through "
+                                  "GPUSpectrogramCollate('mel') and train a tiny classifier"),
+    "bench": ("nnaudio_data.bench", "spectrogram and loader benchmarks against librosa, torch.stft, "
+                                    "nnAudio and a plain webdataset pipeline"),
+    "shard": ("nnaudio_data.data.writer", "pack a folder of audio files or a CSV/JSONL manifest into "
+                                          "tar shards"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nnaudio-data", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:  # a subcommand whose module is missing says so when used
+            p.set_defaults(_run=lambda args, e=e: sys.exit(f"nnaudio-data: unavailable: {e}"))
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Collate: samples -> :class:`AudioBatch`, and :class:`GPUSpectrogramCollate`, which adds the
+device stage (augment -> spectrogram kernel -> spectrogram augment).
+
+Where the device stage runs (the contract):
+
+- ``num_workers=0``: in the collate call itself, on the device.
+- ``num_workers>0`` and a CPU target: inside the workers, in parallel.
+- ``num_workers>0`` and a CUDA target (or trainable kernels): the worker returns the batch with a
+  pending stage and never touches CUDA; the main process runs it on first access of
+  ``batch.spec``, or ahead of time on a side stream when the loader is wrapped in
+  :class:`nnaudio_data.DeviceLoader`.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import weakref
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import get_worker_info
+
+from .batch import AudioBatch
+from .features.registry import make_transform
+
+_WHERE = ("auto", "worker", "main")
+
+
+def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any]:
+    """Normalise one dataset item to (waveform (C, T), key, label).
+
+    Accepts dicts with "waveform" (and optional "key", "label"), tuples ``(waveform, label)`` or
+    ``(waveform, sample_rate, label, ...)`` as torchaudio datasets return, and bare tensors.
+    """
+    key, label = str(index), None
+    if isinstance(item, dict):
+        if "waveform" not in item:
+            raise KeyError(f"sample {index} is a dict without a 'waveform' entry (keys: {sorted(item)})")
+        wav, key, label = item["waveform"], str(item.get("key", key)), item.get("label")
+    elif isinstance(item, (tuple, list)):
+        wav = item[0]
+        rest = list(item[1:])
+        if len(rest) >= 2 and isinstance(rest[0], int) and not isinstance(rest[0], bool):
+            rest = rest[1:]  # (waveform, sample_rate, label, ...)
+        label = rest[0] if rest else None
+    else:
+        wav = item
+    wav = torch.as_tensor(wav)
+    if wav.dim() == 1:
+        wav = wav[None]
+    if wav.dim() != 2:
+        raise ValueError(f"sample {key!r}: waveform must be (T,) or (C, T), got shape {tuple(wav.shape)}")
+    return wav, key, label
+
+
+def _stack_labels(labels: List[Any]) -> Any:
+    if all(lab is None for lab in labels):
+        return None
+    try:
+        if all(isinstance(lab, (int, float, bool, Tensor)) for lab in labels):
+            return torch.stack([torch.as_tensor(lab) for lab in labels])
+    except RuntimeError:  # tensors of different shapes stay a list
+        pass
+    return list(labels)
+
+
+def collate_audio(samples: Sequence[Any]) -> AudioBatch:
+    """Stack clips into an :class:`AudioBatch`, zero-padding to the longest one.
+
+    Shape:
+        each sample's waveform: (T_i,) or (C, T_i); output waveform: (B, C, max T_i)
+
+    Example:
+        >>> b = collate_audio([{"waveform": torch.ones(1, 4), "key": "a", "label": 3},
+        ...                    {"waveform": torch.ones(1, 2), "key": "b", "label": 5}])
+        >>> b.waveform.shape, b.lengths.tolist(), b.keys, b.labels.tolist()
+        (torch.Size([2, 1, 4]), [4, 2], ['a', 'b'], [3, 5])
+    """
+    if len(samples) == 0:
+        raise ValueError("samples must hold at least one clip, got an empty list")
+    parts = [_as_sample(s, i) for i, s in enumerate(samples)]
+    channels = {w.shape[0] for w, _, _ in parts}
+    if len(channels) != 1:
+        raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
+                         " (keys: " + ", ".join(k for _, k, _ in parts) + ")")
+    lengths = torch.tensor([w.shape[-1] for w, _, _ in parts], dtype=torch.long)
+    out = torch.zeros(len(parts), channels.pop(), int(lengths.max()), dtype=torch.float32)
+    for i, (w, _, _) in enumerate(parts):
+        out[i, :, : w.shape[-1]] = w
+    return AudioBatch(out, lengths, [k for _, k, _ in parts], _stack_labels([lab for _, _, lab in parts]))
+
+
+# Collates built in this process, by token: a batch pickled back from a worker refers to its collate
+# by token, so the main process finds the original object (with its kernels, trained or not)
+# instead of unpickling a copy.
+_LIVE: "weakref.WeakValueDictionary[str, GPUSpectrogramCollate]" = weakref.WeakValueDictionary()
+_COUNTER = itertools.count()
+
+
+def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
+    live = _LIVE.get(token)
+    if live is not None:
+        return live
+    obj = GPUSpectrogramCollate.__new__(GPUSpectrogramCollate)
+    obj.__dict__.update(state)
+    obj._transform_on = {}
+    _LIVE[token] = obj
+    return obj
+
+
+class GPUSpectrogramCollate:
+    """Collate clips and compute their spectrogram on the device, as a DataLoader ``collate_fn``.
+
+    Args:
+        kind (str | nn.Module): "stft", "log", "mel", "mfcc", "cqt", "vqt", "gammatone", or a
+            module mapping (B, T) or (B, C, T) to a spectrogram. Default "mel".
+        device (str | torch.device, optional): target device. Default: "cuda" when available,
+            else "cpu" (decided once, here, in the main process).
+        augment (callable, optional): waveform augmentation on (B, C, T), applied before the kernel
+            while training.
+        spec_augment (callable, optional): spectrogram augmentation on (B, F, N), applied after it.
+        where (str): "auto" (default; see the module docstring), "worker" (always compute in the
+            collate call: only valid for a CPU target) or "main" (always defer to the main process).
+        **kernel_args: arguments of the transform class (nnAudio names: sr, n_fft, hop_length,
+            n_mels, ...).
+
+    Shape:
+        output batch: waveform (B, C, T), spec (B, F, N) for C = 1, else (B, C, F, N)
+
+    Example:
+        >>> collate = GPUSpectrogramCollate("stft", device="cpu", n_fft=64, hop_length=16)
+        >>> batch = collate([torch.randn(256), torch.randn(200)])
+        >>> batch.spec.shape
+        torch.Size([2, 33, 17])
+    """
+
+    def __init__(self, kind: "str | nn.Module" = "mel", device: "str | torch.device | None" = None,
+                 augment: Any = None, spec_augment: Any = None, where: str = "auto",
+                 **kernel_args: Any):
+        if where not in _WHERE:
+            raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
+        self.device = torch.device(device if device is not None
+                                   else ("cuda" if torch.cuda.is_available() else "cpu"))
+        if where == "worker" and self.device.type != "cpu":
+            raise ValueError(f"where='worker' needs a CPU target (CUDA is never used in a worker), "
+                             f"got device={self.device}")
+        self.kind = kind if isinstance(kind, str) else type(kind).__name__
+        self.kernel_args = kernel_args
+        self.augment = augment
+        self.spec_augment = spec_augment
+        self.where = where
+        self.training = True
+        self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
+        self._transform_on: Dict[str, nn.Module] = {}
+        self._token = f"{os.getpid()}-{next(_COUNTER)}"
+        _LIVE[self._token] = self
+
+    # -- pickling: a token plus what a fresh process needs to rebuild --------------------------
+    def __reduce__(self):
+        state = {k: v for k, v in self.__dict__.items() if k != "_transform_on"}
+        return (_restore, (self._token, state))
+
+    # -- mode ----------------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "GPUSpectrogramCollate":
+        """Augmentations run only in training mode (the default), as ``nn.Module.train``."""
+        self.training = mode
+        return self
+
+    def eval(self) -> "GPUSpectrogramCollate":
+        return self.train(False)
+
+    @property
+    def trainable(self) -> bool:
+        return any(p.requires_grad for p in self.transform.parameters())
+
+    def _defer(self) -> bool:
+        in_worker = get_worker_info() is not None
+        if self.where == "main":
+            return in_worker
+        if self.where == "worker":
+            return False
+        return in_worker and (self.device.type != "cpu" or self.trainable)
+
+    # -- the two stages --------------------------------------------------------------------------
+    def __call__(self, samples: Sequence[Any]) -> AudioBatch:
+        batch = collate_audio(samples)
+        if self._defer():
+            batch.stage = self.device_stage  # pickles as a token: see __reduce__
+            return batch
+        return self.device_stage(batch)
+
+    def module_on(self, device: torch.device) -> nn.Module:
+        """The transform, moved to ``device`` once per process (``nn.Module.to`` moves in place, so a
+        trainable kernel stays the one module the optimiser holds)."""
+        if str(device) not in self._transform_on:
+            self._transform_on[str(device)] = self.transform.to(device)
+        return self._transform_on[str(device)]
+
+    def device_stage(self, batch: AudioBatch, non_blocking: bool = True) -> AudioBatch:
+        """Move ``batch`` to the device and run augment -> kernel -> spec_augment on it.
+
+        Runs in whichever process calls it; callers make sure that is not a worker for CUDA.
+        """
+        batch.stage = None
+        if batch.device != self.device:
+            if self.device.type == "cuda" and not batch.waveform.is_pinned():
+                batch = batch.pin_memory()
+            batch = batch.to(self.device, non_blocking=non_blocking)
+        x = batch.waveform
+        if self.training and self.augment is not None:
+            x = self.augment(x)
+        module = self.module_on(self.device)
+        spec = module(x[:, 0] if x.shape[1] == 1 else x)
+        if self.training and self.spec_augment is not None:
+            spec = self.spec_augment(spec)
+        batch.waveform, batch.spec = x, spec
+        return batch
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.kernel_args.items())
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("augment", "spec_augment")
+                        if getattr(self, k) is not None)
+        where = "" if self.where == "auto" else f", where={self.where!r}"
+        return f"GPUSpectrogramCollate({self.kind!r}, device={str(self.device)!r}{args}{extra}{where})"

@@ -1,0 +1,92 @@
+"""One error policy for every stage: a bad sample is a named, counted skip or a raised error.
+
+Every stage that can reject a sample raises :class:`SampleError` naming the shard URL, the key
+and a short reason slug; :class:`ErrorPolicy` decides, once, whether that is fatal ("raise"), a
+warning plus a counted skip ("warn"), or a silent counted skip ("skip"). Counts live in
+:class:`SkipStats`.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+POLICIES = ("warn", "skip", "raise")
+
+
+class SampleError(Exception):
+    """A sample (or a whole shard) that cannot be used.
+
+    Args:
+        url (str): the shard URL (or dataset name) the sample came from.
+        key (str | None): the sample key inside the shard; None for shard-level errors.
+        reason (str): a short slug, e.g. "decode", "nan", "too_short", "missing_label".
+        detail (str): a human-readable explanation.
+    """
+
+    def __init__(self, url: str, key: Optional[str], reason: str, detail: str = ""):
+        self.url, self.key, self.reason, self.detail = url, key, reason, detail
+        where = f"{url}" + (f" key={key!r}" if key is not None else "")
+        super().__init__(f"{where}: {reason}" + (f": {detail}" if detail else ""))
+
+    def __reduce__(self):  # picklable across DataLoader worker processes
+        return (SampleError, (self.url, self.key, self.reason, self.detail))
+
+
+class SampleWarning(UserWarning):
+    """Warning category for samples skipped under ``on_error="warn"``."""
+
+
+@dataclass
+class SkipStats:
+    """Counts of delivered samples and of skips by reason.
+
+    Example:
+        >>> s = SkipStats(); s.delivered += 2; s.skipped["decode"] += 1; s.total_skipped
+        1
+    """
+
+    delivered: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    @property
+    def total_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+    def merge(self, other: "SkipStats") -> "SkipStats":
+        self.delivered += other.delivered
+        self.skipped.update(other.skipped)
+        return self
+
+    def as_dict(self) -> Dict[str, object]:
+        return {"delivered": self.delivered, "skipped": dict(self.skipped)}
+
+
+class ErrorPolicy:
+    """Decide what a :class:`SampleError` does: raise, or count (and maybe warn) and go on.
+
+    Args:
+        on_error (str): "warn" (default), "skip" or "raise".
+
+    Example:
+        >>> p = ErrorPolicy("skip"); p.handle(SampleError("a.tar", "k1", "decode")); p.stats.skipped["decode"]
+        1
+    """
+
+    def __init__(self, on_error: str = "warn"):
+        if on_error not in POLICIES:
+            raise ValueError(f"on_error must be one of {POLICIES}, got {on_error!r}")
+        self.on_error = on_error
+        self.stats = SkipStats()
+
+    def handle(self, err: SampleError) -> None:
+        """Raise ``err`` under "raise"; otherwise count it under its reason (and warn under "warn")."""
+        if self.on_error == "raise":
+            raise err
+        self.stats.skipped[err.reason] += 1
+        if self.on_error == "warn":
+            warnings.warn(f"skipped sample: {err}", SampleWarning, stacklevel=2)
+
+    def __repr__(self) -> str:
+        return f"ErrorPolicy({self.on_error!r})"

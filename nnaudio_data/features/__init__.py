@@ -1,0 +1,5 @@
+"""nn.Modules owning spectrogram kernels (buffers, or Parameters when trainable), with nnAudio 0.3's
+class names, constructor parameters and defaults."""
+from .registry import KINDS, make_transform
+
+__all__ = ["KINDS", "make_transform"]

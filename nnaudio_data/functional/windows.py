@@ -1,0 +1,44 @@
+"""Analysis windows as torch tensors (scipy's definitions, periodic by default as librosa uses)."""
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+import scipy.signal
+import torch
+
+WindowSpec = Union[str, tuple, float, np.ndarray, torch.Tensor]
+
+
+def get_window(window: WindowSpec, win_length: int, fftbins: bool = True,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Return a window of ``win_length`` samples as a 1-D tensor.
+
+    Args:
+        window (str | tuple | float | array): a scipy window name ("hann", "hamming", "ones",
+            ("kaiser", 8.0), ...) or explicit samples of length ``win_length``.
+        win_length (int): number of samples, > 0.
+        fftbins (bool): periodic window (True, as for spectral analysis) or symmetric. Default True.
+        dtype (torch.dtype): dtype of the result. Default float32.
+
+    Shape:
+        output: (win_length,)
+
+    Example:
+        >>> get_window("hann", 4)
+        tensor([0.0000, 0.5000, 1.0000, 0.5000])
+    """
+    if not isinstance(win_length, int) or win_length <= 0:
+        raise ValueError(f"win_length must be a positive int, got {win_length!r}")
+    if isinstance(window, (np.ndarray, torch.Tensor)):
+        w = torch.as_tensor(np.asarray(window), dtype=torch.float64)
+        if w.shape != (win_length,):
+            raise ValueError(f"window must have shape ({win_length},) to match win_length, "
+                             f"got {tuple(w.shape)}")
+        return w.to(dtype)
+    name = "boxcar" if window in ("ones", "rectangular", "rect", None) else window
+    try:
+        w = scipy.signal.get_window(name, win_length, fftbins=fftbins)
+    except ValueError as e:
+        raise ValueError(f"window must be a scipy window name or array, got {window!r}: {e}") from None
+    return torch.as_tensor(w, dtype=dtype)
