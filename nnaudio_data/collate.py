@@ -27,17 +27,19 @@ from .features.registry import make_transform
 _WHERE = ("auto", "worker", "main")
 
 
-def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any]:
+def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
     """Normalise one dataset item to (waveform (C, T), key, label).
 
-    Accepts dicts with "waveform" (and optional "key", "label"), tuples ``(waveform, label)`` or
+    Accepts dicts with "waveform" (and optional "key", "label", "length": valid samples when the
+    waveform was zero-padded), tuples ``(waveform, label)`` or
     ``(waveform, sample_rate, label, ...)`` as torchaudio datasets return, and bare tensors.
     """
-    key, label = str(index), None
+    key, label, length = str(index), None, None
     if isinstance(item, dict):
         if "waveform" not in item:
             raise KeyError(f"sample {index} is a dict without a 'waveform' entry (keys: {sorted(item)})")
         wav, key, label = item["waveform"], str(item.get("key", key)), item.get("label")
+        length = item.get("length")
     elif isinstance(item, (tuple, list)):
         wav = item[0]
         rest = list(item[1:])
@@ -51,7 +53,8 @@ def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any]:
         wav = wav[None]
     if wav.dim() != 2:
         raise ValueError(f"sample {key!r}: waveform must be (T,) or (C, T), got shape {tuple(wav.shape)}")
-    return wav, key, label
+    t = wav.shape[-1]
+    return wav, key, label, t if length is None else min(int(length), t)
 
 
 def _stack_labels(labels: List[Any]) -> Any:
@@ -80,15 +83,15 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     if len(samples) == 0:
         raise ValueError("samples must hold at least one clip, got an empty list")
     parts = [_as_sample(s, i) for i, s in enumerate(samples)]
-    channels = {w.shape[0] for w, _, _ in parts}
+    channels = {p[0].shape[0] for p in parts}
     if len(channels) != 1:
         raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
-                         " (keys: " + ", ".join(k for _, k, _ in parts) + ")")
-    lengths = torch.tensor([w.shape[-1] for w, _, _ in parts], dtype=torch.long)
-    out = torch.zeros(len(parts), channels.pop(), int(lengths.max()), dtype=torch.float32)
-    for i, (w, _, _) in enumerate(parts):
+                         " (keys: " + ", ".join(p[1] for p in parts) + ")")
+    out = torch.zeros(len(parts), channels.pop(), max(p[0].shape[-1] for p in parts), dtype=torch.float32)
+    for i, (w, _, _, _) in enumerate(parts):
         out[i, :, : w.shape[-1]] = w
-    return AudioBatch(out, lengths, [k for _, k, _ in parts], _stack_labels([lab for _, _, lab in parts]))
+    lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
+    return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]))
 
 
 # Collates built in this process, by token: a batch pickled back from a worker refers to its collate
