@@ -1,5 +1,9 @@
 """CPU side of the pipeline, run inside DataLoader workers: shard lists, tar reading, decode,
 resample, trim/pad, datasets."""
+from .decode import AUDIO_EXTENSIONS, decode_audio
 from .errors import ErrorPolicy, SampleError, SampleWarning, SkipStats
+from .resample import resample, to_mono
+from .trim import trim_pad
 
-__all__ = ["ErrorPolicy", "SampleError", "SampleWarning", "SkipStats"]
+__all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "SampleError", "SampleWarning", "SkipStats", "decode_audio",
+           "resample", "to_mono", "trim_pad"]
