@@ -1,0 +1,152 @@
+"""The collate contract: where the device stage runs, with real DataLoader worker processes."""
+import os
+import pickle
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+import nnaudio_data as nd
+from nnaudio_data.collate import GPUSpectrogramCollate, collate_audio
+
+
+class PidSpec(nn.Module):
+    """A stand-in kernel whose output records the process that ran it: (B, T) -> (B, 1, 1)."""
+
+    def forward(self, x):
+        return torch.full((x.shape[0], 1, 1), float(os.getpid()))
+
+
+class FrameEnergy(nn.Module):
+    """A real (if tiny) framed transform: (B, T) or (B, C, T) -> energy per frame (B[, C], 1, N)."""
+
+    def forward(self, x):
+        frames = x.unfold(-1, 8, 8)
+        return frames.pow(2).sum(-1).unsqueeze(-2)
+
+
+def clips(n, t=64):
+    g = torch.Generator().manual_seed(0)
+    return [{"waveform": torch.randn(1, t - (i % 3), generator=g), "key": f"k{i}", "label": i}
+            for i in range(n)]
+
+
+def test_collate_pads_and_keeps_keys_labels_lengths():
+    items = clips(5)
+    b = collate_audio(items)
+    assert b.waveform.shape == (5, 1, 64)
+    assert b.lengths.tolist() == [64, 63, 62, 64, 63]
+    assert b.keys == [f"k{i}" for i in range(5)]
+    assert b.labels.tolist() == list(range(5))
+    for i, it in enumerate(items):
+        n = it["waveform"].shape[-1]
+        assert torch.equal(b.waveform[i, :, :n], it["waveform"])
+        assert not b.waveform[i, :, n:].any()
+    assert b.mask.sum(1).tolist() == b.lengths.tolist()
+
+
+def test_collate_accepts_tuples_tensors_and_string_labels():
+    b = collate_audio([(torch.ones(10), 16000, "dog", 3), (torch.ones(1, 10), 16000, "cat", 4)])
+    assert b.labels == ["dog", "cat"] and b.waveform.shape == (2, 1, 10)
+    b = collate_audio([torch.ones(2, 5), torch.ones(2, 7)])
+    assert b.waveform.shape == (2, 2, 7) and b.labels is None
+
+
+def test_collate_valid_length_from_sample():
+    b = collate_audio([{"waveform": torch.ones(1, 10), "length": 6}])
+    assert b.lengths.tolist() == [6]
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "at least one clip"),
+    ([torch.ones(1, 2, 3)], r"\(T,\) or \(C, T\)"),
+    ([torch.ones(1, 4), torch.ones(2, 4)], "same channel count"),
+    ([{"audio": torch.ones(4)}], "without a 'waveform'"),
+])
+def test_collate_errors_name_the_problem(bad, match):
+    with pytest.raises((ValueError, KeyError), match=match):
+        collate_audio(bad)
+
+
+def test_collate_arguments_are_validated():
+    with pytest.raises(ValueError, match="where must be one of"):
+        GPUSpectrogramCollate(FrameEnergy(), where="gpu")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        GPUSpectrogramCollate("wavelet")
+    with pytest.raises(ValueError, match="only accepted with a kind name"):
+        GPUSpectrogramCollate(FrameEnergy(), n_fft=512)
+
+
+def test_main_process_computes_spec_on_device():
+    collate = GPUSpectrogramCollate(FrameEnergy(), device="cpu")
+    loader = DataLoader(clips(6), batch_size=3, collate_fn=collate)
+    for b in loader:
+        assert not b.pending
+        ref = FrameEnergy()(b.waveform[:, 0])
+        torch.testing.assert_close(b.spec, ref)
+
+
+def _pids(collate, num_workers):
+    loader = DataLoader(clips(8), batch_size=2, num_workers=num_workers, collate_fn=collate)
+    seen = []
+    for b in loader:
+        seen.append((b.pending, int(b.spec.flatten()[0].item())))
+    return seen
+
+
+def test_cpu_target_computes_in_workers():
+    seen = _pids(GPUSpectrogramCollate(PidSpec(), device="cpu"), num_workers=2)
+    assert all(not pending for pending, _ in seen)
+    pids = {pid for _, pid in seen}
+    assert os.getpid() not in pids and len(pids) == 2  # both workers did kernel work
+
+
+def test_deferred_stage_runs_in_main_process_on_access():
+    seen = _pids(GPUSpectrogramCollate(PidSpec(), device="cpu", where="main"), num_workers=2)
+    assert all(pending for pending, _ in seen)  # arrived pending from the workers
+    assert {pid for _, pid in seen} == {os.getpid()}
+
+
+def test_trainable_kernel_is_deferred_and_is_the_main_process_module():
+    kernel = nn.Conv1d(1, 4, 8, stride=8, bias=False)
+    model = nn.Sequential(nn.Unflatten(1, (1, -1)), kernel)  # (B, T) -> (B, 4, N)
+    collate = GPUSpectrogramCollate(model, device="cpu")
+    loader = DataLoader(clips(4), batch_size=2, num_workers=2, collate_fn=collate)
+    for b in loader:
+        assert b.pending
+        b.spec.sum().backward()  # gradients reach the kernel the optimiser holds
+    assert kernel.weight.grad is not None and kernel.weight.grad.abs().sum() > 0
+
+
+def test_collate_pickles_as_a_token_and_restores_the_live_object():
+    collate = GPUSpectrogramCollate(FrameEnergy(), device="cpu")
+    assert pickle.loads(pickle.dumps(collate)) is collate
+    stage = pickle.loads(pickle.dumps(collate.device_stage))
+    assert stage.__self__ is collate
+
+
+def test_multichannel_spec_keeps_channels():
+    collate = GPUSpectrogramCollate(FrameEnergy(), device="cpu")
+    b = collate([torch.randn(2, 64), torch.randn(2, 64)])
+    assert b.spec.shape == (2, 2, 1, 8)
+
+
+def test_augment_runs_only_in_training():
+    collate = GPUSpectrogramCollate(FrameEnergy(), device="cpu", augment=lambda x: 2 * x)
+    x = [torch.ones(1, 16)]
+    assert torch.equal(collate(x).waveform, 2 * torch.ones(1, 1, 16))
+    assert torch.equal(collate.eval()(x).waveform, torch.ones(1, 1, 16))
+    assert "augment=" in repr(collate)
+
+
+@pytest.mark.cuda
+def test_cuda_workers_never_touch_cuda_and_batch_arrives_on_device():
+    collate = GPUSpectrogramCollate(FrameEnergy(), device="cuda")
+    loader = DataLoader(clips(8), batch_size=2, num_workers=2, pin_memory=True, collate_fn=collate)
+    for b in loader:
+        assert b.pending and b.waveform.is_pinned()
+        assert b.spec.is_cuda
+    for b in nd.DeviceLoader(loader):
+        assert not b.pending and b.spec.is_cuda
+        torch.testing.assert_close(b.spec, FrameEnergy()(b.waveform[:, 0]))
