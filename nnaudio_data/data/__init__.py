@@ -4,6 +4,11 @@ from .decode import AUDIO_EXTENSIONS, decode_audio
 from .errors import ErrorPolicy, SampleError, SampleWarning, SkipStats
 from .resample import resample, to_mono
 from .trim import trim_pad
+# remote shards, wrapping datasets, writing shards
+from .sources import open_shard
+from .writer import ShardSummary, write_shards
 
 __all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "SampleError", "SampleWarning", "SkipStats", "decode_audio",
-           "resample", "to_mono", "trim_pad"]
+           "resample", "to_mono", "trim_pad",
+           # remote shards, wrapping datasets, writing shards
+           "ShardSummary", "open_shard", "write_shards"]

@@ -35,7 +35,7 @@ _FOREIGN_MAGIC = ((4, b"ftyp", "MP4/M4A"), (0, b"wvpk", "WavPack"), (0, b"MAC ",
                   (0, b"#!AMR", "AMR"))
 
 
-def _foreign_container(data: bytes) -> Optional[str]:
+def foreign_container(data: bytes) -> Optional[str]:
     """Name of a container libsndfile cannot read, recognised by its magic bytes, else None."""
     for offset, magic, name in _FOREIGN_MAGIC:
         if data[offset:offset + len(magic)] == magic:
@@ -45,12 +45,17 @@ def _foreign_container(data: bytes) -> Optional[str]:
     return None
 
 
+def _message(e: Exception) -> str:
+    """An exception as "Type: message", without libsndfile's "Error opening <object at 0x...>"."""
+    return f"{type(e).__name__}: {getattr(e, 'error_string', None) or e}"
+
+
 def _read_soundfile(data: bytes, url: str, key: str, ext: Optional[str],
                     is_riff: bool) -> Tuple[np.ndarray, int]:
     try:
         f = sf.SoundFile(io.BytesIO(data))
     except Exception as e:  # LibsndfileError / RuntimeError / TypeError
-        detail = f"{type(e).__name__}: {e}"
+        detail = _message(e)
         if is_riff:
             raise SampleError(url, key, "unsupported_format", f"WAV codec not readable: {detail}") from None
         if ext is not None and ext.lower().lstrip(".") in UNSUPPORTED_EXTENSIONS:
@@ -62,7 +67,7 @@ def _read_soundfile(data: bytes, url: str, key: str, ext: Optional[str],
             x = f.read(dtype="float32", always_2d=True)
         except Exception as e:
             reason = "truncated" if fmt == "FLAC" else "decode"
-            raise SampleError(url, key, reason, f"{fmt} stream breaks off: {type(e).__name__}: {e}") from None
+            raise SampleError(url, key, reason, f"{fmt} stream breaks off: {_message(e)}") from None
     if fmt == "FLAC" and 0 < promised != x.shape[0]:
         raise SampleError(url, key, "truncated", f"FLAC header promises {promised} frames, decoded {x.shape[0]}")
     return np.ascontiguousarray(x.T), int(rate)
@@ -98,7 +103,7 @@ def decode_audio(data: bytes, url: str = "<bytes>", key: str = "?",
     """
     if len(data) == 0:
         raise SampleError(url, key, "empty", "zero-byte audio member")
-    foreign = _foreign_container(data)
+    foreign = foreign_container(data)
     if foreign is not None:
         raise SampleError(url, key, "unsupported_format", f"{foreign} container (libsndfile cannot read it)")
     try:
