@@ -5,10 +5,11 @@ from .errors import ErrorPolicy, SampleError, SampleWarning, SkipStats
 from .resample import resample, to_mono
 from .trim import trim_pad
 # remote shards, wrapping datasets, writing shards
+from .remote import Retry
 from .sources import open_shard
 from .writer import ShardSummary, write_shards
 
 __all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "SampleError", "SampleWarning", "SkipStats", "decode_audio",
            "resample", "to_mono", "trim_pad",
            # remote shards, wrapping datasets, writing shards
-           "ShardSummary", "open_shard", "write_shards"]
+           "Retry", "ShardSummary", "open_shard", "write_shards"]
