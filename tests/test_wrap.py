@@ -102,7 +102,7 @@ class SelfSplitting(IterableDataset):
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         for i in range(wid, 10, nw):
-            yield {"audio": {"array": np.full(100, i, np.float32), "sampling_rate": 100}, "label": i, "key": f"k{i}"}
+            yield {"audio": {"array": np.full(100, i, np.float32), "sampling_rate": 100}, "label": i}
 
 
 class PlainIterable:
@@ -120,6 +120,8 @@ def test_iterable_sources_each_item_once(source):
     batches = list(loader(ds))
     labels = sorted(sum((b.labels.tolist() for b in batches), []))
     assert labels == list(range(10))  # each item exactly once over 2 workers
+    keys = sum((b.keys for b in batches), [])
+    assert sorted(keys, key=int) == [str(i) for i in range(10)]  # default keys unique across workers
     for b in batches:
         assert torch.equal(b.waveform[:, 0, 0], b.labels.float())
 

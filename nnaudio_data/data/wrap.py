@@ -121,19 +121,16 @@ class _Prepare:
                 "label": label, "length": valid, "sr": self.sr, "url": url}
 
 
-class WrappedDataset(Dataset):
-    """Map-style result of :func:`wrap`: ``len`` and ``[i]`` as the source; None for a bad item
-    unless ``on_error="raise"``."""
+class _Wrapped:
+    """What both wrappers share: the source, the item preparation and the error policy."""
 
     def __init__(self, source: Any, prepare: _Prepare, on_error: str):
         self.source, self.prepare, self.policy = source, prepare, ErrorPolicy(on_error)
 
-    def __len__(self) -> int:
-        return len(self.source)
-
-    def __getitem__(self, index: int) -> Optional[Dict[str, Any]]:
+    def _prepare(self, item: Any, index: int) -> Optional[Dict[str, Any]]:
+        """The sample, or None (counted, and warned under "warn") for a bad item."""
         try:
-            out = self.prepare(self.source[index], index)
+            out = self.prepare(item, index)
         except SampleError as e:
             self.policy.handle(e)
             return None
@@ -141,44 +138,46 @@ class WrappedDataset(Dataset):
         return out
 
     def set_epoch(self, epoch: int) -> None:
-        """Vary ``crop="random"`` windows by epoch (they depend on seed, epoch and index only)."""
+        """Vary ``crop="random"`` windows by epoch (they depend on seed, epoch and item index only)."""
         self.prepare.epoch = int(epoch)
 
     def __repr__(self) -> str:
-        return f"WrappedDataset({type(self.source).__name__}, sr={self.prepare.sr}, {self.policy!r})"
+        return f"{type(self).__name__}({type(self.source).__name__}, sr={self.prepare.sr}, {self.policy!r})"
 
 
-class WrappedIterableDataset(IterableDataset):
+class WrappedDataset(_Wrapped, Dataset):
+    """Map-style result of :func:`wrap`: ``len`` and ``[i]`` as the source; None for a bad item
+    unless ``on_error="raise"``."""
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> Optional[Dict[str, Any]]:
+        return self._prepare(self.source[index], index)
+
+
+class WrappedIterableDataset(_Wrapped, IterableDataset):
     """Iterable result of :func:`wrap`; bad items are dropped (and counted) unless ``on_error="raise"``.
 
     With DataLoader workers, a source that is a torch ``IterableDataset`` is trusted to split its
     items among workers itself (torch's contract); any other iterable is split here, round robin.
+    Item indices (default keys, random crop seeds) are positions in the source stream; for a
+    self-splitting source, ``position * num_workers + worker id``, unique across workers.
     """
 
     def __init__(self, source: Any, prepare: _Prepare, on_error: str, split_workers: Optional[bool] = None):
-        self.source, self.prepare, self.policy = source, prepare, ErrorPolicy(on_error)
+        super().__init__(source, prepare, on_error)
         self.split_workers = (not isinstance(source, IterableDataset)) if split_workers is None else split_workers
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         info = get_worker_info()
-        step, first = (info.num_workers, info.id) if info is not None and self.split_workers else (1, 0)
-        for index, item in enumerate(self.source):
-            if index % step != first:
+        workers, wid = (info.num_workers, info.id) if info is not None else (1, 0)
+        for pos, item in enumerate(self.source):
+            if self.split_workers and pos % workers != wid:
                 continue
-            try:
-                out = self.prepare(item, index)
-            except SampleError as e:
-                self.policy.handle(e)
-                continue
-            self.policy.stats.delivered += 1
-            yield out
-
-    def set_epoch(self, epoch: int) -> None:
-        """Vary ``crop="random"`` windows by epoch (they depend on seed, epoch and position only)."""
-        self.prepare.epoch = int(epoch)
-
-    def __repr__(self) -> str:
-        return f"WrappedIterableDataset({type(self.source).__name__}, sr={self.prepare.sr}, {self.policy!r})"
+            out = self._prepare(item, pos if self.split_workers else pos * workers + wid)
+            if out is not None:
+                yield out
 
 
 def wrap(dataset: Any, sr: int, offset: int = 0, length: Optional[int] = None, mono: bool = True,
