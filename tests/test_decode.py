@@ -156,6 +156,18 @@ def test_truncated_flac(cut):
     assert reason_of(data[: int(len(data) * cut)]) == "truncated"
 
 
+def test_flac_with_unknown_length():
+    """A streamed FLAC (STREAMINFO total 0): libsndfile reports SF_COUNT_MAX frames; read in blocks."""
+    x = source(70000, 2)
+    data = bytearray(encode(x, 16000, "FLAC", "PCM_16"))
+    info = struct.unpack_from(">Q", data, 18)[0]  # rate(20) channels(3) bits(5) total samples(36)
+    struct.pack_into(">Q", data, 18, info & ~((1 << 36) - 1))
+    data[26:42] = bytes(16)  # no MD5 either, as a streaming encoder writes it
+    got, sr = decode_audio(bytes(data))
+    np.testing.assert_array_equal(got, decode_audio(encode(x, 16000, "FLAC", "PCM_16"))[0])
+    assert sr == 16000 and got.shape == (2, 70000)
+
+
 def test_not_audio():
     assert reason_of(b"this is a text file, not audio" * 10) == "decode"
     assert reason_of(np.random.default_rng(0).bytes(5000)) == "decode"

@@ -29,6 +29,7 @@ from .wav import WavTruncated, parse_wav, read_wav
 AUDIO_EXTENSIONS = ("flac", "wav", "ogg", "opus", "mp3", "aiff", "aif", "au", "w64", "caf", "sph")
 # extensions of common audio formats libsndfile has no reader for
 UNSUPPORTED_EXTENSIONS = ("m4a", "mp4", "aac", "wma", "wv", "ape", "ac3", "amr", "webm", "mka")
+_UNKNOWN = 2 ** 62  # libsndfile reports SF_COUNT_MAX frames when a header does not say
 # magic bytes (offset, bytes, name) of containers libsndfile has no reader for
 _FOREIGN_MAGIC = ((4, b"ftyp", "MP4/M4A"), (0, b"wvpk", "WavPack"), (0, b"MAC ", "Monkey's Audio"),
                   (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "ASF/WMA"), (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"),
@@ -50,6 +51,24 @@ def _message(e: Exception) -> str:
     return f"{type(e).__name__}: {getattr(e, 'error_string', None) or e}"
 
 
+def _read_all(f: sf.SoundFile) -> np.ndarray:
+    """All frames as float32 (T, C).
+
+    When the header does not say how many frames there are (a streamed FLAC), soundfile's own
+    reads fail (they seek past the reported end), so libsndfile's read loop is called directly.
+    """
+    if 0 <= f.frames < _UNKNOWN:
+        return f.read(dtype="float32", always_2d=True)
+    from soundfile import _ffi, _snd  # private, but the one read that does not seek
+    parts = []
+    while True:
+        buf = np.empty((1 << 16, f.channels), np.float32)
+        n = _snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", buf), len(buf))
+        if n <= 0:
+            return np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+        parts.append(buf[:n])
+
+
 def _read_soundfile(data: bytes, url: str, key: str, ext: Optional[str],
                     is_riff: bool) -> Tuple[np.ndarray, int]:
     try:
@@ -64,11 +83,11 @@ def _read_soundfile(data: bytes, url: str, key: str, ext: Optional[str],
     with f:
         promised, rate, fmt = f.frames, f.samplerate, f.format
         try:
-            x = f.read(dtype="float32", always_2d=True)
+            x = _read_all(f)
         except Exception as e:
             reason = "truncated" if fmt == "FLAC" else "decode"
             raise SampleError(url, key, reason, f"{fmt} stream breaks off: {_message(e)}") from None
-    if fmt == "FLAC" and 0 < promised != x.shape[0]:
+    if fmt == "FLAC" and 0 < promised < _UNKNOWN and promised != x.shape[0]:
         raise SampleError(url, key, "truncated", f"FLAC header promises {promised} frames, decoded {x.shape[0]}")
     return np.ascontiguousarray(x.T), int(rate)
 
