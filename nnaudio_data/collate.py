@@ -71,18 +71,22 @@ def _stack_labels(labels: List[Any]) -> Any:
 def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     """Stack clips into an :class:`AudioBatch`, zero-padding to the longest one.
 
+    ``None`` items (bad items of a map-style dataset under a "warn"/"skip" error policy, see
+    :func:`nnaudio_data.wrap`) are left out and counted in ``batch.dropped``.
+
     Shape:
         each sample's waveform: (T_i,) or (C, T_i); output waveform: (B, C, max T_i)
 
     Example:
-        >>> b = collate_audio([{"waveform": torch.ones(1, 4), "key": "a", "label": 3},
+        >>> b = collate_audio([{"waveform": torch.ones(1, 4), "key": "a", "label": 3}, None,
         ...                    {"waveform": torch.ones(1, 2), "key": "b", "label": 5}])
-        >>> b.waveform.shape, b.lengths.tolist(), b.keys, b.labels.tolist()
-        (torch.Size([2, 1, 4]), [4, 2], ['a', 'b'], [3, 5])
+        >>> b.waveform.shape, b.lengths.tolist(), b.keys, b.labels.tolist(), b.dropped
+        (torch.Size([2, 1, 4]), [4, 2], ['a', 'b'], [3, 5], 1)
     """
-    if len(samples) == 0:
-        raise ValueError("samples must hold at least one clip, got an empty list")
-    parts = [_as_sample(s, i) for i, s in enumerate(samples)]
+    kept = [s for s in samples if s is not None]
+    if len(kept) == 0:
+        raise ValueError(f"samples must hold at least one clip, got {len(samples)} items, all None or none")
+    parts = [_as_sample(s, i) for i, s in enumerate(kept)]
     channels = {p[0].shape[0] for p in parts}
     if len(channels) != 1:
         raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
@@ -91,7 +95,9 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     for i, (w, _, _, _) in enumerate(parts):
         out[i, :, : w.shape[-1]] = w
     lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
-    return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]))
+    batch = AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]))
+    batch.dropped = len(samples) - len(kept)
+    return batch
 
 
 # Collates built in this process, by token: a batch pickled back from a worker refers to its collate

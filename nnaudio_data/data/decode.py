@@ -1,42 +1,140 @@
-"""Decode one audio member of a shard with soundfile: bytes -> float32 (C, T) and its rate."""
+"""Decode one audio member of a shard: bytes -> float32 (C, T) and its rate, or a named error.
+
+PCM and IEEE-float WAV take a fast path (:mod:`nnaudio_data.data.wav`, equal to soundfile bit
+for bit); everything else goes through soundfile (libsndfile). Every failure is a
+:class:`SampleError` with one of these reasons:
+
+============================  ==================================================================
+``"empty"``                   zero-byte member, or a file that decodes to zero frames
+``"truncated"``               a WAV whose header promises more data than present; a FLAC that
+                              breaks off (or decodes to fewer frames than its STREAMINFO says)
+``"unsupported_format"``      a container libsndfile cannot read (MP4/M4A, AAC, WMA, WavPack,
+                              APE), a WAV codec it cannot read, or an extension it has no reader for
+``"decode"``                  bytes that are not audio, or a stream libsndfile rejects
+``"non_finite"``              NaN or inf samples (float files only)
+============================  ==================================================================
+"""
 from __future__ import annotations
 
 import io
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import soundfile as sf
 
 from .errors import SampleError
+from .wav import WavTruncated, parse_wav, read_wav
 
 # extensions treated as audio members of a sample (soundfile reads these through libsndfile)
 AUDIO_EXTENSIONS = ("flac", "wav", "ogg", "opus", "mp3", "aiff", "aif", "au", "w64", "caf", "sph")
+# extensions of common audio formats libsndfile has no reader for
+UNSUPPORTED_EXTENSIONS = ("m4a", "mp4", "aac", "wma", "wv", "ape", "ac3", "amr", "webm", "mka")
+_UNKNOWN = 2 ** 62  # libsndfile reports SF_COUNT_MAX frames when a header does not say
+# magic bytes (offset, bytes, name) of containers libsndfile has no reader for
+_FOREIGN_MAGIC = ((4, b"ftyp", "MP4/M4A"), (0, b"wvpk", "WavPack"), (0, b"MAC ", "Monkey's Audio"),
+                  (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "ASF/WMA"), (0, b"\x1a\x45\xdf\xa3", "Matroska/WebM"),
+                  (0, b"#!AMR", "AMR"))
 
 
-def decode_audio(data: bytes, url: str = "<bytes>", key: str = "?") -> Tuple[np.ndarray, int]:
+def foreign_container(data: bytes) -> Optional[str]:
+    """Name of a container libsndfile cannot read, recognised by its magic bytes, else None."""
+    for offset, magic, name in _FOREIGN_MAGIC:
+        if data[offset:offset + len(magic)] == magic:
+            return name
+    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0:  # ADTS sync, layer 0
+        return "AAC (ADTS)"
+    return None
+
+
+def _message(e: Exception) -> str:
+    """An exception as "Type: message", without libsndfile's "Error opening <object at 0x...>"."""
+    return f"{type(e).__name__}: {getattr(e, 'error_string', None) or e}"
+
+
+def _read_all(f: sf.SoundFile) -> np.ndarray:
+    """All frames as float32 (T, C).
+
+    When the header does not say how many frames there are (a streamed FLAC), soundfile's own
+    reads fail (they seek past the reported end), so libsndfile's read loop is called directly.
+    """
+    if 0 <= f.frames < _UNKNOWN:
+        return f.read(dtype="float32", always_2d=True)
+    from soundfile import _ffi, _snd  # private, but the one read that does not seek
+    parts = []
+    while True:
+        buf = np.empty((1 << 16, f.channels), np.float32)
+        n = _snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", buf), len(buf))
+        if n <= 0:
+            return np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+        parts.append(buf[:n])
+
+
+def _read_soundfile(data: bytes, url: str, key: str, ext: Optional[str],
+                    is_riff: bool) -> Tuple[np.ndarray, int]:
+    try:
+        f = sf.SoundFile(io.BytesIO(data))
+    except Exception as e:  # LibsndfileError / RuntimeError / TypeError
+        detail = _message(e)
+        if is_riff:
+            raise SampleError(url, key, "unsupported_format", f"WAV codec not readable: {detail}") from None
+        if ext is not None and ext.lower().lstrip(".") in UNSUPPORTED_EXTENSIONS:
+            raise SampleError(url, key, "unsupported_format", f".{ext} files: {detail}") from None
+        raise SampleError(url, key, "decode", detail) from None
+    with f:
+        promised, rate, fmt = f.frames, f.samplerate, f.format
+        try:
+            x = _read_all(f)
+        except Exception as e:
+            reason = "truncated" if fmt == "FLAC" else "decode"
+            raise SampleError(url, key, reason, f"{fmt} stream breaks off: {_message(e)}") from None
+    if fmt == "FLAC" and 0 < promised < _UNKNOWN and promised != x.shape[0]:
+        raise SampleError(url, key, "truncated", f"FLAC header promises {promised} frames, decoded {x.shape[0]}")
+    return np.ascontiguousarray(x.T), int(rate)
+
+
+def decode_audio(data: bytes, url: str = "<bytes>", key: str = "?",
+                 ext: Optional[str] = None) -> Tuple[np.ndarray, int]:
     """Decode encoded audio bytes.
 
     Args:
         data (bytes): the encoded file (WAV, FLAC, OGG, ... anything libsndfile reads).
         url (str): shard URL, for error messages. key (str): sample key, for error messages.
+        ext (str, optional): the member's extension, used to name "unsupported_format" errors.
 
     Returns:
         (waveform, sample_rate): float32 array of shape (C, T), and an int rate.
 
     Raises:
-        SampleError: reason "empty" (zero bytes), "decode" (unreadable), "non_finite" (NaN/inf).
+        SampleError: reasons "empty", "truncated", "unsupported_format", "decode", "non_finite"
+            (see the module docstring).
+
+    Shape:
+        output waveform: (C, T)
 
     Example:
         >>> buf = io.BytesIO(); sf.write(buf, np.zeros((100, 2)), 8000, format="WAV")
         >>> x, sr = decode_audio(buf.getvalue()); x.shape, x.dtype, sr
         ((2, 100), dtype('float32'), 8000)
+        >>> decode_audio(b"not audio at all", "a.tar", "k1")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        nnaudio_data.data.errors.SampleError: a.tar key='k1': decode: LibsndfileError: ...
     """
     if len(data) == 0:
         raise SampleError(url, key, "empty", "zero-byte audio member")
+    foreign = foreign_container(data)
+    if foreign is not None:
+        raise SampleError(url, key, "unsupported_format", f"{foreign} container (libsndfile cannot read it)")
     try:
-        x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except Exception as e:  # libsndfile raises LibsndfileError / RuntimeError / TypeError
-        raise SampleError(url, key, "decode", f"{type(e).__name__}: {e}") from None
-    if not np.isfinite(x).all():
+        info = parse_wav(data)
+    except WavTruncated as e:
+        raise SampleError(url, key, "truncated", str(e)) from None
+    if info is not None:
+        x, sr = read_wav(data, info), info.sample_rate
+    else:
+        x, sr = _read_soundfile(data, url, key, ext, is_riff=data[:4] == b"RIFF")
+    if x.shape[1] == 0:
+        raise SampleError(url, key, "empty", "the file decodes to zero frames")
+    if (info is None or info.is_float) and not np.isfinite(x).all():
         raise SampleError(url, key, "non_finite", "NaN or inf samples")
-    return np.ascontiguousarray(x.T), int(sr)
+    return x, sr
