@@ -39,6 +39,8 @@ class AudioBatch:
         params (dict): augmentation parameters drawn for this batch (for replay).
         stage (callable, optional): pending device stage, ``stage(batch) -> batch``, run in the
             main process on first access of ``spec``.
+        dropped (int): items the collate left out (``None`` items of a map-style dataset whose
+            bad samples are skipped). Default 0.
 
     Shape:
         waveform: (B, C, T); lengths: (B,); mask: (B, T); spec: (B, F, N) or (B, C, F, N)
@@ -53,7 +55,7 @@ class AudioBatch:
 
     def __init__(self, waveform: Tensor, lengths: Tensor, keys: List[str], labels: Any,
                  spec: Optional[Tensor] = None, params: Optional[Dict[str, Any]] = None,
-                 stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None):
+                 stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None, dropped: int = 0):
         self.waveform = waveform
         self.lengths = lengths
         self.keys = list(keys)
@@ -61,6 +63,7 @@ class AudioBatch:
         self._spec = spec
         self.params = {} if params is None else params
         self.stage = stage
+        self.dropped = dropped
 
     def __len__(self) -> int:
         return self.waveform.shape[0]
