@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from nnaudio_data.augment import (AddColoredNoise, Compose, FrequencyMasking, Gain, OneOf,
-                                  PolarityInversion, RandomCrop, SomeOf, TimeMasking, TimeShift,
-                                  TimeStretch)
+from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse,
+                                  BandPass, Compose, FrequencyMasking, Gain, HighPass, LowPass,
+                                  Mixup, OneOf, PitchShift, PolarityInversion, RandomCrop, SomeOf,
+                                  SpeedPerturb, TimeMasking, TimeShift, TimeStretch)
 
 # One tolerance table for this module.
 TOL = {
@@ -35,6 +36,14 @@ ALL = [
     lambda: TimeShift((-50, 50), rollover=False),
     lambda: AddColoredNoise((0.0, 20.0), color=(0.0, 2.0), p=0.7),
     lambda: RandomCrop(1000),
+    lambda: Mixup(0.5, p=0.5),
+    lambda: LowPass(16000, (500.0, 4000.0), p=0.5),
+    lambda: HighPass(16000, (100.0, 2000.0)),
+    lambda: BandPass(16000),
+    lambda: SpeedPerturb((0.8, 1.2)),
+    lambda: PitchShift((-3.0, 3.0), n_fft=256),
+    lambda: ApplyImpulseResponse([torch.randn(200, generator=gen(i)) for i in range(5)], p=0.5),
+    lambda: AddBackgroundNoise([torch.randn(1, 300 * i + 100, generator=gen(i)) for i in range(5)]),
     lambda: Compose([Gain(), OneOf([PolarityInversion(), TimeShift(0.1)]), SomeOf(1, [Gain(), TimeShift(0.2)])]),
 ]
 SPEC = [
