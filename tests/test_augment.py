@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from nnaudio_data.augment.spec import fill_slices
 from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse,
                                   BandPass, Compose, FrequencyMasking, Gain, HighPass, LowPass,
                                   Mixup, OneOf, PitchShift, PolarityInversion, RandomCrop, SomeOf,
@@ -49,6 +50,7 @@ ALL = [
 SPEC = [
     lambda: FrequencyMasking(5, n_masks=(0, 3), p=0.5),
     lambda: TimeMasking(10, n_masks=2, value=-1.0),
+    lambda: FrequencyMasking(8, inplace=True),
     lambda: TimeStretch((0.7, 1.3), p=0.5),
 ]
 
@@ -57,11 +59,11 @@ SPEC = [
 def test_replay_is_exact_and_seeds_matter(make):
     x = tone_batch(16, 2, 4000) if make in ALL else tone_batch(16, 40, 50)
     aug = make()
-    a = aug(x, generator=gen(1))
-    again = make()(x, generator=gen(1))
+    a = aug(x.clone(), generator=gen(1))             # clones: one case fills its input in place
+    again = make()(x.clone(), generator=gen(1))
     assert torch.equal(a.x, again.x), "same seed, same output"
-    assert torch.equal(make()(x, params=a.params).x, a.x), "replay from params"
-    b = aug(x, generator=gen(2))
+    assert torch.equal(make()(x.clone(), params=a.params).x, a.x), "replay from params"
+    b = aug(x.clone(), generator=gen(2))
     assert not torch.equal(a.x, b.x), "different seed, different output"
     assert a.x.dtype == x.dtype and torch.isfinite(a.x).all()
 
@@ -177,6 +179,19 @@ def test_masks_within_bounds_and_independent(cls, axis):
             expect[s:s + w] = True
         assert torch.equal(masked[i, 0], expect)
     assert len({tuple(m.nonzero().flatten().tolist()) for m in masked[:, 0]}) > 16, "independent per example"
+
+
+def test_inplace_masks_fill_the_input_and_respect_p():
+    x = torch.rand(32, 20, 30)
+    ref = TimeMasking(10, n_masks=2, p=0.5)(x, generator=gen(3))
+    y = x.clone()
+    out = TimeMasking(10, n_masks=2, p=0.5, inplace=True)(y, generator=gen(3))
+    assert torch.equal(out.x, ref.x) and torch.equal(y, ref.x)
+    off = ~ref.params["mask"]
+    assert off.any() and torch.equal(y[off], x[off])
+    z = x.clone()     # the vectorised in-place path (what accelerators take) gives the same
+    assert torch.equal(z.masked_fill_(TimeMasking(10).band(z, ref.params), 0.0), ref.x)
+    assert torch.equal(fill_slices(x.clone(), ref.params, -1, 0.0), ref.x)
 
 
 def test_time_stretch_moves_an_event():

@@ -26,28 +26,33 @@ def add_at_snr(x: Tensor, noise: Tensor, snr_db: Tensor) -> Tensor:
         x, noise: (B, ...); snr_db: (B,); output: like x
     """
     dims = tuple(range(1, x.dim()))
-    ps = x.pow(2).mean(dims)
-    pn = noise.pow(2).mean(dims)
+    ps = torch.linalg.vector_norm(x, dim=dims).double() ** 2   # no (B, C, T) temporaries
+    pn = torch.linalg.vector_norm(noise, dim=dims).double() ** 2
     target = 10.0 ** (snr_db.to(x.device, torch.float64) / 10.0)
-    scale = (ps.double() / (pn.double().clamp_min(1e-30) * target)).sqrt()
-    return x + noise * per_example(scale.to(x.dtype), x)
+    scale = (ps / (pn.clamp_min(1e-30) * target)).sqrt()
+    return torch.addcmul(x, noise, per_example(scale.to(x.dtype), x))
 
 
 def colored_noise(shape: torch.Size, f_decay: Tensor, seed: int, device: torch.device) -> Tensor:
     """Gaussian noise with power spectral density ~ 1 / f^f_decay per example, from ``seed``.
 
+    White noise is drawn as is; colored noise is drawn directly as a complex Gaussian spectrum
+    (what the rfft of white Gaussian noise is), shaped and inverted: one irfft, no forward FFT.
+
     Shape:
         shape: (B, ..., T); f_decay: (B,); output: shape, float32 on device
     """
     g = torch.Generator(device=device).manual_seed(seed)
-    white = torch.randn(shape, generator=g, device=device)
     if not bool((f_decay != 0).any()):
-        return white
-    t = shape[-1]
-    k = torch.arange(t // 2 + 1, device=device, dtype=torch.float32).clamp_min(1.0)
-    shaping = k[None, :] ** (-per_example(f_decay, k[None, :]) / 2.0)   # (B, F)
+        return torch.randn(shape, generator=g, device=device)
+    t, bins = shape[-1], shape[-1] // 2 + 1
+    same = bool((f_decay == f_decay[0]).all())
+    decay = (f_decay[:1] if same else f_decay).to(device)
+    k = torch.arange(bins, device=device, dtype=torch.float32).clamp_min(1.0)
+    shaping = k[None, :] ** (-decay[:, None] / 2.0)                      # (B or 1, F)
     shaping[:, 0] = 0.0                                                 # no DC offset
-    spec = torch.fft.rfft(white, dim=-1) * shaping.view(shape[0], *([1] * (len(shape) - 2)), -1)
+    spec = torch.view_as_complex(torch.randn(*shape[:-1], bins, 2, generator=g, device=device))
+    spec.mul_(shaping.view(shaping.shape[0], *([1] * (len(shape) - 2)), -1))
     return torch.fft.irfft(spec, n=t, dim=-1)
 
 

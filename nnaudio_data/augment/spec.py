@@ -16,7 +16,7 @@ class _Masking(Augmentation):
     axis = -1  # -2 for frequency, -1 for time
 
     def __init__(self, max_width: int, n_masks: "int | Tuple[int, int]" = 1, value: float = 0.0,
-                 p: float = 1.0):
+                 inplace: bool = False, p: float = 1.0):
         super().__init__(p)
         if not isinstance(max_width, int) or max_width < 0:
             raise ValueError(f"max_width must be an int >= 0, got {max_width!r}")
@@ -24,6 +24,7 @@ class _Masking(Augmentation):
         if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi):
             raise ValueError(f"n_masks must be an int >= 0 or a (min, max) pair of them, got {n_masks!r}")
         self.max_width, self.n_masks, self.value = max_width, (lo, hi), float(value)
+        self.inplace = bool(inplace)
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:
         b, size, m = shape[0], shape[self.axis], self.n_masks[1]
@@ -33,14 +34,35 @@ class _Masking(Augmentation):
         width = width * (torch.arange(m)[None, :] < count[:, None])   # masks past the count: width 0
         return {"start": start, "width": width}
 
-    def apply(self, x: Tensor, params: Params) -> Tensor:
+    def band(self, x: Tensor, params: Params) -> Tensor:
+        """Bool mask of the cells to fill, broadcastable to x: (B, 1, .., size along the axis, ..)."""
         size = x.shape[self.axis]
         pos = torch.arange(size, device=x.device)[None, None, :]
         start, width = params["start"].to(x.device)[..., None], params["width"].to(x.device)[..., None]
         band = ((pos >= start) & (pos < start + width)).any(1)             # (B, size)
+        band &= params["mask"].to(x.device)[:, None]                       # p, here too for inplace
         shape = [x.shape[0]] + [1] * (x.dim() - 1)
         shape[self.axis] = size
-        return x.masked_fill(band.view(shape), self.value)
+        return band.view(shape)
+
+    def apply(self, x: Tensor, params: Params) -> Tensor:
+        if self.inplace and x.device.type == "cpu":
+            return fill_slices(x, params, self.axis, self.value)
+        if self.inplace:
+            return x.masked_fill_(self.band(x, params), self.value)
+        return torch.where(self.band(x, params), self.value, x)   # where: faster than masked_fill on CPU
+
+
+def fill_slices(x: Tensor, params: Params, axis: int, value: float) -> Tensor:
+    """Fill the bands of ``params`` in place, one slice per band: touches only the masked cells
+    (on CPU, 20x less work than a masked fill of the whole spectrogram; on an accelerator one
+    vectorised masked fill beats B * M small kernels)."""
+    bands = zip(params["mask"].tolist(), params["start"].tolist(), params["width"].tolist())
+    for b, (on, starts, widths) in enumerate(bands):
+        for s, w in zip(starts, widths):
+            if on and w > 0:
+                x[b].narrow(axis, s, w).fill_(value)
+    return x
 
 
 class FrequencyMasking(_Masking):
@@ -50,6 +72,9 @@ class FrequencyMasking(_Masking):
         max_width (int): widest band, in bins; each width is drawn uniformly in [0, max_width].
         n_masks (int | tuple[int, int]): bands per example, fixed or a (min, max) range. Default 1.
         value (float): fill value. Default 0.0.
+        inplace (bool): fill x itself instead of a copy (saves a pass over the spectrogram; for
+            when nothing else holds x, as in the collate; x must not need a float32 upcast, since
+            half inputs are copied anyway). Default False.
         p (float): probability per example. Default 1.0.
 
     Shape:
@@ -72,6 +97,9 @@ class TimeMasking(_Masking):
         max_width (int): longest span, in frames; each width is drawn uniformly in [0, max_width].
         n_masks (int | tuple[int, int]): spans per example, fixed or a (min, max) range. Default 1.
         value (float): fill value. Default 0.0.
+        inplace (bool): fill x itself instead of a copy (saves a pass over the spectrogram; for
+            when nothing else holds x, as in the collate; x must not need a float32 upcast, since
+            half inputs are copied anyway). Default False.
         p (float): probability per example. Default 1.0.
 
     Shape:
