@@ -238,3 +238,19 @@ def test_errors_name_the_argument(bad, match):
 def test_repr_shows_non_defaults():
     assert repr(Gain((-3.0, 3.0), p=0.5)) == "Gain(gain_db=(-3.0, 3.0), p=0.5)"
     assert repr(Compose([PolarityInversion()])) == "Compose([PolarityInversion()])"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_replays_cpu_params():
+    """Parameters are drawn on the CPU, so a CPU call's params replay on CUDA (noise fields are
+    drawn per device from the recorded seed, so the chain here has none)."""
+    x = tone_batch(8, 2, 4000)
+    aug = Compose([Gain(), TimeShift(0.3), LowPass(16000, (300.0, 3000.0)), SpeedPerturb((0.9, 1.1))])
+    cpu = aug(x, generator=gen(0))
+    gpu = aug(x.cuda(), params=cpu.params)
+    assert gpu.x.is_cuda
+    torch.testing.assert_close(gpu.x.cpu(), cpu.x, atol=1e-4, rtol=1e-4)  # FFT libraries differ
+    spec = torch.rand(4, 2, 30, 40)
+    ref = TimeMasking(9, inplace=True)(spec.clone(), generator=gen(1))
+    assert torch.equal(TimeMasking(9, inplace=True)(spec.cuda(), params=ref.params).x.cpu(), ref.x)

@@ -34,6 +34,9 @@ class ClipSource:
         self.name = name
         self._it: Optional[Iterator[Any]] = None
 
+    def __repr__(self) -> str:
+        return f"ClipSource({type(self.source).__name__})"
+
     def __getstate__(self):  # a live iterator does not pickle into DataLoader workers
         return {**self.__dict__, "_it": None}
 
