@@ -16,6 +16,8 @@ TOL = {
     "snr_db": 0.1,         # achieved SNR vs drawn, per example (the requirement)
     "slope": 0.15,         # fitted log-log PSD slope of colored noise vs -decay (random estimate
                            # from 64 x 16384 samples; observed error < 0.05)
+    "batch_abs": 1e-5,     # batched vs one-example FFTs (different padded lengths, plans): float32
+                           # rounding of unit-scale signals
     "half_abs": 2e-2,      # float16 round trip of values of magnitude <= 4: 2^-9 relative, x 4,
                            # loosened for bfloat16 (2^-8 relative): 4 * 2^-8 = 1.6e-2
 }
@@ -66,6 +68,28 @@ def test_replay_is_exact_and_seeds_matter(make):
     b = aug(x.clone(), generator=gen(2))
     assert not torch.equal(a.x, b.x), "different seed, different output"
     assert a.x.dtype == x.dtype and torch.isfinite(a.x).all()
+
+
+def example(params, i):
+    """The parameters of example i alone (every tensor has the batch as leading dim)."""
+    if isinstance(params, dict):
+        return {k: example(v, i) for k, v in params.items()}
+    if isinstance(params, list):
+        return [example(v, i) for v in params]
+    return params[i:i + 1] if isinstance(params, torch.Tensor) else params
+
+
+# per-example augmentations: no batch-wide draw (noise seeds, Mixup partners, RIR padding aside)
+PER_EXAMPLE = [0, 1, 2, 3, 5, 7, 8, 9, 10, 11, 13, 14]
+
+
+@pytest.mark.parametrize("k", PER_EXAMPLE)
+def test_batched_equals_one_example_at_a_time(k):
+    x = tone_batch(6, 2, 3000)
+    out = ALL[k]()(x, generator=gen(11))
+    for i in range(6):
+        one = ALL[k]()(x[i:i + 1], params=example(out.params, i)).x
+        torch.testing.assert_close(one[0], out.x[i], atol=TOL["batch_abs"], rtol=TOL["batch_abs"])
 
 
 def test_gain_exact_against_float64():

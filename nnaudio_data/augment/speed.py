@@ -125,7 +125,9 @@ class PitchShift(Augmentation):
         hop = self.n_fft // 4
         window = torch.hann_window(self.n_fft, device=x.device, dtype=x.dtype)
         spec = torch.stft(x.reshape(b * c, t), self.n_fft, hop, window=window, return_complex=True)
-        frames = math.ceil(spec.shape[-1] * float(factor.max())) + 1
+        # silent frames past every example's content, so the iSTFT's edge never reaches a read
+        # position (and an example's output does not depend on the batch's largest factor)
+        frames = math.ceil(spec.shape[-1] * float(factor.max())) + 2 + self.n_fft // hop
         stretched = phase_vocoder(spec, (1.0 / factor).repeat_interleave(c), hop, frames)
         y = torch.istft(stretched, self.n_fft, hop, window=window).view(b, c, -1)
         if self.antialias:
