@@ -3,6 +3,8 @@ numpy references."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnaudio_data.augment.spec import fill_slices
 from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse,
@@ -252,6 +254,7 @@ def test_compose_probability_gates_children():
     (lambda: SomeOf(4, [Gain()]), "n must"),
     (lambda: Compose([]), "transforms"),
     (lambda: Gain()(torch.ones(3, 4)), "rank 3"),
+    (lambda: Gain()(torch.ones(3, 1, 4), generator=0), "generator must be a CPU"),
     (lambda: Gain()(torch.ones(3, 1, 4), params={"mask": torch.ones(2, dtype=torch.bool)}), "params"),
 ])
 def test_errors_name_the_argument(bad, match):
@@ -278,3 +281,28 @@ def test_cuda_replays_cpu_params():
     spec = torch.rand(4, 2, 30, 40)
     ref = TimeMasking(9, inplace=True)(spec.clone(), generator=gen(1))
     assert torch.equal(TimeMasking(9, inplace=True)(spec.cuda(), params=ref.params).x.cpu(), ref.x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 6), f=st.integers(1, 30), n=st.integers(1, 30), width=st.integers(0, 40),
+       masks=st.integers(0, 4), seed=st.integers(0, 2**31))
+def test_mask_bounds_property(b, f, n, width, masks, seed):
+    x = torch.rand(b, f, n)
+    for cls, size, other in ((FrequencyMasking, f, n), (TimeMasking, n, f)):
+        out = cls(width, n_masks=(0, masks), value=-1.0)(x, generator=gen(seed))
+        start, w = out.params["start"], out.params["width"]
+        assert (w <= min(width, size)).all() and (start >= 0).all() and (start + w <= size).all()
+        assert int((out.x == -1.0).sum()) <= b * masks * min(width, size) * other
+
+
+@settings(max_examples=40, deadline=None)
+@given(t=st.integers(1, 200), shift=st.integers(0, 300), rollover=st.booleans(), seed=st.integers(0, 2**31))
+def test_time_shift_property(t, shift, rollover, seed):
+    x = torch.rand(3, 2, t) + 1.0
+    out = TimeShift((-shift, shift), rollover=rollover)(x, generator=gen(seed))
+    for i, s in enumerate(out.params["shift"].tolist()):
+        if rollover:
+            assert torch.equal(out.x[i], torch.roll(x[i], s, -1))
+        else:
+            kept = max(t - abs(s), 0)
+            assert int((out.x[i] != 0).sum(-1)[0]) == kept

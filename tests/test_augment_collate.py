@@ -82,6 +82,9 @@ def test_mixup_in_collate_mixes_labels_by_the_same_weights():
     onehot = torch.nn.functional.one_hot(torch.tensor([i % 3 for i in range(8)]), 3).float()
     torch.testing.assert_close(out.waveform, lam.view(-1, 1, 1) * x0 + (1 - lam.view(-1, 1, 1)) * x0[perm])
     torch.testing.assert_close(out.labels, lam[:, None] * onehot + (1 - lam[:, None]) * onehot[perm])
+    again = collate.replay(samples, out.params)
+    assert torch.equal(again.labels, out.labels) and torch.equal(again.waveform, out.waveform)
+    assert collate.eval()(samples).labels.dtype == torch.long, "eval: labels as collated"
 
 
 def test_workers_draw_differently_and_reproducibly():

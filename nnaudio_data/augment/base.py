@@ -129,6 +129,9 @@ class Augmentation:
                  generator: Optional[torch.Generator] = None) -> Augmented:
         """Augment ``x`` (and ``targets``); ``params=`` replays an earlier call exactly."""
         self.check_input(x)
+        if generator is not None and (not isinstance(generator, torch.Generator) or generator.device.type != "cpu"):
+            raise ValueError(f"generator must be a CPU torch.Generator (parameters are drawn on the CPU), "
+                             f"got {getattr(generator, 'device', type(generator).__name__)}")
         if params is None:
             params = self.draw(x.shape, self.generator if generator is None else generator)
         elif "mask" not in params or params["mask"].shape[0] != x.shape[0]:

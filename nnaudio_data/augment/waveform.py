@@ -92,10 +92,10 @@ class TimeShift(Augmentation):
         t = x.shape[-1]
         out = torch.empty_like(x) if self.rollover else torch.zeros_like(x)
         for b, s in enumerate(params["shift"].tolist()):
-            s = max(-t, min(t, s))
             if self.rollover:
                 s %= t
                 out[b, :, :s] = x[b, :, t - s:]
+            s = max(-t, min(t, s))
             if s >= 0:
                 out[b, :, s:] = x[b, :, : t - s]
             else:
