@@ -71,10 +71,10 @@ def _audiomentations(x: np.ndarray, spec: np.ndarray, sr: int) -> Callable[[], A
     rng = np.random.default_rng(0)
 
     def mask(s: np.ndarray) -> np.ndarray:  # in place, as nnaudio_data's side
-        w = rng.integers(0, FREQ_W + 1)
+        w = rng.integers(0, min(FREQ_W, s.shape[0]) + 1)
         f0 = rng.integers(0, s.shape[0] - w + 1)
         s[f0:f0 + w] = 0.0
-        w = rng.integers(0, TIME_W + 1)
+        w = rng.integers(0, min(TIME_W, s.shape[1]) + 1)
         t0 = rng.integers(0, s.shape[1] - w + 1)
         s[:, t0:t0 + w] = 0.0
         return s
