@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from nnaudio_data import GPUSpectrogramCollate, collate_audio
-from nnaudio_data.augment import (AddColoredNoise, Compose, FrequencyMasking, Gain, Mixup,
+from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, Compose, FrequencyMasking, Gain, Mixup,
                                   TimeMasking, TimeShift)
 
 
@@ -104,3 +104,27 @@ def test_workers_draw_differently_and_reproducibly():
 def test_seed_validation():
     with pytest.raises(ValueError, match="seed"):
         GPUSpectrogramCollate(StftMagnitude(), device="cpu", seed=-1)
+
+
+class NoiseStream(torch.utils.data.IterableDataset):
+    """A stream of noise clips as a second dataset would yield them (dicts with "waveform")."""
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(7)
+        for i in range(3):
+            yield {"waveform": torch.randn(1, 700, generator=g), "key": f"noise{i}"}
+
+
+def test_background_noise_streams_from_a_dataset_in_workers():
+    import pickle
+
+    aug = AddBackgroundNoise(NoiseStream(), snr_db=10.0)
+    aug(torch.randn(2, 1, 100))                      # the main process has an iterator open
+    copy = pickle.loads(pickle.dumps(aug))           # what a spawned worker receives
+    first = copy(torch.randn(1, 1, 100), generator=torch.Generator().manual_seed(0)).params["noise"]
+    clip0 = next(iter(NoiseStream()))["waveform"]
+    assert any(torch.equal(first[0, 0], clip0[0, o:o + 100]) for o in range(601)), "restarts at the first clip"
+    loader = DataLoader(clips(8, 1024), batch_size=4, num_workers=2, collate_fn=GPUSpectrogramCollate(
+        StftMagnitude(), device="cpu", augment=aug))
+    batches = list(loader)
+    assert all(b.params["augment"]["noise"].shape == (4, 1, 1024) for b in batches)
