@@ -49,7 +49,8 @@ ALL = [
     lambda: PitchShift((-3.0, 3.0), n_fft=256),
     lambda: ApplyImpulseResponse([torch.randn(200, generator=gen(i)) for i in range(5)], p=0.5),
     lambda: AddBackgroundNoise([torch.randn(1, 300 * i + 100, generator=gen(i)) for i in range(5)]),
-    lambda: Compose([Gain(), OneOf([PolarityInversion(), TimeShift(0.1)]), SomeOf(1, [Gain(), TimeShift(0.2)])]),
+    lambda: Compose([Gain(), OneOf([PolarityInversion(), TimeShift(0.1)]),
+                     SomeOf(1, [Gain(), TimeShift(0.2)])]),
 ]
 SPEC = [
     lambda: FrequencyMasking(5, n_masks=(0, 3), p=0.5),

@@ -5,8 +5,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from nnaudio_data import GPUSpectrogramCollate, collate_audio
-from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, Compose, FrequencyMasking, Gain, Mixup,
-                                  TimeMasking, TimeShift)
+from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, Compose, FrequencyMasking,
+                                  Gain, Mixup, TimeMasking, TimeShift)
 
 
 class StftMagnitude(torch.nn.Module):
@@ -25,7 +25,8 @@ def clips(n=6, t=2048, seed=0):
 def make(seed=0, **kw):
     return GPUSpectrogramCollate(StftMagnitude(), device="cpu", seed=seed,
                                  augment=Compose([Gain((-6.0, 6.0)), AddColoredNoise(10.0), TimeShift(0.2)]),
-                                 spec_augment=Compose([FrequencyMasking(10, value=-1.0), TimeMasking(5, value=-1.0)]),
+                                 spec_augment=Compose([FrequencyMasking(10, value=-1.0),
+                                                       TimeMasking(5, value=-1.0)]),
                                  **kw)
 
 
@@ -123,7 +124,7 @@ def test_background_noise_streams_from_a_dataset_in_workers():
     copy = pickle.loads(pickle.dumps(aug))           # what a spawned worker receives
     first = copy(torch.randn(1, 1, 100), generator=torch.Generator().manual_seed(0)).params["noise"]
     clip0 = next(iter(NoiseStream()))["waveform"]
-    assert any(torch.equal(first[0, 0], clip0[0, o:o + 100]) for o in range(601)), "restarts at the first clip"
+    assert any(torch.equal(first[0, 0], clip0[0, o:o + 100]) for o in range(601)), "restarts at the start"
     loader = DataLoader(clips(8, 1024), batch_size=4, num_workers=2, collate_fn=GPUSpectrogramCollate(
         StftMagnitude(), device="cpu", augment=aug))
     batches = list(loader)

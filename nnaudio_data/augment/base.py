@@ -129,7 +129,8 @@ class Augmentation:
                  generator: Optional[torch.Generator] = None) -> Augmented:
         """Augment ``x`` (and ``targets``); ``params=`` replays an earlier call exactly."""
         self.check_input(x)
-        if generator is not None and (not isinstance(generator, torch.Generator) or generator.device.type != "cpu"):
+        if generator is not None and (not isinstance(generator, torch.Generator)
+                                      or generator.device.type != "cpu"):
             raise ValueError(f"generator must be a CPU torch.Generator (parameters are drawn on the CPU), "
                              f"got {getattr(generator, 'device', type(generator).__name__)}")
         if params is None:
@@ -203,6 +204,12 @@ def interp_last(x: Tensor, pos: Tensor) -> Tensor:
         return x.gather(-1, idx) * per_example_last(valid, x)
 
     return take(lo) * per_example_last(1 - frac, x) + take(lo + 1) * per_example_last(frac, x)
+
+
+def scaled_positions(length: int, factor: Tensor, device: torch.device) -> Tensor:
+    """(B, length) float64 read positions ``n * factor`` for :func:`interp_last`."""
+    n = torch.arange(length, device=device, dtype=torch.float64)
+    return n[None, :] * factor.to(device, torch.float64)[:, None]
 
 
 def per_example_last(v: Tensor, x: Tensor) -> Tensor:

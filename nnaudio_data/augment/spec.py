@@ -8,7 +8,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from .base import Augmentation, Params, check_range, interp_last, uniform
+from .base import Augmentation, Params, check_range, interp_last, scaled_positions, uniform
 
 
 class _Masking(Augmentation):
@@ -145,6 +145,4 @@ class TimeStretch(Augmentation):
         return {"rate": uniform(self.rate, shape[0], generator)}
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
-        n = x.shape[-1]
-        pos = torch.arange(n, device=x.device, dtype=torch.float32)[None, :] * params["rate"].to(x.device)[:, None]
-        return interp_last(x, pos)
+        return interp_last(x, scaled_positions(x.shape[-1], params["rate"], x.device))

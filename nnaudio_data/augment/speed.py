@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from .base import Augmentation, Params, check_range, interp_last, uniform
+from .base import Augmentation, Params, check_range, interp_last, scaled_positions, uniform
 from .filters import butterworth, fft_filter
 
 
@@ -59,8 +59,7 @@ class SpeedPerturb(Augmentation):
         factor = params["factor"].to(x.device)
         if self.antialias:
             x = antialias(x, factor)
-        pos = torch.arange(x.shape[-1], device=x.device, dtype=torch.float64)[None, :] * factor.double()[:, None]
-        return interp_last(x, pos)
+        return interp_last(x, scaled_positions(x.shape[-1], factor, x.device))
 
 
 def phase_vocoder(spec: Tensor, rate: Tensor, hop: int, frames: int) -> Tensor:
@@ -132,5 +131,4 @@ class PitchShift(Augmentation):
         y = torch.istft(stretched, self.n_fft, hop, window=window).view(b, c, -1)
         if self.antialias:
             y = antialias(y, factor)
-        pos = torch.arange(t, device=x.device, dtype=torch.float64)[None, :] * factor[:, None]
-        return interp_last(y, pos)
+        return interp_last(y, scaled_positions(t, factor, x.device))
