@@ -18,12 +18,12 @@ from .filters import butterworth, fft_filter
 
 
 def antialias(x: Tensor, factor: Tensor) -> Tensor:
-    """Low-pass each example at 0.5 / factor cycles per sample where factor > 1."""
+    """Low-pass each example at 0.5 / factor cycles per sample where factor > 1 (``factor`` on the
+    CPU, as drawn: deciding whether to filter costs no device sync)."""
     if not bool((factor > 1).any()):
         return x
-    cut = (0.5 / factor.clamp_min(1.0)).to(x.device)
-    return fft_filter(x, lambda f: torch.where(cut[:, None] < 0.5, butterworth(f[None, :] / cut[:, None], 8),
-                                               torch.ones(1, device=x.device)))
+    cut = (0.5 / factor.clamp_min(1.0)).to(x.device, x.dtype)[:, None]
+    return fft_filter(x, lambda f: torch.where(cut < 0.5, butterworth(f[None, :] / cut, 8), 1.0))
 
 
 class SpeedPerturb(Augmentation):
@@ -56,7 +56,7 @@ class SpeedPerturb(Augmentation):
         return {"factor": uniform(self.factor, shape[0], generator)}
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
-        factor = params["factor"].to(x.device)
+        factor = params["factor"]
         if self.antialias:
             x = antialias(x, factor)
         return interp_last(x, scaled_positions(x.shape[-1], factor, x.device))
@@ -120,14 +120,14 @@ class PitchShift(Augmentation):
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
         b, c, t = x.shape
-        factor = (2.0 ** (params["semitones"].double() / 12.0)).to(x.device)
+        factor = 2.0 ** (params["semitones"].double() / 12.0)         # CPU, as drawn
         hop = self.n_fft // 4
         window = torch.hann_window(self.n_fft, device=x.device, dtype=x.dtype)
         spec = torch.stft(x.reshape(b * c, t), self.n_fft, hop, window=window, return_complex=True)
         # silent frames past every example's content, so the iSTFT's edge never reaches a read
         # position (and an example's output does not depend on the batch's largest factor)
         frames = math.ceil(spec.shape[-1] * float(factor.max())) + 2 + self.n_fft // hop
-        stretched = phase_vocoder(spec, (1.0 / factor).repeat_interleave(c), hop, frames)
+        stretched = phase_vocoder(spec, (1.0 / factor).repeat_interleave(c).to(x.device), hop, frames)
         y = torch.istft(stretched, self.n_fft, hop, window=window).view(b, c, -1)
         if self.antialias:
             y = antialias(y, factor)
