@@ -127,6 +127,18 @@ def test_time_shift_matches_numpy_roll():
         assert len(set(out.params["shift"].tolist())) > 1
 
 
+def test_time_shift_torch_path_matches_and_carries_gradients():
+    x = tone_batch(4, 2, 300)
+    for rollover in (True, False):
+        ref = TimeShift(0.4, rollover=rollover)(x, generator=gen(1))
+        xg = x.clone().requires_grad_()          # takes the torch slicing path (as on a GPU)
+        out = TimeShift(0.4, rollover=rollover)(xg, params=ref.params)
+        assert torch.equal(out.x.detach(), ref.x)
+        out.x.sum().backward()
+        kept = (ref.x != 0).sum() if not rollover else x.numel()
+        assert int(xg.grad.sum()) == int(kept)
+
+
 def test_time_shift_fraction_bounds():
     out = TimeShift(0.1)(tone_batch(32, 1, 1000), generator=gen(0))
     assert out.params["shift"].abs().max() <= 100

@@ -8,6 +8,7 @@ nothing; neither makes NaN or inf. Powers include zero padding past a clip's val
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable
 
 import torch
@@ -33,6 +34,20 @@ def add_at_snr(x: Tensor, noise: Tensor, snr_db: Tensor) -> Tensor:
     return torch.addcmul(x, noise, per_example(scale.to(x.dtype), x))
 
 
+def spectral_shaping_of(bins: int, f_decay: Tensor) -> Tensor:
+    """(B, bins) amplitude shaping k^(-decay / 2) (PSD ~ 1/f^decay), zero at DC."""
+    k = torch.arange(bins, device=f_decay.device, dtype=torch.float32).clamp_min(1.0)
+    shaping = k[None, :] ** (-f_decay[:, None].float() / 2.0)
+    shaping[:, 0] = 0.0                                                 # no DC offset
+    return shaping
+
+
+@functools.lru_cache(maxsize=16)
+def spectral_shaping(bins: int, f_decay: float, device: str) -> Tensor:
+    """(1, bins) shaping of one color, built once per (length, color, device)."""
+    return spectral_shaping_of(bins, torch.tensor([f_decay], device=device))
+
+
 def colored_noise(shape: torch.Size, f_decay: Tensor, seed: int, device: torch.device) -> Tensor:
     """Gaussian noise with power spectral density ~ 1 / f^f_decay per example, from ``seed``.
 
@@ -46,11 +61,10 @@ def colored_noise(shape: torch.Size, f_decay: Tensor, seed: int, device: torch.d
     if not bool((f_decay != 0).any()):
         return torch.randn(shape, generator=g, device=device)
     t, bins = shape[-1], shape[-1] // 2 + 1
-    same = bool((f_decay == f_decay[0]).all())
-    decay = (f_decay[:1] if same else f_decay).to(device)
-    k = torch.arange(bins, device=device, dtype=torch.float32).clamp_min(1.0)
-    shaping = k[None, :] ** (-decay[:, None] / 2.0)                      # (B or 1, F)
-    shaping[:, 0] = 0.0                                                 # no DC offset
+    if bool((f_decay == f_decay[0]).all()):                             # one color: (1, F), cached
+        shaping = spectral_shaping(bins, float(f_decay[0]), str(device))
+    else:
+        shaping = spectral_shaping_of(bins, f_decay.to(device))         # (B, F)
     spec = torch.view_as_complex(torch.randn(*shape[:-1], bins, 2, generator=g, device=device))
     spec.mul_(shaping.view(shaping.shape[0], *([1] * (len(shape) - 2)), -1))
     return torch.fft.irfft(spec, n=t, dim=-1)
