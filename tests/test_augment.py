@@ -267,6 +267,8 @@ def test_compose_probability_gates_children():
     (lambda: SomeOf(4, [Gain()]), "n must"),
     (lambda: Compose([]), "transforms"),
     (lambda: Gain()(torch.ones(3, 4)), "rank 3"),
+    (lambda: PitchShift(n_fft=512)(torch.ones(2, 1, 200)), "n_fft / 2"),
+    (lambda: LowPass(16000, 9000.0), "cutoff"),
     (lambda: Gain()(torch.ones(3, 1, 4), generator=0), "generator must be a CPU"),
     (lambda: Gain()(torch.ones(3, 1, 4), params={"mask": torch.ones(2, dtype=torch.bool)}), "params"),
 ])

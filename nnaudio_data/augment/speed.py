@@ -116,6 +116,9 @@ class PitchShift(Augmentation):
         self.n_fft, self.antialias = n_fft, bool(antialias)
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:
+        if shape[-1] <= self.n_fft // 2:
+            raise ValueError(f"PitchShift: input length T must be > n_fft / 2 ({self.n_fft // 2}), "
+                             f"got {shape[-1]}")
         return {"semitones": uniform(self.semitones, shape[0], generator)}
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
