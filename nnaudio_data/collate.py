@@ -240,17 +240,22 @@ class GPUSpectrogramCollate:
                 batch = batch.pin_memory()
             batch = batch.to(self.device, non_blocking=non_blocking)
         x, drawn = batch.waveform, {}
-        replay = params is not None
-        if (self.training or replay) and self.augment is not None:
+        if self._runs("augment", params):
             x, batch.labels, drawn["augment"] = run_augment(
                 self.augment, x, batch.labels, (params or {}).get("augment"), self.generator())
         module = self.module_on(self.device)
         spec = module(x[:, 0] if x.shape[1] == 1 else x)
-        if (self.training or replay) and self.spec_augment is not None:
+        if self._runs("spec_augment", params):
             spec, _, drawn["spec_augment"] = run_augment(
                 self.spec_augment, spec, None, (params or {}).get("spec_augment"), self.generator())
         batch.waveform, batch.spec, batch.params = x, spec, drawn
         return batch
+
+    def _runs(self, name: str, params: Optional[Dict[str, Any]]) -> bool:
+        """Whether augmentation ``name`` runs: in training mode, or in a replay that recorded it."""
+        if getattr(self, name) is None:
+            return False
+        return self.training if params is None else name in params
 
     def replay(self, samples: Sequence[Any], params: Dict[str, Any]) -> AudioBatch:
         """Collate ``samples`` again and apply the augmentations recorded in ``params`` (a

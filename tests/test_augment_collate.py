@@ -55,6 +55,9 @@ def test_params_replay_the_batch_exactly():
     assert torch.equal(again.waveform, first.waveform) and torch.equal(again.spec, first.spec)
     assert torch.equal(collate.eval().replay(samples, second.params).spec, second.spec), \
         "replay applies recorded params in eval mode too"
+    plain = collate.eval()(samples)
+    assert torch.equal(collate.train().replay(samples, plain.params).spec, plain.spec), \
+        "a batch recorded without augmentation replays without it"
 
 
 def test_same_seed_same_batches_other_seed_other_batches():
