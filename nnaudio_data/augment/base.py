@@ -26,8 +26,6 @@ from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from ..batch import map_tensors
-
 Params = Dict[str, Any]
 _HALF = (torch.float16, torch.bfloat16)
 
@@ -172,11 +170,6 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def params_to(params: Params, device: "torch.device | str") -> Params:
-    """Move every tensor in (nested) ``params`` to ``device``."""
-    return map_tensors(params, lambda t: t.to(device))
-
-
 def run_augment(aug: Any, x: Tensor, targets: Any = None, params: Optional[Params] = None,
                 generator: Optional[torch.Generator] = None) -> Augmented:
     """Call an :class:`Augmentation` (or a composition), or a plain callable ``x -> x``."""
@@ -218,6 +211,7 @@ def per_example_last(v: Tensor, x: Tensor) -> Tensor:
 
 
 def as_augmentations(name: str, value: Sequence[Any]) -> list:
+    """Validate a composition's list of augmentations."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) == 0:
         raise ValueError(f"{name} must be a non-empty list of augmentations, got {value!r}")
     for i, t in enumerate(value):
