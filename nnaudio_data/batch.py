@@ -36,7 +36,8 @@ class AudioBatch:
         keys (list[str]): sample keys, B of them.
         labels (Tensor | list): (B, ...) tensor for numeric labels, else a list of B items.
         spec (Tensor, optional): (B, F, N), or (B, C, F, N) for C > 1, once computed.
-        params (dict): augmentation parameters drawn for this batch (for replay).
+        params (dict): augmentation parameters drawn for this batch, ``{"augment": ...,
+            "spec_augment": ...}`` (replay: ``GPUSpectrogramCollate.replay(samples, params)``).
         stage (callable, optional): pending device stage, ``stage(batch) -> batch``, run in the
             main process on first access of ``spec``.
         dropped (int): items the collate left out (``None`` items of a map-style dataset whose

@@ -17,10 +17,12 @@ import os
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import get_worker_info
 
+from .augment.base import run_augment
 from .batch import AudioBatch
 from .features.registry import make_transform
 
@@ -112,7 +114,7 @@ def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
         return live
     obj = GPUSpectrogramCollate.__new__(GPUSpectrogramCollate)
     obj.__dict__.update(state)
-    obj._transform_on = {}
+    obj._transform_on, obj._generators = {}, {}
     _LIVE[token] = obj
     return obj
 
@@ -125,9 +127,13 @@ class GPUSpectrogramCollate:
             module mapping (B, T) or (B, C, T) to a spectrogram. Default "mel".
         device (str | torch.device, optional): target device. Default: "cuda" when available,
             else "cpu" (decided once, here, in the main process).
-        augment (callable, optional): waveform augmentation on (B, C, T), applied before the kernel
-            while training.
-        spec_augment (callable, optional): spectrogram augmentation on (B, F, N), applied after it.
+        augment (Augmentation | callable, optional): waveform augmentation on (B, C, T), applied
+            before the kernel while training; an :class:`nnaudio_data.augment.Augmentation` also
+            transforms ``batch.labels`` (Mixup) and records its parameters in ``batch.params``.
+        spec_augment (Augmentation | callable, optional): spectrogram augmentation on (B, F, N) or
+            (B, C, F, N), applied after the kernel while training.
+        seed (int): seed of the augmentation generator (a CPU ``torch.Generator``), derived per
+            process from (seed, epoch, worker id): see :meth:`generator`. Default 0.
         where (str): "auto" (default; see the module docstring), "worker" (always compute in the
             collate call: only valid for a CPU target) or "main" (always defer to the main process).
         **kernel_args: arguments of the transform class (nnAudio names: sr, n_fft, hop_length,
@@ -145,7 +151,7 @@ class GPUSpectrogramCollate:
 
     def __init__(self, kind: "str | nn.Module" = "mel", device: "str | torch.device | None" = None,
                  augment: Any = None, spec_augment: Any = None, where: str = "auto",
-                 **kernel_args: Any):
+                 seed: int = 0, **kernel_args: Any):
         if where not in _WHERE:
             raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
         self.device = torch.device(device if device is not None
@@ -158,6 +164,10 @@ class GPUSpectrogramCollate:
         self.augment = augment
         self.spec_augment = spec_augment
         self.where = where
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        self.seed, self.epoch = seed, 0
+        self._generators: Dict[Tuple[int, int], torch.Generator] = {}
         self.training = True
         self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
         self._transform_on: Dict[str, nn.Module] = {}
@@ -166,7 +176,7 @@ class GPUSpectrogramCollate:
 
     # -- pickling: a token plus what a fresh process needs to rebuild --------------------------
     def __reduce__(self):
-        state = {k: v for k, v in self.__dict__.items() if k != "_transform_on"}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_transform_on", "_generators")}
         return (_restore, (self._token, state))
 
     # -- mode ----------------------------------------------------------------------------------
@@ -177,6 +187,22 @@ class GPUSpectrogramCollate:
 
     def eval(self) -> "GPUSpectrogramCollate":
         return self.train(False)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fold ``epoch`` into the augmentation seeds (call before each epoch's iterator is made;
+        persistent workers keep the epoch they were started with)."""
+        self.epoch = int(epoch)
+
+    def generator(self) -> torch.Generator:
+        """This process's augmentation generator, seeded from (seed, epoch, worker id + 1), or
+        (seed, epoch, 0) in the main process, so workers never repeat each other's draws; it lives
+        on the CPU whatever the device (see ``nnaudio_data.augment.base``)."""
+        info = get_worker_info()
+        key = (self.epoch, 0 if info is None else info.id + 1)
+        if key not in self._generators:
+            state = np.random.SeedSequence([self.seed, *key]).generate_state(2, np.uint32)
+            self._generators[key] = torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+        return self._generators[key]
 
     @property
     def trainable(self) -> bool:
@@ -205,29 +231,54 @@ class GPUSpectrogramCollate:
             self._transform_on[str(device)] = self.transform.to(device)
         return self._transform_on[str(device)]
 
-    def device_stage(self, batch: AudioBatch, non_blocking: bool = True) -> AudioBatch:
+    def device_stage(self, batch: AudioBatch, non_blocking: bool = True,
+                     params: Optional[Dict[str, Any]] = None) -> AudioBatch:
         """Move ``batch`` to the device and run augment -> kernel -> spec_augment on it.
 
-        Runs in whichever process calls it; callers make sure that is not a worker for CUDA.
+        Augmentations run in training mode, drawing from :meth:`generator`, or whenever ``params``
+        (an earlier ``batch.params``) is given: then they replay that call exactly. Runs in
+        whichever process calls it; callers make sure that is not a worker for CUDA.
         """
         batch.stage = None
         if batch.device != self.device:
             if self.device.type == "cuda" and not batch.waveform.is_pinned():
                 batch = batch.pin_memory()
             batch = batch.to(self.device, non_blocking=non_blocking)
-        x = batch.waveform
-        if self.training and self.augment is not None:
-            x = self.augment(x)
+        x, drawn = batch.waveform, {}
+        if self._runs("augment", params):
+            x, batch.labels, drawn["augment"] = run_augment(
+                self.augment, x, batch.labels, (params or {}).get("augment"), self.generator())
         module = self.module_on(self.device)
         spec = module(x[:, 0] if x.shape[1] == 1 else x)
-        if self.training and self.spec_augment is not None:
-            spec = self.spec_augment(spec)
-        batch.waveform, batch.spec = x, spec
+        if self._runs("spec_augment", params):
+            spec, _, drawn["spec_augment"] = run_augment(
+                self.spec_augment, spec, None, (params or {}).get("spec_augment"), self.generator())
+        batch.waveform, batch.spec, batch.params = x, spec, drawn
         return batch
+
+    def _runs(self, name: str, params: Optional[Dict[str, Any]]) -> bool:
+        """Whether augmentation ``name`` runs: in training mode, or in a replay that recorded it."""
+        if getattr(self, name) is None:
+            return False
+        return self.training if params is None else name in params
+
+    def replay(self, samples: Sequence[Any], params: Dict[str, Any]) -> AudioBatch:
+        """Collate ``samples`` again and apply the augmentations recorded in ``params`` (a
+        ``batch.params``): the same batch, bit for bit on the same device.
+
+        Example:
+            >>> from nnaudio_data.augment import Gain
+            >>> collate = GPUSpectrogramCollate(torch.nn.Identity(), device="cpu", augment=Gain())
+            >>> clips = [torch.ones(4), torch.ones(4)]
+            >>> first = collate(clips)
+            >>> torch.equal(collate.replay(clips, first.params).waveform, first.waveform)
+            True
+        """
+        return self.device_stage(collate_audio(samples), params=params)
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.kernel_args.items())
         extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("augment", "spec_augment")
-                        if getattr(self, k) is not None)
+                        if getattr(self, k) is not None) + (f", seed={self.seed}" if self.seed else "")
         where = "" if self.where == "auto" else f", where={self.where!r}"
         return f"GPUSpectrogramCollate({self.kind!r}, device={str(self.device)!r}{args}{extra}{where})"

@@ -1,0 +1,220 @@
+"""The augmentation mechanism, once: draw parameters from a ``torch.Generator``, then apply them.
+
+Every augmentation implements two methods and nothing else of the machinery:
+
+- ``sample_params(shape, generator) -> dict``: per-example parameters, drawn on the CPU from
+  ``generator``. Large random fields (noise) are not stored: a 63-bit ``seed`` is drawn instead and
+  the field is drawn from it on the data's device at apply time.
+- ``apply(x, params) -> Tensor``: deterministic given ``params``.
+
+Label-aware augmentations (:class:`~nnaudio_data.augment.Mixup`) also override
+``apply_targets(targets, params)``. The base class owns the probability ``p`` (a per-example mask,
+``params["mask"]``), float32 computation for half inputs, the blend of augmented and untouched
+examples, and replay: ``aug(x, params=prev.params)`` reproduces ``prev`` exactly, without drawing.
+
+Generators live on the CPU, whatever the data's device: the same seed gives the same parameters on
+every device, generator state pickles into DataLoader workers, and the tiny parameter tensors are
+copied to the device at apply time. Without ``generator=``, an augmentation draws from its own CPU
+generator, seeded with 0 at construction (:meth:`Augmentation.manual_seed` reseeds it); nothing
+reads the global RNG or the clock.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+Params = Dict[str, Any]
+_HALF = (torch.float16, torch.bfloat16)
+
+
+class Augmented(NamedTuple):
+    """What every augmentation returns: the output, the targets (mixed or passed through) and the
+    parameters that replay the call."""
+
+    x: Tensor
+    targets: Any
+    params: Params
+
+
+def check_range(name: str, value: Any, low: float = -float("inf"), high: float = float("inf"),
+                ) -> Tuple[float, float]:
+    """Validate ``value`` as a number or a (min, max) pair inside [low, high]; return the pair."""
+    pair = (value, value) if isinstance(value, (int, float)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, float)) for v in pair):
+        raise ValueError(f"{name} must be a number or a (min, max) pair, got {value!r}")
+    lo, hi = float(pair[0]), float(pair[1])
+    if not (low <= lo <= hi <= high):
+        raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got {value!r}")
+    return lo, hi
+
+
+def uniform(bounds: Tuple[float, float], n: int, generator: torch.Generator) -> Tensor:
+    """(n,) float32 draws, uniform in [min, max]."""
+    lo, hi = bounds
+    return lo + (hi - lo) * torch.rand(n, generator=generator)
+
+
+def draw_seed(generator: torch.Generator) -> int:
+    """A 63-bit seed for drawing a large random field on the data's device."""
+    return int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
+
+
+def per_example(v: Tensor, x: Tensor) -> Tensor:
+    """(B,) -> (B, 1, ..., 1) on x's device, to broadcast against x."""
+    return v.to(x.device).view(-1, *([1] * (x.dim() - 1)))
+
+
+class Augmentation:
+    """Base class: probability, per-example mask, float32 computation, replay.
+
+    Subclasses set ``ndims`` (the accepted ranks of ``x``) and implement :meth:`sample_params`
+    and :meth:`apply`.
+
+    Args:
+        p (float): probability that an example is augmented, drawn per example. Default 1.0.
+
+    Shape:
+        x: (B, C, T) for waveform augmentations, (B, F, N) or (B, C, F, N) for spectrogram ones;
+        output: the shape of x (unless the class says otherwise), in x's dtype (half inputs are
+        computed in float32 and cast back).
+    """
+
+    ndims: Tuple[int, ...] = (3,)
+
+    def __init__(self, p: float = 1.0):
+        if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be a number in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.generator = torch.Generator().manual_seed(0)
+
+    # -- to implement ----------------------------------------------------------------------------
+    def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:
+        """Draw per-example parameters for an input of ``shape``; CPU tensors or ints."""
+        return {}
+
+    def apply(self, x: Tensor, params: Params) -> Tensor:
+        raise NotImplementedError
+
+    def apply_targets(self, targets: Any, params: Params) -> Any:
+        """Transform the targets; the default passes them through (label-preserving)."""
+        return targets
+
+    # -- the machinery, once ---------------------------------------------------------------------
+    def manual_seed(self, seed: int) -> "Augmentation":
+        """Reseed the generator used when a call passes no ``generator=``."""
+        self.generator.manual_seed(seed)
+        return self
+
+    def draw(self, shape: torch.Size, generator: torch.Generator) -> Params:
+        """The mask (p) plus :meth:`sample_params`: everything one call needs."""
+        mask = torch.rand(shape[0], generator=generator) < self.p
+        return {"mask": mask, **self.sample_params(shape, generator)}
+
+    def check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor) or x.dim() not in self.ndims or not x.is_floating_point():
+            got = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{type(self).__name__}: x must be a floating tensor of rank "
+                             f"{' or '.join(map(str, self.ndims))}, got {got}")
+
+    def restrict(self, params: Params, keep: Tensor) -> Params:
+        """``params`` with the mask narrowed to the examples in ``keep`` (B,) (used by OneOf, SomeOf)."""
+        return {**params, "mask": params["mask"] & keep}
+
+    def __call__(self, x: Tensor, targets: Any = None, *, params: Optional[Params] = None,
+                 generator: Optional[torch.Generator] = None) -> Augmented:
+        """Augment ``x`` (and ``targets``); ``params=`` replays an earlier call exactly."""
+        self.check_input(x)
+        if generator is not None and (not isinstance(generator, torch.Generator)
+                                      or generator.device.type != "cpu"):
+            raise ValueError(f"generator must be a CPU torch.Generator (parameters are drawn on the CPU), "
+                             f"got {getattr(generator, 'device', type(generator).__name__)}")
+        if params is None:
+            params = self.draw(x.shape, self.generator if generator is None else generator)
+        elif "mask" not in params or params["mask"].shape[0] != x.shape[0]:
+            raise ValueError(f"{type(self).__name__}: params must come from a call on a batch of "
+                             f"{x.shape[0]} examples (a 'mask' of that length), got keys {sorted(params)}")
+        x, targets = self.forward_params(x, targets, params)
+        return Augmented(x, targets, params)
+
+    def forward_params(self, x: Tensor, targets: Any, params: Params) -> Tuple[Tensor, Any]:
+        """Apply to the masked examples in float32, blend, cast back; transform the targets."""
+        mask = params["mask"]
+        if bool(mask.any()):
+            xf = x.float() if x.dtype in _HALF else x
+            y = self.apply(xf, params)
+            if not bool(mask.all()) and y.shape == xf.shape:
+                y = torch.where(per_example(mask, y), y, xf)
+            x = y.to(x.dtype)
+        if targets is not None:
+            targets = self.apply_targets(targets, params)
+        return x, targets
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        args = []
+        for name, par in list(sig.parameters.items())[1:]:
+            value = getattr(self, name, par.default)
+            if par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD) or _same(value, par.default):
+                continue
+            args.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) or (isinstance(a, tuple) and len(set(a)) == 1 and a[0] == b)
+    except (TypeError, RuntimeError):
+        return False
+
+
+def run_augment(aug: Any, x: Tensor, targets: Any = None, params: Optional[Params] = None,
+                generator: Optional[torch.Generator] = None) -> Augmented:
+    """Call an :class:`Augmentation` (or a composition), or a plain callable ``x -> x``."""
+    if isinstance(aug, Augmentation):
+        return aug(x, targets, params=params, generator=generator)
+    return Augmented(aug(x), targets, {})
+
+
+def interp_last(x: Tensor, pos: Tensor) -> Tensor:
+    """Linear interpolation of ``x`` along its last axis at fractional positions ``pos`` (B, M);
+    positions outside [0, L - 1] read zero.
+
+    Shape:
+        x: (B, ..., L); pos: (B, M); output: (B, ..., M)
+    """
+    length = x.shape[-1]
+    lo = pos.floor()
+    frac = (pos - lo).to(x.dtype)
+    lo = lo.long()
+    lead = x.shape[1:-1]
+
+    def take(i: Tensor) -> Tensor:
+        valid = (i >= 0) & (i < length)
+        idx = i.clamp(0, length - 1).view(x.shape[0], *([1] * len(lead)), -1).expand(*x.shape[:-1], -1)
+        return x.gather(-1, idx) * per_example_last(valid, x)
+
+    return take(lo) * per_example_last(1 - frac, x) + take(lo + 1) * per_example_last(frac, x)
+
+
+def scaled_positions(length: int, factor: Tensor, device: torch.device) -> Tensor:
+    """(B, length) float64 read positions ``n * factor`` for :func:`interp_last`."""
+    n = torch.arange(length, device=device, dtype=torch.float64)
+    return n[None, :] * factor.to(device, torch.float64)[:, None]
+
+
+def per_example_last(v: Tensor, x: Tensor) -> Tensor:
+    """(B, M) -> (B, 1, ..., 1, M) to broadcast against x of rank >= 2."""
+    return v.to(x.dtype).view(v.shape[0], *([1] * (x.dim() - 2)), v.shape[-1])
+
+
+def as_augmentations(name: str, value: Sequence[Any]) -> list:
+    """Validate a composition's list of augmentations."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) == 0:
+        raise ValueError(f"{name} must be a non-empty list of augmentations, got {value!r}")
+    for i, t in enumerate(value):
+        if not isinstance(t, Augmentation):
+            raise ValueError(f"{name}[{i}] must be an Augmentation, got {type(t).__name__}")
+    return list(value)
