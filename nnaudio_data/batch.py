@@ -39,6 +39,8 @@ class AudioBatch:
         params (dict): augmentation parameters drawn for this batch (for replay).
         stage (callable, optional): pending device stage, ``stage(batch) -> batch``, run in the
             main process on first access of ``spec``.
+        info (list, optional): per-clip provenance tags from the dataset (shard URL and index, for
+            stats and resume), B of them; empty when the samples carried none.
 
     Shape:
         waveform: (B, C, T); lengths: (B,); mask: (B, T); spec: (B, F, N) or (B, C, F, N)
@@ -53,7 +55,8 @@ class AudioBatch:
 
     def __init__(self, waveform: Tensor, lengths: Tensor, keys: List[str], labels: Any,
                  spec: Optional[Tensor] = None, params: Optional[Dict[str, Any]] = None,
-                 stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None):
+                 stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None,
+                 info: Optional[List[Any]] = None):
         self.waveform = waveform
         self.lengths = lengths
         self.keys = list(keys)
@@ -61,6 +64,7 @@ class AudioBatch:
         self._spec = spec
         self.params = {} if params is None else params
         self.stage = stage
+        self.info = [] if info is None else list(info)
 
     def __len__(self) -> int:
         return self.waveform.shape[0]
@@ -106,6 +110,7 @@ class AudioBatch:
         for name in self._TENSOR_FIELDS:
             setattr(out, name, map_tensors(getattr(self, name), fn))
         out.keys = list(self.keys)
+        out.info = list(self.info)
         return out
 
     def pin_memory(self) -> "AudioBatch":

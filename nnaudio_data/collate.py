@@ -91,7 +91,8 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     for i, (w, _, _, _) in enumerate(parts):
         out[i, :, : w.shape[-1]] = w
     lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
-    return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]))
+    info = [s.get("info") for s in samples if isinstance(s, dict) and s.get("info") is not None]
+    return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]), info=info)
 
 
 # Collates built in this process, by token: a batch pickled back from a worker refers to its collate
