@@ -57,3 +57,17 @@ def write_shards(root: str, counts: Sequence[int], sr: int = 8000, n: int = 400,
         with open(os.path.join(root, "index.json"), "w") as f:
             json.dump({"format": "nnaudio_data.index/1", "shards": table}, f)
     return urls
+
+
+def source_clips(counts: Sequence[int], n: int = 400) -> Dict[str, np.ndarray]:
+    """key -> the (1, T) clip :func:`write_shards` encoded under that key (before quantisation)."""
+    out, uid = {}, 0
+    for s, c in enumerate(counts):
+        for i in range(c):
+            out[f"k{s}_{i}"] = clip(uid, n + (uid % 7) * 10)
+            uid += 1
+    return out
+
+
+def keys_of(batches) -> List[str]:
+    return [k for b in batches for k in (b.keys if hasattr(b, "keys") and not isinstance(b, dict) else b["key"])]
