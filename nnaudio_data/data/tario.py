@@ -6,8 +6,8 @@ drop on pipes), so a worker that owns every k-th sample of a shard decodes only 
 ``dir/name.ext1.ext2`` group under key ``dir/name`` with extension ``ext1.ext2`` (lower-cased);
 a sample ends where the key changes.
 
-Errors, each a :class:`SampleError` given to the policy: ``truncated`` (the stream ends inside a
-header or member; the samples before it are kept), ``bad_tar`` (a header checksum fails),
+Errors, each a :class:`SampleError` given to the policy: ``truncated`` (the stream ends before the
+end-of-archive zero blocks; the sample being read is lost, those before it are kept), ``bad_tar`` (a header checksum fails),
 ``empty_shard`` (no member at all), ``duplicate_key`` (a key seen earlier in the shard, or an
 extension repeated within a sample: the later one is rejected). When several readers share a
 shard (each keeping every k-th sample), only the owner of the sample an error hits reports it.
@@ -55,17 +55,24 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str], bool]) -> Iterator
     (the bytes were skipped). Raises :class:`SampleError` "truncated" or "bad_tar"."""
     seekable = _seekable(f)
     long_name: Optional[str] = None
+    first = True
     while True:
         head = f.read(_BLOCK)
-        if len(head) == 0:
-            return  # end without the two zero blocks: accepted, as GNU tar does
+        if not head and first:
+            return  # a zero-byte file: no member (the caller reports an empty shard)
+        first = False
         if len(head) < _BLOCK:
-            raise SampleError(url, None, "truncated", "stream ends inside a tar header")
+            where = "before the end-of-archive blocks" if not head else "inside a tar header"
+            raise SampleError(url, None, "truncated", f"stream ends {where}")
         if head.count(0) == _BLOCK:
             return
-        if _octal(head[148:156]) != sum(head[:148]) + 256 + sum(head[156:]):
-            raise SampleError(url, None, "bad_tar", "tar header checksum mismatch")
-        size, kind = _octal(head[124:136]), head[156:157]
+        try:
+            ok = _octal(head[148:156]) == sum(head[:148]) + 256 + sum(head[156:])
+            size, kind = _octal(head[124:136]), head[156:157]
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SampleError(url, None, "bad_tar", "not a tar header (checksum mismatch)")
         name = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
         if head[257:262] == b"ustar" and head[345] != 0:
             name = head[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") + "/" + name
@@ -154,15 +161,10 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             if data is not None and pending is not None:
                 pending[split_name(name)[1]] = data
     except SampleError as e:
-        # Readers sharing a shard all meet the error; the one owning the sample it hit reports it.
-        if e.key is not None:  # inside a member: that sample is lost
-            if wanted:
-                policy.handle(SampleError(url, str(cur["__key__"]), e.reason, e.detail))
-            return
-        if pending is not None:
-            yield from _finish(pending, policy)
-        if keep(index + 1):
-            policy.handle(SampleError(url, None, e.reason, f"{e.detail} (after sample {index})"))
+        # The sample being read may be incomplete: it is lost. Readers sharing the shard all meet
+        # the error; the owner of that sample reports it (the owner of sample 0 if none began).
+        if (wanted if cur else keep(0)):
+            policy.handle(SampleError(url, cur.get("__key__"), e.reason, e.detail))
         return
     if pending is not None:
         yield from _finish(pending, policy)
