@@ -69,7 +69,7 @@ def test_too_short_and_min_length(tmp_path):
     assert sorted(keys) == sorted(set(source_clips(GOOD)) - short)
     assert ds.stats.skipped == {"too_short": len(short)}
     keys, ds = run(urls, offset=1000)  # nothing left after the offset
-    assert keys == [] and ds.stats.skipped == {}  # workers that deliver nothing keep their counts
+    assert keys == [] and ds.stats.skipped == {"too_short": sum(GOOD)}  # through the mailbox
     keys, ds = run(urls, workers=0, offset=1000)
     assert ds.stats.skipped == {"too_short": sum(GOOD)}
 

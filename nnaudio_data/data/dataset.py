@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Unio
 from torch.utils.data import IterableDataset
 
 from .errors import ErrorPolicy, SampleError
-from .progress import Consumed, LoaderStats, Provenance, register, tags_of
+from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
 from .shards import count_shards, default_index_url, expand_urls, read_index, shard_name, sizes_for
@@ -95,7 +95,7 @@ class ShardedAudioDataset(IterableDataset):
         self.index = index
         self.sizes = self._load_sizes(index, count)
         self.epoch, self._passes = 0, 0
-        self.stats = LoaderStats()
+        self._stats, self._mailbox = LoaderStats(), Mailbox()
         self._consumed, self._consumed_epoch, self._workers_seen = Consumed(), 0, None
         self._token = f"{os.getpid()}-{next(_COUNTER)}"
         register(self._token, self)
@@ -108,6 +108,13 @@ class ShardedAudioDataset(IterableDataset):
         if table is None and count:
             table, where = count_shards(self.urls), "<counted>"
         return None if table is None else sizes_for(self.urls, table, where)
+
+    @property
+    def stats(self) -> LoaderStats:
+        """Delivered, skipped by reason, dropped and repeated counts of every pass so far, over all
+        workers of this process (each rank has its own)."""
+        self._mailbox.drain(self._stats)
+        return self._stats
 
     # -- epochs, ranks, lengths -------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -154,19 +161,21 @@ class ShardedAudioDataset(IterableDataset):
         rank, world = rank_world(self._rank_world)
         w, workers = worker_id()
         order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
-        slices = plan(len(self.urls), order, world, workers, self.sizes)[(rank, w)]
+        equal = self._equal(world)
+        slices = plan(len(self.urls), order, world, workers, self.sizes, mix=equal)[(rank, w)]
         skip = self._consumed if epoch == self._consumed_epoch else Consumed()
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
         items = self._items(slices, policy, skip, epoch, rank, w)
-        if self._equal(world):
+        if equal:
             target = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[1][w]
             if skip.per_worker and self._workers_seen not in (None, workers):
                 raise ValueError(f"resuming equal batches needs the same num_workers as the saved "
                                  f"state ({self._workers_seen}), got {workers}")
             expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
+            share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
             items = self._equalise(items, target - skip.per_worker[w], expected, policy,
-                                   lambda: self._items(slices, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
+                                   lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
         return self._tag(items, policy.stats, w)
 
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
@@ -200,8 +209,8 @@ class ShardedAudioDataset(IterableDataset):
     def _equalise(self, items: Iterator[Dict[str, Any]], target: int, expected: int,
                   policy: ErrorPolicy, again) -> Iterator[Dict[str, Any]]:
         """Deliver exactly ``target`` items: cut the stream short (``dropped``: this worker's share
-        by the index, less what was delivered or rejected) or top it up with further passes over
-        the share (``repeated``)."""
+        by the index, less what was delivered or rejected) or top it up with passes over the whole
+        rank's share (``repeated``; a worker may own no clip at all)."""
         n = 0
         for item in items:
             if n == target:
@@ -218,7 +227,7 @@ class ShardedAudioDataset(IterableDataset):
                 n += 1
                 yield item
             if n == before:
-                raise RuntimeError(f"equal batches: a worker has no valid clip to repeat and owes "
+                raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
                                    f"{target - n} more; its shards hold no readable clip")
 
     def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int) -> Iterator[Dict[str, Any]]:
@@ -241,8 +250,10 @@ class ShardedAudioDataset(IterableDataset):
                 yield held
             held = item
         leftover = stats.since(sent)
-        if in_main and leftover is not None:
+        if leftover is not None and in_main:
             self.stats.merge(leftover)
+        elif leftover is not None:
+            self._mailbox.post(leftover)
 
     # -- resume -------------------------------------------------------------------------------------
     def track(self, batches: Iterable[Any]) -> Iterator[Any]:

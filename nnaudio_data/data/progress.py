@@ -5,13 +5,15 @@ itself. So each yielded sample carries a :class:`Provenance` tag under ``"info"`
 and index in the shard, the worker that read it, whether it is a top-up repeat, and the counts
 (delivered, skipped by reason, dropped, repeated) the worker gathered since its previous sample.
 When a batch is unpickled in the main process the tags hand their counts to the live dataset
-(found by token, as collates are): that is ``dataset.stats``. ``dataset.track(loader)`` reads the
+(found by token, as collates are): that is ``dataset.stats``. A worker that delivers nothing
+posts its counts through a :class:`Mailbox` instead. ``dataset.track(loader)`` reads the
 tags of each batch it hands out: that is what ``state_dict`` saves as consumed.
 
 A tag is a ``str`` (``"shard.tar#12"``), so ``default_collate`` keeps it as is in a list.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import weakref
 from collections import Counter
@@ -54,6 +56,27 @@ class LoaderStats(SkipStats):
             return None
         sent.merge(delta)
         return delta
+
+
+class Mailbox:
+    """A pipe from DataLoader workers to the main process for counts that no tag could carry (a
+    worker that delivers nothing). Travels to workers by inheritance only; a copy pickled any
+    other way (e.g. ``torch.save``) leaves it behind."""
+
+    def __init__(self) -> None:
+        self._queue: Any = multiprocessing.get_context().SimpleQueue()
+
+    def __getstate__(self) -> Dict[str, Any]:
+        spawning = multiprocessing.context.get_spawning_popen() is not None
+        return {"_queue": self._queue if spawning else None}
+
+    def post(self, stats: "LoaderStats") -> None:
+        if self._queue is not None:
+            self._queue.put(stats)
+
+    def drain(self, into: "LoaderStats") -> None:
+        while self._queue is not None and not self._queue.empty():
+            into.merge(self._queue.get())
 
 
 def register(token: str, dataset: Any) -> None:

@@ -114,21 +114,42 @@ def worker_id() -> Tuple[int, int]:
 
 
 def plan(n_shards: int, order: Sequence[int], world: int, workers: int,
-         sizes: Optional[Sequence[int]]) -> Dict[Tuple[int, int], List[Slice]]:
-    """Slices of every (rank, worker) for one epoch, from the shard ``order`` of that epoch."""
+         sizes: Optional[Sequence[int]], mix: bool = False) -> Dict[Tuple[int, int], List[Slice]]:
+    """Slices of every (rank, worker) for one epoch, from the shard ``order`` of that epoch; within
+    a rank by :func:`assign`, or by :func:`interleave` when ``mix`` (needs ``sizes``)."""
     if len(order) != n_shards:
         raise ValueError(f"order must list {n_shards} shards, got {len(order)}")
     ranks = assign([Slice(i) for i in order], world, sizes)
-    return {(r, w): part for r, rank_slices in enumerate(ranks)
-            for w, part in enumerate(assign(rank_slices, workers, sizes))}
+    split = (lambda part: interleave(part, workers, sizes)) if mix else (lambda part: assign(part, workers, sizes))
+    return {(r, w): part for r, rank_slices in enumerate(ranks) for w, part in enumerate(split(rank_slices))}
+
+
+def interleave(slices: Sequence[Slice], workers: int, sizes: Sequence[int]) -> List[List[Slice]]:
+    """Deal the samples of ``slices``, taken as one stream in order, to ``workers`` in turn: worker
+    ``w`` gets stream positions ``p`` with ``p % workers == w``. Each worker's count then depends
+    only on the stream's length, which equal batches need (each worker reads every shard of the
+    rank, skipping the bytes of the samples it does not own).
+
+    Example:
+        >>> interleave([Slice(0), Slice(1)], 2, sizes=[3, 2])
+        [[Slice(shard=0, step=2, start=0), Slice(shard=1, step=2, start=1)], [Slice(shard=0, step=2, start=1), Slice(shard=1, step=2, start=0)]]
+    """
+    out: List[List[Slice]] = [[] for _ in range(workers)]
+    pos = 0
+    for s in slices:
+        for w in range(workers):
+            out[w].append(Slice(s.shard, s.step * workers, s.start + s.step * ((w - pos) % workers)))
+        pos += s.size(sizes)
+    return out
 
 
 def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[int, List[int]]:
     """Samples every rank delivers under equal batches, and how that splits over its workers.
 
     ``policy`` "drop" takes the smallest rank's count, "wrap" the largest. The per-worker split
-    depends only on the rank total and the worker count, so every rank yields the same number of
-    samples from each worker, hence the same batches in the same order.
+    depends only on the rank total and the worker count (as :func:`interleave` does), so every
+    rank yields the same number of samples from each worker, hence the same batches in the same
+    order; and each worker only cuts ("drop") or only tops up ("wrap").
 
     Example:
         >>> equal_targets([10, 7], 2, "drop"), equal_targets([10, 7], 2, "wrap")
