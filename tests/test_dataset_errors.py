@@ -124,3 +124,26 @@ def test_shared_shard_reports_once(tmp_path):
     keys, ds = run(urls, workers=3)
     assert sorted(keys) == sorted(list(source_clips([6])) + ["z"])
     assert ds.stats.skipped == {"decode": 1} and ds.stats.delivered == 7
+
+
+def test_equal_batches_top_up_rejected_clips(tmp_path):
+    """Rank 0 holds a corrupt clip: under equal batches it repeats one clip instead, so both ranks
+    still deliver the same count (ranks simulated by rank=/world_size= in one process)."""
+    urls = write_shards(str(tmp_path), [4, 4], extra={0: [BAD["decode"]]})  # sizes 5 and 4
+    out = []
+    for rank in (0, 1):
+        ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", rank=rank, world_size=2, remainder="wrap")
+        keys = keys_of(DataLoader(ds, batch_size=2, num_workers=2, collate_fn=nd.collate_audio))
+        out.append((len(ds), keys, ds.stats.as_dict()))
+    assert out[0][0] == out[1][0] == 5 and len(out[0][1]) == len(out[1][1]) == 5
+    s0, s1 = out[0][2], out[1][2]
+    assert s0["skipped"] == {"decode": 1} and s0["repeated"] == 1 and s0["delivered"] == 4
+    assert s1["repeated"] == 1 and s1["delivered"] == 4  # rank 1 tops 4 up to 5
+    assert sorted(set(out[0][1]) | set(out[1][1])) == sorted(source_clips([4, 4]))
+
+
+def test_pipe_shards_shared_by_workers(tmp_path):
+    """``pipe:`` streams cannot seek: readers sharing a shard read and drop the others' bytes."""
+    urls = write_shards(str(tmp_path), [7, 5])
+    keys, ds = run([f"pipe:cat {u}" for u in urls], workers=3)
+    assert sorted(keys) == sorted(source_clips([7, 5])) and ds.stats.total_skipped == 0

@@ -20,7 +20,7 @@ from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
 from .shards import count_shards, default_index_url, expand_urls, read_index, shard_name, sizes_for
 from .sources import open_shard
-from .split import Slice, epoch_order, equal_targets, generator, plan, rank_world, worker_id
+from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
 from .tario import tar_samples
 from .trim import CROPS
 
@@ -174,8 +174,8 @@ class ShardedAudioDataset(IterableDataset):
                                  f"state ({self._workers_seen}), got {workers}")
             expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
             share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
-            items = self._equalise(items, target - skip.per_worker[w], expected, policy,
-                                   lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
+            items = equalise(items, target - skip.per_worker[w], expected, policy.stats,
+                             lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
         return self._tag(items, policy.stats, w)
 
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
@@ -205,30 +205,6 @@ class ShardedAudioDataset(IterableDataset):
                 for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS):
                     sample["__shard__"] = s.shard
                     yield sample
-
-    def _equalise(self, items: Iterator[Dict[str, Any]], target: int, expected: int,
-                  policy: ErrorPolicy, again) -> Iterator[Dict[str, Any]]:
-        """Deliver exactly ``target`` items: cut the stream short (``dropped``: this worker's share
-        by the index, less what was delivered or rejected) or top it up with passes over the whole
-        rank's share (``repeated``; a worker may own no clip at all)."""
-        n = 0
-        for item in items:
-            if n == target:
-                policy.stats.dropped += max(0, expected - n - policy.stats.total_skipped)
-                return
-            n += 1
-            yield item
-        while n < target:
-            before = n
-            for item in again():
-                if n == target:
-                    break
-                item["__repeat__"] = True
-                n += 1
-                yield item
-            if n == before:
-                raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
-                                   f"{target - n} more; its shards hold no readable clip")
 
     def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int) -> Iterator[Dict[str, Any]]:
         """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each

@@ -11,7 +11,7 @@ lands in exactly one part.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
@@ -157,3 +157,35 @@ def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[i
     """
     total = min(per_rank) if policy == "drop" else max(per_rank)
     return total, [len(range(w, total, workers)) for w in range(workers)]
+
+
+def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
+             again: Callable[[], Iterable[Dict[str, Any]]]) -> Iterator[Dict[str, Any]]:
+    """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
+    the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
+    passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
+
+    Example:
+        >>> from nnaudio_data.data.progress import LoaderStats
+        >>> s = LoaderStats(); out = list(equalise(({"i": i} for i in range(3)), 5, 3, s, lambda: [{"i": 9}]))
+        >>> [x["i"] for x in out], [x.get("__repeat__", False) for x in out][-1]
+        ([0, 1, 2, 9, 9], True)
+    """
+    n = 0
+    for item in items:
+        if n == target:
+            stats.dropped += max(0, expected - n - stats.total_skipped)
+            return
+        n += 1
+        yield item
+    while n < target:
+        before = n
+        for item in again():
+            if n == target:
+                break
+            item["__repeat__"] = True
+            n += 1
+            yield item
+        if n == before:
+            raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
+                               f"{target - n} more; its shards hold no readable clip")
