@@ -147,3 +147,15 @@ def test_pipe_shards_shared_by_workers(tmp_path):
     urls = write_shards(str(tmp_path), [7, 5])
     keys, ds = run([f"pipe:cat {u}" for u in urls], workers=3)
     assert sorted(keys) == sorted(source_clips([7, 5])) and ds.stats.total_skipped == 0
+
+
+def test_counts_reach_main_from_spawned_workers(tmp_path):
+    """Spawned (not forked) workers: tags and the mailbox still bring the counts home."""
+    urls = write_shards(str(tmp_path), GOOD, extra={0: [BAD["decode"]]})
+    ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", length=300)
+    keys = keys_of(DataLoader(ds, batch_size=2, num_workers=1, multiprocessing_context="spawn"))
+    assert sorted(keys) == sorted(source_clips(GOOD))
+    assert ds.stats.delivered == sum(GOOD) and ds.stats.skipped == {"decode": 1}
+    idle = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", offset=10**6)
+    assert list(DataLoader(idle, batch_size=2, num_workers=1, multiprocessing_context="spawn")) == []
+    assert idle.stats.skipped == {"too_short": sum(GOOD), "decode": 1}

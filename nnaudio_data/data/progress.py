@@ -60,23 +60,29 @@ class LoaderStats(SkipStats):
 
 class Mailbox:
     """A pipe from DataLoader workers to the main process for counts that no tag could carry (a
-    worker that delivers nothing). Travels to workers by inheritance only; a copy pickled any
-    other way (e.g. ``torch.save``) leaves it behind."""
+    worker that delivers nothing). Travels to workers by inheritance only (fork or spawn); a copy
+    pickled any other way (e.g. ``torch.save``) leaves it behind. Posting never blocks: were the
+    pipe full (the main process never reading ``stats``), the counts are dropped, not the run."""
 
     def __init__(self) -> None:
-        self._queue: Any = multiprocessing.get_context().SimpleQueue()
+        self._reader, self._writer = multiprocessing.Pipe(duplex=False)
 
     def __getstate__(self) -> Dict[str, Any]:
         spawning = multiprocessing.context.get_spawning_popen() is not None
-        return {"_queue": self._queue if spawning else None}
+        return {"_reader": None, "_writer": self._writer if spawning else None}
 
     def post(self, stats: "LoaderStats") -> None:
-        if self._queue is not None:
-            self._queue.put(stats)
+        if self._writer is None:
+            return
+        os.set_blocking(self._writer.fileno(), False)
+        try:  # one small write (< PIPE_BUF): atomic even with several workers posting
+            self._writer.send(stats)
+        except (BlockingIOError, BrokenPipeError):
+            pass
 
     def drain(self, into: "LoaderStats") -> None:
-        while self._queue is not None and not self._queue.empty():
-            into.merge(self._queue.get())
+        while self._reader is not None and self._reader.poll():
+            into.merge(self._reader.recv())
 
 
 def register(token: str, dataset: Any) -> None:
