@@ -88,3 +88,23 @@ def test_new_epoch_forgets_consumed(tmp_path):
     ds.set_epoch(1)
     assert ds.state_dict()["consumed"]["indices"] == {}
     assert sorted(rest(ds, 2)[0]) == sorted(source_clips(COUNTS))
+
+
+def test_stateful_dataloader(tmp_path):
+    """torchdata's StatefulDataLoader snapshots each worker's state_dict; resume from it."""
+    sdl = pytest.importorskip("torchdata.stateful_dataloader")
+    urls = write_shards(str(tmp_path), COUNTS)
+    loader = sdl.StatefulDataLoader(nd.ShardedAudioDataset(urls, sr=8000), batch_size=3, num_workers=2,
+                                    collate_fn=nd.collate_audio)
+    before = []
+    for i, batch in enumerate(loader):
+        before += batch.keys
+        if i == 2:
+            break
+    state = loader.state_dict()
+    resumed = sdl.StatefulDataLoader(nd.ShardedAudioDataset(urls, sr=8000), batch_size=3, num_workers=2,
+                                     collate_fn=nd.collate_audio)
+    resumed.load_state_dict(state)
+    after = [k for b in resumed for k in b.keys]
+    assert not set(before) & set(after)
+    assert sorted(before + after) == sorted(source_clips(COUNTS))

@@ -163,7 +163,9 @@ class ShardedAudioDataset(IterableDataset):
         order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
         equal = self._equal(world)
         slices = plan(len(self.urls), order, world, workers, self.sizes, mix=equal)[(rank, w)]
-        skip = self._consumed if epoch == self._consumed_epoch else Consumed()
+        if epoch != self._consumed_epoch:  # a record belongs to one epoch
+            self._consumed, self._consumed_epoch = Consumed(), epoch
+        skip = self._consumed
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
         items = self._items(slices, policy, skip, epoch, rank, w)
@@ -223,6 +225,8 @@ class ShardedAudioDataset(IterableDataset):
                 if in_main and held["info"].delta is not None:  # no pickling on this path
                     self.stats.merge(held["info"].delta)
                     held["info"].delta = None
+                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
+                    self._consumed.add((held["info"],))
                 yield held
             held = item
         leftover = stats.since(sent)
@@ -241,7 +245,9 @@ class ShardedAudioDataset(IterableDataset):
             yield batch
 
     def state_dict(self) -> Dict[str, Any]:
-        """Epoch and consumed samples (from :meth:`track`), to resume mid-epoch."""
+        """Epoch and consumed samples, to resume mid-epoch: in the main process, what
+        :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
+        there), what that worker has yielded."""
         return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
                 "workers": self._workers_seen, "consumed": self._consumed.state()}
 
