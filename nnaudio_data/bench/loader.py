@@ -102,7 +102,7 @@ def measure(urls: List[str], ext: str, sr: int, length: int, batch: int) -> Dict
     for data in members:
         sf.read(io.BytesIO(data), dtype="float32")
     floor = len(members) / (time.perf_counter() - t0)
-    ours_ds = ShardedAudioDataset(urls, sr=sr, length=length, on_error="raise", silence=None)
+    ours_ds = ShardedAudioDataset(urls, sr=sr, length=length, on_error="raise")
     ours = _rate(lambda: DataLoader(ours_ds, batch_size=batch, num_workers=2, collate_fn=collate_audio),
                  len(members))
     plain_ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(_PlainDecode(ext, length))
