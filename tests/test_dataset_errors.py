@@ -1,6 +1,5 @@
 """Bad input in the stream: each rejection named, counted with its reason, and no valid clip lost."""
 import os
-import warnings
 
 import numpy as np
 import pytest

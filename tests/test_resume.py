@@ -108,3 +108,22 @@ def test_stateful_dataloader(tmp_path):
     after = [k for b in resumed for k in b.keys]
     assert not set(before) & set(after)
     assert sorted(before + after) == sorted(source_clips(COUNTS))
+
+
+def test_track_follows_persistent_workers_epochs(tmp_path):
+    """Persistent workers advance their epoch each pass without set_epoch: the record follows."""
+    urls = write_shards(str(tmp_path), COUNTS)
+    ds = nd.ShardedAudioDataset(urls, sr=8000, shuffle=True)
+    loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=nd.collate_audio, persistent_workers=True)
+    first = [k for b in ds.track(loader) for k in b.keys]
+    part = []
+    for i, b in enumerate(ds.track(loader)):
+        part += b.keys
+        if i == 1:
+            break
+    state = ds.state_dict()
+    assert state["epoch"] == 1 and sorted(first) == sorted(source_clips(COUNTS))
+    ds2 = nd.ShardedAudioDataset(urls, sr=8000, shuffle=True)
+    ds2.load_state_dict(state)
+    after, _ = rest(ds2, workers=2)
+    assert sorted(part + after) == sorted(source_clips(COUNTS)) and not set(part) & set(after)

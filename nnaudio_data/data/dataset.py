@@ -18,7 +18,7 @@ from .errors import ErrorPolicy, SampleError
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
-from .shards import count_shards, default_index_url, expand_urls, read_index, shard_name, sizes_for
+from .shards import count_shards, default_index_url, expand_urls, read_index, sizes_for
 from .sources import open_shard
 from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
 from .tario import tar_samples
@@ -178,7 +178,7 @@ class ShardedAudioDataset(IterableDataset):
             share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
             items = equalise(items, target - skip.per_worker[w], expected, policy.stats,
                              lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
-        return self._tag(items, policy.stats, w)
+        return self._tag(items, policy.stats, w, epoch)
 
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
                rank: int, w: int) -> Iterator[Dict[str, Any]]:
@@ -208,7 +208,8 @@ class ShardedAudioDataset(IterableDataset):
                     sample["__shard__"] = s.shard
                     yield sample
 
-    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int) -> Iterator[Dict[str, Any]]:
+    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
+             epoch: int) -> Iterator[Dict[str, Any]]:
         """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
         item is held back until the next is made, so the last tag also carries the rejections that
         follow it. (Counts of a worker that delivers nothing at all stay in that worker.)"""
@@ -219,7 +220,7 @@ class ShardedAudioDataset(IterableDataset):
                 stats.repeated += repeat
                 stats.delivered += not repeat
                 item.pop("__shard__", None)
-                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, self._token)
+                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, self._token, epoch=epoch)
             if held is not None:
                 held["info"].delta = stats.since(sent)
                 if in_main and held["info"].delta is not None:  # no pickling on this path
@@ -241,7 +242,10 @@ class ShardedAudioDataset(IterableDataset):
         is handed out; :meth:`state_dict` saves that record."""
         self._workers_seen = getattr(batches, "num_workers", None) or 1
         for batch in batches:
-            self._consumed.add(tags_of(batch))
+            tags = tags_of(batch)
+            if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
+                self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
+            self._consumed.add(tags)
             yield batch
 
     def state_dict(self) -> Dict[str, Any]:

@@ -2,7 +2,7 @@
 
 DataLoader workers hold copies of the dataset; what they count never reaches the main process by
 itself. So each yielded sample carries a :class:`Provenance` tag under ``"info"``: its shard URL
-and index in the shard, the worker that read it, whether it is a top-up repeat, and the counts
+and index in the shard, the epoch, the worker that read it, whether it is a top-up repeat, the counts
 (delivered, skipped by reason, dropped, repeated) the worker gathered since its previous sample.
 When a batch is unpickled in the main process the tags hand their counts to the live dataset
 (found by token, as collates are): that is ``dataset.stats``. A worker that delivers nothing
@@ -99,20 +99,21 @@ class Provenance(str):
     """
 
     def __new__(cls, url: str, index: int, worker: int = 0, repeat: bool = False, token: str = "",
-                delta: Optional[LoaderStats] = None, pid: Optional[int] = None):
+                delta: Optional[LoaderStats] = None, pid: Optional[int] = None, epoch: int = 0):
         obj = super().__new__(cls, f"{url}#{index}" + ("+" if repeat else ""))
-        obj.url, obj.index, obj.worker, obj.repeat = url, index, worker, repeat
+        obj.url, obj.index, obj.worker, obj.repeat, obj.epoch = url, index, worker, repeat, epoch
         obj.token, obj.delta = token, delta
         obj.pid = os.getpid() if pid is None else pid
         return obj
 
     def __reduce__(self):
-        return (_arrive, (self.url, self.index, self.worker, self.repeat, self.token, self.delta, self.pid))
+        return (_arrive, (self.url, self.index, self.worker, self.repeat, self.token, self.delta, self.pid,
+                          self.epoch))
 
 
-def _arrive(url, index, worker, repeat, token, delta, pid) -> Provenance:
+def _arrive(url, index, worker, repeat, token, delta, pid, epoch) -> Provenance:
     """Unpickle a tag; in a process other than the one that made it, hand its counts over once."""
-    tag = Provenance(url, index, worker, repeat, token, delta, pid)
+    tag = Provenance(url, index, worker, repeat, token, delta, pid, epoch)
     if delta is not None and pid != os.getpid():
         dataset = _LIVE.get(token)
         if dataset is not None:

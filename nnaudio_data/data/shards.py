@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 from typing import Dict, List, Optional, Sequence, Union
 
 from braceexpand import braceexpand
