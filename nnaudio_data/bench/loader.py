@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import closing
 from typing import Dict, List
 
 import numpy as np
@@ -97,7 +98,10 @@ def measure(urls: List[str], ext: str, sr: int, length: int, batch: int) -> Dict
     from nnaudio_data.data.sources import open_shard
     from nnaudio_data.data.tario import tar_members
 
-    members = [d for u in urls for _, d in tar_members(open_shard(u), u, lambda n: n.endswith(ext)) if d]
+    members = []
+    for u in urls:
+        with closing(open_shard(u)) as f:
+            members += [d for _, d in tar_members(f, u, lambda n: n.endswith(ext)) if d]
     t0 = time.perf_counter()
     for data in members:
         sf.read(io.BytesIO(data), dtype="float32")

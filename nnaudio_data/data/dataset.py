@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from contextlib import closing
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from torch.utils.data import IterableDataset
@@ -203,7 +204,7 @@ class ShardedAudioDataset(IterableDataset):
                 if s.start == 0:  # readers sharing a shard: the owner of sample 0 reports it
                     policy.handle(e)
                 continue
-            with f:
+            with closing(f):  # any stream open_shard returns has close()
                 for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS):
                     sample["__shard__"] = s.shard
                     yield sample

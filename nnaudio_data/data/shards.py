@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import json
+from contextlib import closing
 from typing import Dict, List, Optional, Sequence, Union
 
 from braceexpand import braceexpand
@@ -77,7 +78,7 @@ def read_index(url: str) -> Optional[Dict[str, int]]:
         f = open_shard(url)
     except SampleError:
         return None
-    with f:
+    with closing(f):
         raw = f.read()
     try:
         doc = json.loads(raw)
@@ -119,7 +120,7 @@ def _count(url: str) -> int:
         return False
 
     try:
-        with open_shard(url) as f:
+        with closing(open_shard(url)) as f:
             for _ in tar_members(f, url, want):
                 pass
     except SampleError:
