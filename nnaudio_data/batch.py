@@ -42,6 +42,8 @@ class AudioBatch:
             main process on first access of ``spec``.
         dropped (int): items the collate left out (``None`` items of a map-style dataset whose
             bad samples are skipped). Default 0.
+        info (list, optional): per-clip provenance tags from the dataset (shard URL and index, for
+            stats and resume), B of them; empty when the samples carried none.
 
     Shape:
         waveform: (B, C, T); lengths: (B,); mask: (B, T); spec: (B, F, N) or (B, C, F, N)
@@ -56,7 +58,8 @@ class AudioBatch:
 
     def __init__(self, waveform: Tensor, lengths: Tensor, keys: List[str], labels: Any,
                  spec: Optional[Tensor] = None, params: Optional[Dict[str, Any]] = None,
-                 stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None, dropped: int = 0):
+                 stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None, dropped: int = 0,
+                 info: Optional[List[Any]] = None):
         self.waveform = waveform
         self.lengths = lengths
         self.keys = list(keys)
@@ -65,6 +68,7 @@ class AudioBatch:
         self.params = {} if params is None else params
         self.stage = stage
         self.dropped = dropped
+        self.info = [] if info is None else list(info)
 
     def __len__(self) -> int:
         return self.waveform.shape[0]
@@ -110,6 +114,7 @@ class AudioBatch:
         for name in self._TENSOR_FIELDS:
             setattr(out, name, map_tensors(getattr(self, name), fn))
         out.keys = list(self.keys)
+        out.info = list(self.info)
         return out
 
     def pin_memory(self) -> "AudioBatch":

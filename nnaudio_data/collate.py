@@ -70,6 +70,18 @@ def _stack_labels(labels: List[Any]) -> Any:
     return list(labels)
 
 
+def _zeros(*shape: int) -> Tensor:
+    """A float32 zero tensor; inside a DataLoader worker, allocated in shared memory (zero-filled
+    by the system) as ``default_collate`` does, which spares a copy when the batch is sent."""
+    if get_worker_info() is None:
+        return torch.zeros(*shape, dtype=torch.float32)
+    n = 1
+    for d in shape:
+        n *= d
+    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(n)
+    return torch.empty(0, dtype=torch.float32).new(storage).view(*shape)
+
+
 def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     """Stack clips into an :class:`AudioBatch`, zero-padding to the longest one.
 
@@ -93,12 +105,13 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     if len(channels) != 1:
         raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
                          " (keys: " + ", ".join(p[1] for p in parts) + ")")
-    out = torch.zeros(len(parts), channels.pop(), max(p[0].shape[-1] for p in parts), dtype=torch.float32)
+    out = _zeros(len(parts), channels.pop(), max(p[0].shape[-1] for p in parts))
     for i, (w, _, _, _) in enumerate(parts):
         out[i, :, : w.shape[-1]] = w
     lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
+    info = [s.get("info") for s in kept if isinstance(s, dict) and s.get("info") is not None]
     return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]),
-                      dropped=len(samples) - len(kept))
+                      dropped=len(samples) - len(kept), info=info)
 
 
 # Collates built in this process, by token: a batch pickled back from a worker refers to its collate

@@ -1,8 +1,18 @@
 """CPU side of the pipeline, run inside DataLoader workers: shard lists, tar reading, decode,
-resample, trim/pad, datasets."""
+resample, trim/pad, datasets.
+
+Modules, one line each: ``shards`` (URL lists, the shard index), ``tario`` (tar members -> samples),
+``split`` (ranks / workers / seeds), ``samples`` (decode -> item), ``reorder`` (shuffle buffer,
+length buckets), ``progress`` (provenance tags, stats, consumed record), ``dataset``
+(:class:`ShardedAudioDataset`).
+"""
+from .dataset import ShardedAudioDataset
 from .decode import AUDIO_EXTENSIONS, decode_audio
 from .errors import ErrorPolicy, SampleError, SampleWarning, SkipStats
+from .progress import LoaderStats, Provenance
+from .reorder import bucket_by_length, shuffle_buffer
 from .resample import resample, to_mono
+from .shards import count_shards, expand_urls, write_index
 from .trim import trim_pad
 # remote shards, wrapping datasets, writing shards
 from .remote import Retry
@@ -10,7 +20,8 @@ from .sources import open_shard
 from .wrap import WrappedDataset, WrappedIterableDataset, wrap
 from .writer import ShardSummary, write_shards
 
-__all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "SampleError", "SampleWarning", "SkipStats", "decode_audio",
-           "resample", "to_mono", "trim_pad",
+__all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError", "SampleWarning",
+           "ShardedAudioDataset", "SkipStats", "bucket_by_length", "count_shards", "decode_audio",
+           "expand_urls", "resample", "shuffle_buffer", "to_mono", "trim_pad", "write_index",
            # remote shards, wrapping datasets, writing shards
            "Retry", "ShardSummary", "WrappedDataset", "WrappedIterableDataset", "open_shard", "wrap", "write_shards"]

@@ -1,0 +1,294 @@
+"""ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
+over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
+
+Per worker, the stream is: its slices of the epoch's shard order (:mod:`.split`) -> tar samples
+(:mod:`.tario`, skipping unowned and already consumed samples unread) -> optional shuffle buffer ->
+items (:mod:`.samples`) -> optional length buckets -> equal-count cut or top-up -> tags
+(:mod:`.progress`).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from contextlib import closing
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+
+from torch.utils.data import IterableDataset
+
+from .errors import ErrorPolicy, SampleError
+from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
+from .reorder import bucket_by_length, shuffle_buffer
+from .samples import READ_EXTENSIONS, ClipSpec, make_items
+from .shards import count_shards, default_index_url, expand_urls, read_index, sizes_for
+from .sources import open_shard
+from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
+from .tario import tar_samples
+from .trim import CROPS
+
+REMAINDERS = ("drop", "wrap")
+STATE_FORMAT = "nnaudio_data.state/1"
+_COUNTER = itertools.count()
+
+
+class ShardedAudioDataset(IterableDataset):
+    """Audio clips streamed from WebDataset tar shards, each delivered once per epoch.
+
+    Args:
+        urls (str | list[str]): shards: brace pattern, local glob, ``::`` list, or a list of them.
+        sr (int): output sample rate; every clip is resampled to it.
+        offset (int): samples (at ``sr``) skipped at the start of each clip. Default 0.
+        length (int, optional): samples kept, zero-padding shorter clips; None keeps all (batches
+            then pad to their longest clip). Default None.
+        mono (bool): average channels to one. Default True.
+        crop (str): "start", "center" or "random" placement of the kept window. Default "start".
+        min_length (int, optional): reject clips with fewer valid samples ("too_short").
+        shuffle (bool | int): False keeps shard order; True reshuffles shards each epoch from
+            (seed, epoch); an int n > 1 also mixes clips in a buffer of n. Default False.
+        seed (int): root of every random draw. Default 0.
+        on_error (str): "warn" (default), "skip" or "raise", for every rejected sample.
+        silence (float, optional): reject clips whose peak is <= this ("silent"); None keeps
+            them. Default 0.0 (digital silence only).
+        require_label (bool): reject samples without a label member. Default False.
+        index (str, optional): shard index JSON; default ``index.json`` beside the shards if any.
+        count (bool): with no index, count the shards once here (reads every tar header).
+        equal_batches (bool, optional): every rank delivers the same number of samples (and, with
+            the same batch size, batches). Default: on when the world size is > 1.
+        remainder (str): "drop" cuts every rank to the smallest rank's count, "wrap" tops every
+            rank up to the largest by repeating clips. Default "drop".
+        bucket (int, optional): sort windows of this many clips by length (see
+            :func:`bucket_by_length`); use a multiple of the batch size.
+        rank, world_size (int, optional): override what ``torch.distributed`` / torchrun say.
+
+    Shape:
+        item["waveform"]: (C, T), C = 1 when ``mono``, T = ``length`` when given.
+
+    Example:
+        >>> ds = ShardedAudioDataset("shards/a-{0..3}.tar", sr=16000, length=16000, shuffle=100)
+        >>> ds
+        ShardedAudioDataset(4 shards, sr=16000, length=16000, shuffle=100)
+    """
+
+    def __init__(self, urls: Union[str, Sequence[str]], sr: int, offset: int = 0,
+                 length: Optional[int] = None, mono: bool = True, crop: str = "start",
+                 min_length: Optional[int] = None, shuffle: Union[bool, int] = False, seed: int = 0,
+                 on_error: str = "warn", silence: Optional[float] = 0.0, require_label: bool = False,
+                 index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
+                 remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
+                 world_size: Optional[int] = None):
+        super().__init__()
+        _check(isinstance(sr, int) and sr > 0, "sr", "an int > 0", sr)
+        _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
+        _check(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
+        _check(crop in CROPS, "crop", f"one of {CROPS}", crop)
+        _check(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
+        _check(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
+        _check(silence is None or silence >= 0, "silence", "None or >= 0", silence)
+        _check(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
+        _check(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
+        _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
+        _check(rank is None or 0 <= rank < world_size, "rank", f"in [0, world_size={world_size})", rank)
+        ErrorPolicy(on_error)  # validates on_error
+        self.urls = expand_urls(urls)
+        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label)
+        self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
+        self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
+        self._rank_world = None if rank is None else (rank, world_size)
+        self.index = index
+        self.sizes = self._load_sizes(index, count)
+        self.epoch, self._passes = 0, 0
+        self._stats, self._mailbox = LoaderStats(), Mailbox()
+        self._consumed, self._consumed_epoch, self._workers_seen = Consumed(), 0, None
+        self._token = f"{os.getpid()}-{next(_COUNTER)}"
+        register(self._token, self)
+
+    def _load_sizes(self, index: Optional[str], count: bool) -> Optional[List[int]]:
+        where = index or default_index_url(self.urls)
+        table = read_index(where) if where is not None else None
+        if table is None and index is not None:
+            raise ValueError(f"index: no index file at {index!r}")
+        if table is None and count:
+            table, where = count_shards(self.urls), "<counted>"
+        return None if table is None else sizes_for(self.urls, table, where)
+
+    @property
+    def stats(self) -> LoaderStats:
+        """Delivered, skipped by reason, dropped and repeated counts of every pass so far, over all
+        workers of this process (each rank has its own)."""
+        self._mailbox.drain(self._stats)
+        return self._stats
+
+    # -- epochs, ranks, lengths -------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Use ``epoch`` for the next pass: shard order, shuffle buffer and crops derive from
+        (seed, epoch). Without calls, each pass over the same object advances by one (as with
+        ``persistent_workers=True``); call it every epoch otherwise, as for DistributedSampler."""
+        if epoch != self._consumed_epoch:
+            self._consumed, self._consumed_epoch = Consumed(), epoch
+        self.epoch, self._passes = int(epoch), 0
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_rank_world"] = rank_world(self._rank_world)  # fixed in the main process
+        return state
+
+    def _equal(self, world: int) -> bool:
+        on = world > 1 if self.equal_batches is None else self.equal_batches
+        if on and self.sizes is None:
+            raise ValueError("equal_batches needs shard sizes: add an index.json beside the shards "
+                             "(nnaudio-data shard / nnaudio_data.data.write_index), pass index= or "
+                             "count=True, or set equal_batches=False")
+        return on
+
+    def _rank_totals(self, epoch: int, world: int) -> List[int]:
+        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
+        slots = plan(len(self.urls), order, world, 1, self.sizes)
+        return [sum(s.size(self.sizes) for s in slots[(r, 0)]) for r in range(world)]
+
+    def __len__(self) -> int:
+        """Samples this rank delivers per epoch (the index's counts, before rejections; exact under
+        equal batches), less those already consumed after :meth:`load_state_dict`."""
+        if self.sizes is None:
+            raise TypeError("ShardedAudioDataset has no len() without shard sizes: add an index.json "
+                            "beside the shards, pass index= or count=True")
+        rank, world = rank_world(self._rank_world)
+        totals = self._rank_totals(self.epoch, world)
+        total = equal_targets(totals, 1, self.remainder)[0] if self._equal(world) else totals[rank]
+        return total - sum(self._consumed.per_worker.values())
+
+    # -- the stream ---------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        epoch = self.epoch + self._passes
+        self._passes += 1
+        rank, world = rank_world(self._rank_world)
+        w, workers = worker_id()
+        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
+        equal = self._equal(world)
+        slices = plan(len(self.urls), order, world, workers, self.sizes, mix=equal)[(rank, w)]
+        if epoch != self._consumed_epoch:  # a record belongs to one epoch
+            self._consumed, self._consumed_epoch = Consumed(), epoch
+        skip = self._consumed
+        policy = ErrorPolicy(self.on_error)
+        policy.stats = LoaderStats()
+        items = self._items(slices, policy, skip, epoch, rank, w)
+        if equal:
+            target = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[1][w]
+            if skip.per_worker and self._workers_seen not in (None, workers):
+                raise ValueError(f"resuming equal batches needs the same num_workers as the saved "
+                                 f"state ({self._workers_seen}), got {workers}")
+            expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
+            share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+            items = equalise(items, target - skip.per_worker[w], expected, policy.stats,
+                             lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
+        return self._tag(items, policy.stats, w, epoch)
+
+    def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
+               rank: int, w: int) -> Iterator[Dict[str, Any]]:
+        raw = self._raw(slices, policy, skip)
+        if self.shuffle is not True and self.shuffle > 1:
+            raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, 1))
+        items = make_items(raw, self.spec, policy, self.seed, epoch)
+        if self.bucket:
+            items = bucket_by_length(items, self.bucket)
+        return items
+
+    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed) -> Iterator[Dict[str, Any]]:
+        for s in slices:
+            url = self.urls[s.shard]
+
+            def keep(i: int, s: Slice = s, url: str = url) -> bool:
+                return i % s.step == s.start and (url, i) not in skip
+
+            try:
+                f = open_shard(url)
+            except SampleError as e:
+                if s.start == 0:  # readers sharing a shard: the owner of sample 0 reports it
+                    policy.handle(e)
+                continue
+            with closing(f):  # any stream open_shard returns has close()
+                for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS):
+                    sample["__shard__"] = s.shard
+                    yield sample
+
+    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
+             epoch: int) -> Iterator[Dict[str, Any]]:
+        """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
+        item is held back until the next is made, so the last tag also carries the rejections that
+        follow it. (Counts of a worker that delivers nothing at all stay in that worker.)"""
+        in_main, sent, held = _in_main(), LoaderStats(), None
+        for item in itertools.chain(items, [None]):
+            if item is not None:
+                repeat = item.pop("__repeat__", False)
+                stats.repeated += repeat
+                stats.delivered += not repeat
+                item.pop("__shard__", None)
+                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, self._token, epoch=epoch)
+            if held is not None:
+                held["info"].delta = stats.since(sent)
+                if in_main and held["info"].delta is not None:  # no pickling on this path
+                    self.stats.merge(held["info"].delta)
+                    held["info"].delta = None
+                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
+                    self._consumed.add((held["info"],))
+                yield held
+            held = item
+        leftover = stats.since(sent)
+        if leftover is not None and in_main:
+            self.stats.merge(leftover)
+        elif leftover is not None:
+            self._mailbox.post(leftover)
+
+    # -- resume -------------------------------------------------------------------------------------
+    def track(self, batches: Iterable[Any]) -> Iterator[Any]:
+        """Yield ``batches`` (a DataLoader over this dataset), recording each one as consumed when it
+        is handed out; :meth:`state_dict` saves that record."""
+        self._workers_seen = getattr(batches, "num_workers", None) or 1
+        for batch in batches:
+            tags = tags_of(batch)
+            if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
+                self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
+            self._consumed.add(tags)
+            yield batch
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Epoch and consumed samples, to resume mid-epoch: in the main process, what
+        :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
+        there), what that worker has yielded."""
+        return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
+                "workers": self._workers_seen, "consumed": self._consumed.state()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Resume: the next pass is ``state["epoch"]`` without the samples consumed before."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError(f"state must be a dict with format {STATE_FORMAT!r} from state_dict()")
+        if state["seed"] != self.seed:
+            raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={self.seed}")
+        self.set_epoch(int(state["epoch"]))
+        self._consumed, self._workers_seen = Consumed.from_state(state["consumed"]), state["workers"]
+
+    def __repr__(self) -> str:
+        spec = self.spec
+        args = [f"{len(self.urls)} shards", f"sr={spec.sr}"]
+        defaults = ClipSpec(spec.sr)
+        args += [f"{k}={getattr(spec, k)!r}" for k in ("offset", "length", "mono", "crop", "min_length",
+                                                        "silence", "require_label")
+                 if getattr(spec, k) != getattr(defaults, k)]
+        for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
+                     ("remainder", "drop"), ("bucket", None)):
+            if getattr(self, k) != d:
+                args.append(f"{k}={getattr(self, k)!r}")
+        return f"ShardedAudioDataset({', '.join(args)})"
+
+
+def _check(ok: bool, name: str, rule: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+
+
+def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
+    return sum(1 for s in slices for i in skip.indices.get(urls[s.shard], ()) if i % s.step == s.start)
+
+
+def _in_main() -> bool:
+    import torch.utils.data
+
+    return torch.utils.data.get_worker_info() is None

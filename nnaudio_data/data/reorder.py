@@ -1,0 +1,87 @@
+"""Reordering stages: a seeded shuffle buffer, and length bucketing to cut padding.
+
+Both are stream stages ``stage(src, ...) -> Iterator`` over any items, holding at most a bounded
+window in memory, and deterministic given their ``torch.Generator``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator, List, Optional
+
+import torch
+
+
+def shuffle_buffer(src: Iterable[Any], size: int, generator: torch.Generator) -> Iterator[Any]:
+    """Yield the items of ``src`` in an order mixed within a buffer of ``size`` items.
+
+    Each incoming item replaces a uniformly drawn one in a full buffer, which is yielded; the rest
+    drains in random order at the end. ``size`` <= 1 passes items through unchanged.
+
+    Example:
+        >>> out = list(shuffle_buffer(range(10), 4, torch.Generator().manual_seed(0)))
+        >>> sorted(out) == list(range(10)), out != list(range(10))
+        (True, True)
+    """
+    if size <= 1:
+        yield from src
+        return
+    buf: List[Any] = []
+    for item in src:
+        if len(buf) < size:
+            buf.append(item)
+            continue
+        j = int(torch.randint(size, (1,), generator=generator))
+        buf[j], item = item, buf[j]
+        yield item
+    for j in torch.randperm(len(buf), generator=generator).tolist():
+        yield buf[j]
+
+
+def _length(item: Any) -> int:
+    if isinstance(item, dict):
+        return int(item["length"]) if "length" in item else int(item["waveform"].shape[-1])
+    return int(item.shape[-1])
+
+
+def bucket_by_length(src: Iterable[Any], window: int, key: Optional[Callable[[Any], int]] = None,
+                     generator: Optional[torch.Generator] = None,
+                     batch_size: Optional[int] = None) -> Iterator[Any]:
+    """Group items of similar length: sort each window of ``window`` items by length.
+
+    A DataLoader cutting this stream into batches of ``batch_size`` (pick ``window`` a multiple
+    of it) then batches clips of similar duration, so padding shrinks. With ``batch_size`` and a
+    ``generator`` the batch-sized runs of a window are also shuffled, so training does not see
+    short clips first in every window.
+
+    Args:
+        src: items (sample dicts with "length" or "waveform", or tensors (..., T)).
+        window (int): items sorted together, >= 1.
+        key (callable, optional): length of an item; default its "length" / last dimension.
+        generator (torch.Generator, optional): shuffles runs when ``batch_size`` is given.
+        batch_size (int, optional): run length for that shuffle.
+
+    Example:
+        >>> xs = [torch.zeros(n) for n in (5, 1, 4, 2, 3, 6)]
+        >>> [x.shape[-1] for x in bucket_by_length(xs, window=3)]
+        [1, 4, 5, 2, 3, 6]
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    key = key or _length
+    buf: List[Any] = []
+    for item in src:
+        buf.append(item)
+        if len(buf) == window:
+            yield from _runs(sorted(buf, key=key), generator, batch_size)
+            buf = []
+    yield from _runs(sorted(buf, key=key), generator, batch_size)
+
+
+def _runs(items: List[Any], generator: Optional[torch.Generator], batch_size: Optional[int]) -> Iterator[Any]:
+    if generator is None or not batch_size:
+        yield from items
+        return
+    full = len(items) // batch_size
+    runs = [items[i * batch_size:(i + 1) * batch_size] for i in range(full)]
+    for j in torch.randperm(full, generator=generator).tolist():
+        yield from runs[j]
+    yield from items[full * batch_size:]  # a partial run stays last, keeping batches aligned

@@ -1,0 +1,119 @@
+"""Raw shard samples -> dataset items: decode, mono, resample, trim/pad, label, checks.
+
+Item: ``{"waveform": float32 Tensor (C, T), "key", "label", "length" (valid samples before the
+zero padding), "sr", "url"}``. Rejections, each a :class:`SampleError` for the policy:
+``no_audio`` (no member soundfile reads), ``decode`` / ``empty`` / ``non_finite`` (from
+:func:`decode_audio`), ``too_short`` (fewer valid samples than ``min_length``, or none at all
+after ``offset``), ``silent`` (peak of the valid part <= ``silence``), ``bad_label`` (a label member
+that does not parse), ``missing_label`` (no label member while one is required).
+
+Labels: a ``json`` member's ``"label"`` field, or the whole JSON value when it has no such field;
+else a ``cls`` member as int; else a ``txt`` member as str; else None.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, Optional
+
+import numpy as np
+import torch
+
+from .decode import AUDIO_EXTENSIONS, decode_audio
+from .errors import ErrorPolicy, SampleError
+from .resample import resample, to_mono
+from .split import generator
+from .trim import trim_pad
+
+LABEL_EXTENSIONS = ("json", "cls", "txt")
+READ_EXTENSIONS = frozenset(AUDIO_EXTENSIONS + LABEL_EXTENSIONS)
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """What every clip becomes (the dataset's arguments of the same names)."""
+
+    sr: int
+    offset: int = 0
+    length: Optional[int] = None
+    mono: bool = True
+    crop: str = "start"
+    min_length: Optional[int] = None
+    silence: Optional[float] = 0.0
+    require_label: bool = False
+
+
+def _member(sample: Dict[str, Any], exts) -> Optional[str]:
+    for name in sample:
+        if not name.startswith("__") and name.rsplit(".", 1)[-1] in exts:
+            return name
+    return None
+
+
+def parse_label(sample: Dict[str, Any], url: str, key: str, required: bool) -> Any:
+    """The label of a raw sample (see the module docstring); raises SampleError."""
+    for ext in LABEL_EXTENSIONS:
+        name = _member(sample, (ext,))
+        if name is None:
+            continue
+        raw = sample[name]
+        try:
+            if ext == "json":
+                doc = json.loads(raw)
+                return doc["label"] if isinstance(doc, dict) and "label" in doc else doc
+            text = raw.decode("utf-8").strip()
+            return int(text) if ext == "cls" else text
+        except (ValueError, UnicodeDecodeError) as e:
+            raise SampleError(url, key, "bad_label", f"{name}: {type(e).__name__}: {e}") from None
+    if required:
+        raise SampleError(url, key, "missing_label", "no json, cls or txt member")
+    return None
+
+
+def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.Generator] = None) -> Dict[str, Any]:
+    """One raw sample (``__key__``, ``__url__``, ext -> bytes) to an item; raises SampleError.
+
+    Example:
+        >>> import io, soundfile as sf
+        >>> buf = io.BytesIO(); sf.write(buf, np.ones((800, 2)) * 0.5, 8000, format="WAV")
+        >>> item = make_item({"__key__": "k", "__url__": "a.tar", "wav": buf.getvalue(), "cls": b"3"},
+        ...                  ClipSpec(sr=4000, length=500))
+        >>> tuple(item["waveform"].shape), item["length"], item["label"]
+        ((1, 500), 400, 3)
+    """
+    url, key = str(sample["__url__"]), str(sample["__key__"])
+    audio = _member(sample, AUDIO_EXTENSIONS)
+    if audio is None:
+        members = sorted(k for k in sample if not k.startswith("__"))
+        raise SampleError(url, key, "no_audio", f"no audio member among {members}")
+    label = parse_label(sample, url, key, spec.require_label)
+    x, sr = decode_audio(sample[audio], url, key)
+    if spec.mono:
+        x = to_mono(x)
+    x = resample(x, sr, spec.sr)
+    clip, valid = trim_pad(x, spec.offset, spec.length, spec.crop, crop_gen)
+    if valid == 0 or (spec.min_length is not None and valid < spec.min_length):
+        raise SampleError(url, key, "too_short", f"{valid} valid samples after offset {spec.offset}"
+                          f" (min_length={spec.min_length}, source {x.shape[-1]} at {spec.sr} Hz)")
+    if spec.silence is not None and float(np.abs(clip[:, :valid]).max()) <= spec.silence:
+        raise SampleError(url, key, "silent", f"peak <= silence={spec.silence}")
+    return {"waveform": torch.from_numpy(clip), "key": key, "label": label, "length": valid,
+            "sr": spec.sr, "url": url}
+
+
+def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolicy,
+               seed: int = 0, epoch: int = 0) -> Iterator[Dict[str, Any]]:
+    """Stream stage: raw samples -> items, rejections to ``policy``. A random crop draws from a
+    generator seeded by (seed, epoch, shard, index), so it does not depend on the worker split.
+    Items keep the raw sample's ``__shard__`` and ``__index__``."""
+    for sample in src:
+        gen = None
+        if spec.crop == "random":
+            gen = generator(seed, epoch, int(sample.get("__shard__", 0)), int(sample["__index__"]))
+        try:
+            item = make_item(sample, spec, gen)
+        except SampleError as e:
+            policy.handle(e)
+            continue
+        item["__shard__"], item["__index__"] = sample.get("__shard__", 0), sample["__index__"]
+        yield item

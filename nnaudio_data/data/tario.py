@@ -1,0 +1,180 @@
+"""Read a tar shard as samples: members grouped by key, as WebDataset writes them.
+
+A lean reader, not ``tarfile``: it parses 512-byte headers (ustar, GNU long names, pax paths),
+reads the members of the samples it is asked for and skips the rest (``seek`` on files, read and
+drop on pipes), so a worker that owns every k-th sample of a shard decodes only those. Members
+``dir/name.ext1.ext2`` group under key ``dir/name`` with extension ``ext1.ext2`` (lower-cased);
+a sample ends where the key changes.
+
+Errors, each a :class:`SampleError` given to the policy: ``truncated`` (the stream ends before the
+end-of-archive zero blocks; the sample being read is lost, those before it are kept), ``bad_tar`` (a header checksum fails),
+``empty_shard`` (no member at all), ``duplicate_key`` (a key seen earlier in the shard, or an
+extension repeated within a sample: the later one is rejected). When several readers share a
+shard (each keeping every k-th sample), only the owner of the sample an error hits reports it.
+"""
+from __future__ import annotations
+
+import re
+from typing import IO, Callable, Dict, Iterator, Optional, Set, Tuple
+
+from .errors import ErrorPolicy, SampleError
+
+_BLOCK = 512
+_NAME = re.compile(r"^((?:.*/|)[^./][^/]*?)\.([^/]*)$")
+
+
+def _octal(field: bytes) -> int:
+    if field and field[0] & 0x80:  # base-256 (GNU) for sizes >= 8 GiB
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _skip(f: IO[bytes], n: int, seekable: bool) -> int:
+    if seekable:
+        f.seek(n, 1)
+        return n
+    got = 0
+    while got < n:
+        chunk = f.read(min(1 << 20, n - got))
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
+
+
+def _seekable(f: IO[bytes]) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def tar_members(f: IO[bytes], url: str, want: Callable[[str], bool]) -> Iterator[Tuple[str, Optional[bytes]]]:
+    """Yield ``(name, data)`` for each regular member; ``data`` is None where ``want(name)`` is false
+    (the bytes were skipped). Raises :class:`SampleError` "truncated" or "bad_tar"."""
+    seekable = _seekable(f)
+    long_name: Optional[str] = None
+    first = True
+    while True:
+        head = f.read(_BLOCK)
+        if not head and first:
+            return  # a zero-byte file: no member (the caller reports an empty shard)
+        first = False
+        if len(head) < _BLOCK:
+            where = "before the end-of-archive blocks" if not head else "inside a tar header"
+            raise SampleError(url, None, "truncated", f"stream ends {where}")
+        if head.count(0) == _BLOCK:
+            return
+        try:
+            ok = _octal(head[148:156]) == sum(head[:148]) + 256 + sum(head[156:])
+            size, kind = _octal(head[124:136]), head[156:157]
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SampleError(url, None, "bad_tar", "not a tar header (checksum mismatch)")
+        name = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+        if head[257:262] == b"ustar" and head[345] != 0:
+            name = head[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") + "/" + name
+        padded = -size % _BLOCK
+        if kind in (b"L", b"x"):
+            data = f.read(size)
+            if len(data) < size:
+                raise SampleError(url, None, "truncated", f"stream ends inside the header of {name!r}")
+            _skip(f, padded, seekable)
+            if kind == b"L":
+                long_name = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+            else:
+                m = re.search(rb"\d+ path=([^\n]*)\n", data)
+                long_name = m.group(1).decode("utf-8", "replace") if m else long_name
+            continue
+        if long_name is not None:
+            name, long_name = long_name, None
+        if kind not in (b"0", b"\0", b"7") or not want(name):
+            if _skip(f, size + padded, seekable) < size:
+                raise SampleError(url, name, "truncated", f"stream ends inside member {name!r}")
+            if kind in (b"0", b"\0", b"7"):
+                yield name, None
+            continue
+        data = f.read(size)
+        if len(data) < size:
+            raise SampleError(url, name, "truncated", f"stream ends inside member {name!r}")
+        _skip(f, padded, seekable)
+        yield name, data
+
+
+def split_name(name: str) -> Optional[Tuple[str, str]]:
+    """``"dir/a.flac"`` -> ``("dir/a", "flac")``; None for a name without an extension.
+
+    Example:
+        >>> split_name("x/clip_01.seg.flac"), split_name("README")
+        (('x/clip_01', 'seg.flac'), None)
+    """
+    m = _NAME.match(name)
+    return None if m is None else (m.group(1), m.group(2).lower())
+
+
+def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
+                exts: Optional[Set[str]] = None) -> Iterator[Dict[str, object]]:
+    """Group the members of one shard into samples (a stream stage).
+
+    Args:
+        f: the open shard. url (str): its URL, for errors and ``__url__``.
+        policy (ErrorPolicy): where rejections go.
+        keep (callable): ``keep(index)`` says whether sample number ``index`` of the shard (0-based,
+            in tar order) is wanted; the bytes of the others are skipped unread.
+        exts (set[str], optional): the extensions to read (others are skipped); None reads all.
+
+    Yields:
+        dicts ``{"__key__", "__url__", "__index__", ext: bytes, ...}``.
+    """
+    seen: Set[str] = set()
+    cur: Dict[str, object] = {}
+    cur_exts: Set[str] = set()
+    index = -1
+    wanted = False
+
+    def want(name: str) -> bool:
+        nonlocal cur, cur_exts, index, wanted
+        parts = split_name(name)
+        if parts is None:
+            return False
+        key, ext = parts
+        if cur.get("__key__") != key or ext in cur_exts:  # a new sample starts here
+            index += 1
+            cur, cur_exts = {"__key__": key, "__url__": url, "__index__": index}, set()
+            wanted = keep(index)
+            if key in seen:
+                cur["__dup__"] = True
+            seen.add(key)
+        cur_exts.add(ext)
+        return wanted and (exts is None or ext.rsplit(".", 1)[-1] in exts)
+
+    pending: Optional[Dict[str, object]] = None
+    members = 0
+    try:
+        for name, data in tar_members(f, url, want):
+            members += 1
+            if pending is not None and pending is not cur:
+                yield from _finish(pending, policy)
+            pending = cur if wanted else None
+            if data is not None and pending is not None:
+                pending[split_name(name)[1]] = data
+    except SampleError as e:
+        # The sample being read may be incomplete: it is lost. Readers sharing the shard all meet
+        # the error; the owner of that sample reports it (the owner of sample 0 if none began).
+        if (wanted if cur else keep(0)):
+            policy.handle(SampleError(url, cur.get("__key__"), e.reason, e.detail))
+        return
+    if pending is not None:
+        yield from _finish(pending, policy)
+    if members == 0 and keep(0):
+        policy.handle(SampleError(url, None, "empty_shard", "no member in the tar"))
+
+
+def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str, object]]:
+    if sample.pop("__dup__", False):
+        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
+                                  "key already seen earlier in this shard"))
+        return
+    yield sample

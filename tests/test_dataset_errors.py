@@ -1,0 +1,160 @@
+"""Bad input in the stream: each rejection named, counted with its reason, and no valid clip lost."""
+import os
+
+import numpy as np
+import pytest
+import webdataset as wds
+from torch.utils.data import DataLoader
+
+import nnaudio_data as nd
+from shardkit import encode, keys_of, source_clips, write_shards
+
+pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
+
+GOOD = [4, 3]  # clean clips per shard; the bad samples are appended to shard 0
+WAV = encode(np.full(200, 0.25), 8000)
+
+
+def run(urls, workers=2, **kw):
+    """All keys delivered and the dataset (whose stats the main process aggregated)."""
+    ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", **kw)
+    keys = keys_of(DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=nd.collate_audio))
+    return keys, ds
+
+
+BAD = {
+    "decode": {"__key__": "bad", "wav": b"RIFF\x00\x00garbage" * 10},
+    "empty": {"__key__": "bad", "flac": b""},
+    "no_audio": {"__key__": "bad", "cls": b"1"},
+    "bad_label": {"__key__": "bad", "wav": WAV, "json": b"{not json"},
+    "silent": {"__key__": "bad", "wav": encode(np.zeros(300), 8000)},
+    "duplicate_key": {"__key__": "k0_1", "wav": WAV},
+}
+
+
+@pytest.mark.parametrize("reason", sorted(BAD))
+@pytest.mark.parametrize("workers", [0, 2])
+def test_bad_sample_skipped_and_counted(tmp_path, reason, workers):
+    urls = write_shards(str(tmp_path), GOOD, extra={0: [BAD[reason]]})
+    keys, ds = run(urls, workers)
+    assert sorted(keys) == sorted(source_clips(GOOD))
+    assert ds.stats.skipped == {reason: 1} and ds.stats.delivered == sum(GOOD)
+
+
+def test_warning_names_url_and_key(tmp_path):
+    urls = write_shards(str(tmp_path), GOOD, extra={0: [BAD["decode"]]})
+    ds = nd.ShardedAudioDataset(urls, sr=8000)  # on_error="warn" by default
+    with pytest.warns(nd.SampleWarning) as record:
+        keys = [it["key"] for it in ds]
+    msgs = [str(w.message) for w in record if issubclass(w.category, nd.SampleWarning)]
+    assert len(msgs) == 1 and urls[0] in msgs[0] and "key='bad'" in msgs[0] and "decode" in msgs[0]
+    assert sorted(keys) == sorted(source_clips(GOOD))
+
+
+def test_raise_is_fatal(tmp_path):
+    urls = write_shards(str(tmp_path), GOOD, extra={0: [BAD["decode"]]})
+    with pytest.raises(nd.SampleError, match="key='bad': decode"):
+        list(nd.ShardedAudioDataset(urls, sr=8000, on_error="raise"))
+    ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="raise")
+    with pytest.raises(RuntimeError, match="SampleError"):  # DataLoader re-raises worker errors so
+        list(DataLoader(ds, batch_size=2, num_workers=2, collate_fn=nd.collate_audio))
+
+
+def test_too_short_and_min_length(tmp_path):
+    urls = write_shards(str(tmp_path), GOOD, n=400)  # clips of 400..460 samples
+    keys, ds = run(urls, offset=300, min_length=120)
+    short = {k for k, x in source_clips(GOOD).items() if x.shape[1] - 300 < 120}
+    assert 0 < len(short) < sum(GOOD)
+    assert sorted(keys) == sorted(set(source_clips(GOOD)) - short)
+    assert ds.stats.skipped == {"too_short": len(short)}
+    keys, ds = run(urls, offset=1000)  # nothing left after the offset
+    assert keys == [] and ds.stats.skipped == {"too_short": sum(GOOD)}  # through the mailbox
+    keys, ds = run(urls, workers=0, offset=1000)
+    assert ds.stats.skipped == {"too_short": sum(GOOD)}
+
+
+def test_silence_check_can_be_off(tmp_path):
+    urls = write_shards(str(tmp_path), GOOD, extra={0: [BAD["silent"]]})
+    keys, ds = run(urls, silence=None)
+    assert "bad" in keys and ds.stats.total_skipped == 0
+
+
+def test_missing_label_when_required(tmp_path):
+    urls = write_shards(str(tmp_path), GOOD, extra={1: [{"__key__": "nolabel", "wav": WAV}]})
+    keys, ds = run(urls, require_label=True)
+    assert sorted(keys) == sorted(source_clips(GOOD)) and ds.stats.skipped == {"missing_label": 1}
+    keys, ds = run(urls)
+    assert "nolabel" in keys
+
+
+def test_truncated_tar_keeps_earlier_clips(tmp_path):
+    urls = write_shards(str(tmp_path), [6, 3])
+    size = os.path.getsize(urls[0])
+    with open(urls[0], "r+b") as f:
+        f.truncate(size * 2 // 3)
+    keys, ds = run(urls, workers=0)
+    got0 = sorted(k for k in keys if k.startswith("k0_"))
+    assert got0 == [f"k0_{i}" for i in range(len(got0))] and 2 <= len(got0) < 6
+    assert {k for k in keys if k.startswith("k1_")} == {"k1_0", "k1_1", "k1_2"}
+    assert ds.stats.skipped == {"truncated": 1}
+
+
+@pytest.mark.parametrize("kind,reason", [("zero_bytes", "empty_shard"), ("no_members", "empty_shard"),
+                                         ("missing", "missing_shard"), ("garbage", "bad_tar")])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_broken_shard(tmp_path, kind, reason, workers):
+    urls = write_shards(str(tmp_path), GOOD, index=False)
+    bad = str(tmp_path / "bad.tar")
+    if kind == "zero_bytes":
+        open(bad, "wb").close()
+    elif kind == "no_members":
+        wds.TarWriter(bad).close()
+    elif kind == "garbage":
+        with open(bad, "wb") as f:
+            f.write(np.random.default_rng(0).bytes(2048))
+    keys, ds = run([bad] + urls, workers)
+    assert sorted(keys) == sorted(source_clips(GOOD))
+    assert ds.stats.skipped == {reason: 1}  # the broken shard's worker reads a good one after it
+
+
+def test_shared_shard_reports_once(tmp_path):
+    """Three workers share one shard (every third sample each): one error, counted once."""
+    urls = write_shards(str(tmp_path), [6], extra={0: [BAD["decode"], {"__key__": "z", "wav": WAV}]})
+    keys, ds = run(urls, workers=3)
+    assert sorted(keys) == sorted(list(source_clips([6])) + ["z"])
+    assert ds.stats.skipped == {"decode": 1} and ds.stats.delivered == 7
+
+
+def test_equal_batches_top_up_rejected_clips(tmp_path):
+    """Rank 0 holds a corrupt clip: under equal batches it repeats one clip instead, so both ranks
+    still deliver the same count (ranks simulated by rank=/world_size= in one process)."""
+    urls = write_shards(str(tmp_path), [4, 4], extra={0: [BAD["decode"]]})  # sizes 5 and 4
+    out = []
+    for rank in (0, 1):
+        ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", rank=rank, world_size=2, remainder="wrap")
+        keys = keys_of(DataLoader(ds, batch_size=2, num_workers=2, collate_fn=nd.collate_audio))
+        out.append((len(ds), keys, ds.stats.as_dict()))
+    assert out[0][0] == out[1][0] == 5 and len(out[0][1]) == len(out[1][1]) == 5
+    s0, s1 = out[0][2], out[1][2]
+    assert s0["skipped"] == {"decode": 1} and s0["repeated"] == 1 and s0["delivered"] == 4
+    assert s1["repeated"] == 1 and s1["delivered"] == 4  # rank 1 tops 4 up to 5
+    assert sorted(set(out[0][1]) | set(out[1][1])) == sorted(source_clips([4, 4]))
+
+
+def test_pipe_shards_shared_by_workers(tmp_path):
+    """``pipe:`` streams cannot seek: readers sharing a shard read and drop the others' bytes."""
+    urls = write_shards(str(tmp_path), [7, 5])
+    keys, ds = run([f"pipe:cat {u}" for u in urls], workers=3)
+    assert sorted(keys) == sorted(source_clips([7, 5])) and ds.stats.total_skipped == 0
+
+
+def test_counts_reach_main_from_spawned_workers(tmp_path):
+    """Spawned (not forked) workers: tags and the mailbox still bring the counts home."""
+    urls = write_shards(str(tmp_path), GOOD, extra={0: [BAD["decode"]]})
+    ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", length=300)
+    keys = keys_of(DataLoader(ds, batch_size=2, num_workers=1, multiprocessing_context="spawn"))
+    assert sorted(keys) == sorted(source_clips(GOOD))
+    assert ds.stats.delivered == sum(GOOD) and ds.stats.skipped == {"decode": 1}
+    idle = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", offset=10**6)
+    assert list(DataLoader(idle, batch_size=2, num_workers=1, multiprocessing_context="spawn")) == []
+    assert idle.stats.skipped == {"too_short": sum(GOOD), "decode": 1}
