@@ -132,7 +132,7 @@ def decode_audio(data: bytes, url: str = "<bytes>", key: str = "?",
     if info is not None:
         x, sr = read_wav(data, info), info.sample_rate
     else:
-        x, sr = _read_soundfile(data, url, key, ext, is_riff=data[:4] == b"RIFF")
+        x, sr = _read_soundfile(data, url, key, ext, is_riff=data[:4] == b"RIFF" and data[8:12] == b"WAVE")
     if x.shape[1] == 0:
         raise SampleError(url, key, "empty", "the file decodes to zero frames")
     if (info is None or info.is_float) and not np.isfinite(x).all():
