@@ -88,6 +88,16 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
         raise SampleError(url, key, "no_audio", f"no audio member among {members}")
     label = parse_label(sample, url, key, spec.require_label)
     x, sr = decode_audio(sample[audio], url, key)
+    return prepare_clip(x, sr, spec, url, key, label, crop_gen)
+
+
+def prepare_clip(x: np.ndarray, sr: int, spec: ClipSpec, url: str, key: str, label: Any,
+                 crop_gen: Optional[torch.Generator] = None) -> Dict[str, Any]:
+    """A decoded (C, T) waveform at ``sr`` Hz to an item: mono -> resample -> trim/pad -> checks.
+
+    The one clip path shared by :class:`ShardedAudioDataset` and :func:`nnaudio_data.wrap`;
+    raises SampleError ("too_short", "silent").
+    """
     if spec.mono:
         x = to_mono(x)
     x = resample(x, sr, spec.sr)

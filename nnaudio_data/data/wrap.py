@@ -30,8 +30,8 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from .decode import decode_audio
 from .errors import ErrorPolicy, SampleError
-from .resample import resample, to_mono
-from .trim import CROPS, trim_pad
+from .samples import ClipSpec, prepare_clip
+from .trim import CROPS
 
 _KEY_FIELDS = ("key", "__key__", "id")
 
@@ -78,7 +78,8 @@ class _Prepare:
             raise ValueError(f"length must be > 0 samples or None, got {length}")
         if crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
-        self.url, self.sr, self.offset, self.length, self.mono, self.crop = url, sr, offset, length, mono, crop
+        self.url, self.sr, self.crop = url, sr, crop
+        self.spec = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, silence=None)
         self.seed, self.audio_field, self.label_field, self.epoch = seed, audio_field, label_field, 0
 
     def _parse(self, item: Any, index: int) -> Tuple[np.ndarray, Any, Any, str, str]:
@@ -112,13 +113,11 @@ class _Prepare:
             raise SampleError(url, key, "empty", "zero samples")
         if not np.isfinite(x).all():
             raise SampleError(url, key, "non_finite", "NaN or inf samples")
-        x = resample(to_mono(x) if self.mono else x, int(rate), self.sr)
         gen = None
         if self.crop == "random":
             gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & (2 ** 63 - 1))
-        clip, valid = trim_pad(x, self.offset, self.length, self.crop, gen)
-        return {"waveform": torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32)), "key": key,
-                "label": label, "length": valid, "sr": self.sr, "url": url}
+        return prepare_clip(np.ascontiguousarray(x, dtype=np.float32), int(rate), self.spec, url, key,
+                            label, gen)
 
 
 class _Wrapped:
