@@ -2,4 +2,8 @@
 class names, constructor parameters and defaults."""
 from .registry import KINDS, make_transform
 
+# constant-Q family
+from .cqt import CQT, CQT1992v2, CQT2010v2
+
 __all__ = ["KINDS", "make_transform"]
+__all__ += ["CQT", "CQT1992v2", "CQT2010v2"]  # constant-Q family
