@@ -9,6 +9,7 @@ import scipy.signal
 import torch
 
 from nnaudio_data.features.cqt import CQT, CQT1992v2, CQT2010v2
+from nnaudio_data.features.vqt import VQT
 
 librosa = pytest.importorskip("librosa")
 nnaudio_features = pytest.importorskip("nnAudio.features")
@@ -30,6 +31,8 @@ TOL = {
     "librosa_rel": 2e-2,
     # the same transform computed two ways (batched vs stacked, fft vs conv backend): float32 rounding.
     "same": dict(rtol=1e-4, atol=1e-5),
+    # VQT in mode "nnaudio" runs nnAudio's filters and kernels in the same order: float32 rounding.
+    "nnaudio_vqt": 1e-5,
     # float16 input is rounded to 11 bits before the float32 transform.
     "half_rel": 2e-3,
 }
@@ -250,3 +253,91 @@ def test_cuda_matches_cpu(backend):
     ref = mod(x)
     out = mod.cuda()(x.cuda()).cpu()
     torch.testing.assert_close(out, ref, rtol=1e-3, atol=1e-4 * float(ref.max()))
+
+
+VQT_CASES = [
+    (22050, dict(gamma=0)),
+    (22050, dict(gamma=10.0)),
+    (44100, dict(gamma=20.0, hop_length=256)),
+    (16000, dict(gamma=5.0, hop_length=160, fmin=50.0, n_bins=96, bins_per_octave=24)),
+]
+
+
+@pytest.mark.parametrize("sr,kw", VQT_CASES)
+def test_vqt_nnaudio_mode_matches_nnaudio(sr, kw):
+    x = torch.from_numpy(_chord(sr))
+    ref = nnaudio_features.VQT(sr=sr, verbose=False, **kw)(x, output_format="Complex")
+    ours = VQT(sr=sr, **kw)(x, output_format="Complex")
+    assert ours.shape == ref.shape
+    assert float((ours - ref).abs().max() / ref.abs().max()) < TOL["nnaudio_vqt"]
+
+
+@pytest.mark.parametrize("sr,kw", VQT_CASES)
+@pytest.mark.parametrize("signal", ["chord", "sweep"])
+def test_vqt_librosa_mode_matches_librosa(sr, kw, signal):
+    x = (_chord if signal == "chord" else _sweep)(sr)
+    args = dict(dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12), **kw)
+    ref = librosa.vqt(x, sr=sr, **args)
+    out = VQT(sr=sr, mode="librosa", pad_mode="constant", **kw)(torch.from_numpy(x),
+                                                                 output_format="Complex")[0].numpy()
+    assert _rel(out[..., 0] + 1j * out[..., 1], ref) <= TOL["librosa_rel"]
+
+
+def test_vqt_gamma_zero_is_the_cqt():
+    x = torch.from_numpy(_chord(22050, 1.0))
+    for mode in ("nnaudio", "librosa"):
+        torch.testing.assert_close(VQT(sr=22050, gamma=0, mode=mode)(x),
+                                   CQT2010v2(sr=22050, mode=mode)(x), **TOL["same"])
+
+
+def test_vqt_gamma_widens_low_filters():
+    sr, f = 22050, _midi_hz(33)  # A1, bin 9 from C1
+    t = torch.arange(sr) / sr
+    x = torch.sin(2 * math.pi * f * t)
+    spread = []
+    for gamma in (0.0, 30.0):
+        c = VQT(sr=sr, gamma=gamma, mode="librosa")(x)[0, :, 10:-10].mean(-1)
+        assert int(c.argmax()) == 9
+        spread.append(float(c[7] / c[9]))
+    assert spread[1] > 2 * spread[0]  # shorter filters: wider bands, more energy in the neighbours
+
+
+@pytest.mark.parametrize("gamma", [-1.0, "wide"])
+def test_vqt_bad_gamma_raises(gamma):
+    with pytest.raises(ValueError, match="gamma must be a number >= 0"):
+        VQT(sr=22050, gamma=gamma)
+
+
+@pytest.mark.parametrize("cls,mode", [(CQT1992v2, "nnaudio"), (CQT1992v2, "librosa"),
+                                      (CQT2010v2, "nnaudio"), (VQT, "librosa")])
+def test_trainable_kernels_gradcheck(cls, mode):
+    mod = cls(sr=2000, hop_length=32, fmin=100.0, n_bins=18, trainable=True, mode=mode).double()
+    params = dict(mod.named_parameters())
+    assert params and all(p.requires_grad for p in params.values())
+    assert not any(n.startswith("kernel_") for n, _ in mod.named_buffers())
+    x = torch.randn(2, 300, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    names = list(params)
+
+    def f(x, *ps):
+        return torch.func.functional_call(mod, dict(zip(names, ps)), (x,), {"output_format": "Complex"})
+
+    assert torch.autograd.gradcheck(f, (x.requires_grad_(), *params.values()), eps=1e-6, atol=1e-5,
+                                    fast_mode=True)
+
+
+def test_trainable_kernels_learn():
+    torch.manual_seed(0)
+    sr, x = 4000, torch.randn(4, 2000, generator=torch.Generator().manual_seed(1))
+    target = CQT1992v2(sr=sr, hop_length=64, fmin=60.0, n_bins=36, filter_scale=0.7)(x)
+    mod = CQT1992v2(sr=sr, hop_length=64, fmin=60.0, n_bins=36, trainable=True)
+    before = [p.detach().clone() for p in mod.parameters()]
+    opt = torch.optim.Adam(mod.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss = torch.nn.functional.mse_loss(mod(x), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert any((p - b).abs().max() > 1e-4 for p, b in zip(mod.parameters(), before))

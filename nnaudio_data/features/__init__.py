@@ -4,6 +4,7 @@ from .registry import KINDS, make_transform
 
 # constant-Q family
 from .cqt import CQT, CQT1992v2, CQT2010v2
+from .vqt import VQT
 
 __all__ = ["KINDS", "make_transform"]
-__all__ += ["CQT", "CQT1992v2", "CQT2010v2"]  # constant-Q family
+__all__ += ["CQT", "CQT1992v2", "CQT2010v2", "VQT"]  # constant-Q family

@@ -38,31 +38,32 @@ def _fft_size(n: int, multiple: int) -> int:
         q += 1
 
 
-def fft_decimate(x: Tensor, levels: Sequence[int], passband: float = 0.9) -> Dict[int, Tensor]:
-    """Decimate ``x`` (..., T) by ``2 ** d`` for each ``d`` in ``levels``, from one forward FFT.
+def fft_downsample(x: Tensor, k: int, passband: float = 0.9) -> Tensor:
+    """Decimate ``x`` (..., T) by ``2 ** k`` to ``ceil(T / 2 ** k)`` samples in the frequency domain.
 
-    Level ``d`` keeps the band below ``passband`` of its Nyquist frequency untouched and tapers to zero
-    at it; amplitude is preserved and sample ``m`` sits at input time ``m * 2 ** d``. The clip is
-    zero-extended so that the filter's tails do not wrap around.
+    The band below ``passband`` of the new Nyquist frequency is kept untouched, a raised cosine
+    takes it to zero at that frequency; amplitude is preserved and sample ``m`` sits at input time
+    ``m * 2 ** k`` (zero phase). The clip is zero-extended so that the filter's tails do not wrap.
     """
-    t = x.shape[-1]
-    top = max(levels)
-    if top == 0:
-        return {0: x}
-    margin = int(math.ceil(8.0 / (1.0 - passband))) << top
-    n = _fft_size(t + margin, 1 << top)
-    spec = torch.fft.rfft(x, n=n)
-    out = {}
-    for d in sorted(set(levels)):
-        if d == 0:
-            out[0] = x
-            continue
-        n_d = n >> d
-        bins = n_d // 2 + 1
-        f = torch.linspace(0.0, 1.0, bins, dtype=x.dtype, device=x.device)
-        taper = 0.5 + 0.5 * torch.cos(math.pi * ((f - passband) / (1.0 - passband)).clamp(0.0, 1.0))
-        y = torch.fft.irfft(spec[..., :bins] * taper, n=n_d) * (1.0 / (1 << d))
-        out[d] = y[..., : -(-t // (1 << d))]
+    t, f = x.shape[-1], 1 << k
+    n = _fft_size(t + (int(math.ceil(8.0 / (1.0 - passband))) << k), f)
+    bins = (n >> k) // 2 + 1
+    g = torch.linspace(0.0, 1.0, bins, dtype=x.dtype, device=x.device)
+    taper = 0.5 + 0.5 * torch.cos(math.pi * ((g - passband) / (1.0 - passband)).clamp(0.0, 1.0))
+    y = torch.fft.irfft(torch.fft.rfft(x, n=n)[..., :bins] * taper, n=n >> k)
+    return y[..., : -(-t // f)] * (1.0 / f)
+
+
+def fft_decimate(x: Tensor, levels: Sequence[int], passband: float = 0.9) -> Dict[int, Tensor]:
+    """Signals at each of ``levels`` (halvings of the rate): one :func:`fft_downsample` to the first
+    level, then one halving per level, each cropped as it goes (librosa's cascade, so that edges
+    agree with it)."""
+    lv = sorted(set(levels))
+    y = fft_downsample(x, lv[0], passband) if lv[0] else x
+    out = {lv[0]: y}
+    for d in range(lv[0] + 1, lv[-1] + 1):
+        y = fft_downsample(y, 1, passband)
+        out[d] = y
     return out
 
 
