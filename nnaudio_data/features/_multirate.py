@@ -48,10 +48,25 @@ def fft_downsample(x: Tensor, k: int, passband: float = 0.9) -> Tensor:
     t, f = x.shape[-1], 1 << k
     n = _fft_size(t + (int(math.ceil(8.0 / (1.0 - passband))) << k), f)
     bins = (n >> k) // 2 + 1
-    g = torch.linspace(0.0, 1.0, bins, dtype=x.dtype, device=x.device)
-    taper = 0.5 + 0.5 * torch.cos(math.pi * ((g - passband) / (1.0 - passband)).clamp(0.0, 1.0))
-    y = torch.fft.irfft(torch.fft.rfft(x, n=n)[..., :bins] * taper, n=n >> k)
-    return y[..., : -(-t // f)] * (1.0 / f)
+    spec = torch.fft.rfft(x, n=n)[..., :bins]
+    y = torch.fft.irfft(spec * _taper(bins, passband, f, x.dtype, x.device), n=n >> k)
+    return y[..., : -(-t // f)]
+
+
+_TAPERS: Dict[tuple, Tensor] = {}
+
+
+def _taper(bins: int, passband: float, factor: int, dtype: torch.dtype, device: torch.device
+           ) -> Tensor:
+    """The decimation filter's response on ``bins`` one-sided bins, divided by ``factor`` (cached)."""
+    key = (bins, passband, factor, dtype, device)
+    if key not in _TAPERS:
+        if len(_TAPERS) > 256:
+            _TAPERS.clear()
+        g = torch.linspace(0.0, 1.0, bins, dtype=torch.float64)
+        w = 0.5 + 0.5 * torch.cos(math.pi * ((g - passband) / (1.0 - passband)).clamp(0.0, 1.0))
+        _TAPERS[key] = (w / factor).to(device=device, dtype=dtype)
+    return _TAPERS[key]
 
 
 def fft_decimate(x: Tensor, levels: Sequence[int], passband: float = 0.9) -> Dict[int, Tensor]:
@@ -171,8 +186,15 @@ class MultirateCQ(nn.Module):
         return sum(self._kernel(i).numel() * self._kernel(i).element_size()
                    for i in range(self._n_kernels))
 
-    def _resolve_backend(self, x: Tensor) -> str:
-        return "conv" if self.backend == "auto" else self.backend
+    def _backend(self, x: Tensor, oc: Octave) -> str:
+        """``auto``: conv1d on CUDA; on CPU the FFT path for octaves whose kernel band covers at most
+        a quarter of the frame's one-sided bins (librosa mode), conv1d otherwise."""
+        if self.backend != "auto":
+            return self.backend
+        if x.device.type != "cpu":
+            return "conv"
+        lo, hi = self.bands[oc.kernel]
+        return "fft" if 4 * (hi - lo) <= self._kernel(oc.kernel).shape[0] // 2 + 1 else "conv"
 
     def _levels(self, x: Tensor) -> Dict[int, Tensor]:
         if self._pre_pad:
@@ -190,21 +212,22 @@ class MultirateCQ(nn.Module):
         return min((levels[o.level].shape[-1] + 2 * o.pad - o.offset - self._kernel(o.kernel).shape[0])
                    // o.hop + 1 for o in self.octaves)
 
-    def _transform(self, x: Tensor) -> Tensor:
-        """(B, T) -> (B, F, N, 2) [Re, Im], convolutional normalisation."""
+    def _transform(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """(B, T) -> real and imaginary parts (B, F, N), convolutional normalisation."""
         levels = self._levels(x)
         n = self._n_frames(x.shape[-1], levels)
         if n < 1:
             raise ValueError(f"x must hold at least one frame, got {x.shape[-1]} samples")
-        backend = self._resolve_backend(x)
-        out = x.new_zeros(x.shape[0], 2, self.n_bins, n)
-        for oc in self.octaves:
+        re, im = [], []
+        for oc in reversed(self.octaves):  # lowest bins first
             k = self._kernel(oc.kernel).to(x.dtype)
-            r = apply_octave(levels[oc.level], k, oc, n, self.pad_mode, backend, self.bands[oc.kernel])
+            r = apply_octave(levels[oc.level], k, oc, n, self.pad_mode, self._backend(x, oc),
+                             self.bands[oc.kernel])
             f, skip = k.shape[1] // 2, max(0, -oc.lo)
-            out[:, 0, max(oc.lo, 0): oc.hi] = r[:, skip:f, :n]
-            out[:, 1, max(oc.lo, 0): oc.hi] = r[:, f + skip:, :n]
-        return out.permute(0, 2, 3, 1)
+            re.append(r[:, skip:f, :n])
+            im.append(r[:, f + skip:, :n])
+        return torch.cat(re, 1), torch.cat(im, 1)
+
     def forward(self, x: Tensor, output_format: Optional[str] = None,
                 normalization_type: str = "librosa") -> Tensor:
         """Transform ``x``; see the class docstring for shapes and formats."""
@@ -218,15 +241,17 @@ class MultirateCQ(nn.Module):
             raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
         lead = x.shape[:-1]
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        c = self._transform(x.reshape(-1, x.shape[-1]).to(dtype))
-        c = c * getattr(self, f"scale_{normalization_type}").to(dtype).view(-1, 1, 1)
+        re, im = self._transform(x.reshape(-1, x.shape[-1]).to(dtype))
+        scale = getattr(self, f"scale_{normalization_type}").to(dtype).view(-1, 1)
         if output_format == "Magnitude":
-            eps = 1e-8 if self.trainable else 0.0
-            out = torch.sqrt(c.pow(2).sum(-1) + eps)
+            if self.trainable:  # as nnAudio: a floor under the root keeps the gradient finite
+                out = torch.sqrt((re * scale) ** 2 + (im * scale) ** 2 + 1e-8)
+            else:
+                out = torch.sqrt(re * re + im * im) * scale
         elif output_format == "Complex":
-            out = c
+            out = torch.stack((re * scale, im * scale), -1)
         else:
-            ang = torch.atan2(c[..., 1], c[..., 0])
+            ang = torch.atan2(im, re)
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
         if x.dim() == 1 or (x.dim() == 3 and x.shape[1] == 1):
             lead = lead[:1] if x.dim() == 3 else (1,)
