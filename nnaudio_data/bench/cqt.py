@@ -18,8 +18,8 @@ import torch
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cqt-batch", type=int, default=32, help="clips per batch for the torch "
                         "transforms in the cqt section (default 32)")
-    parser.add_argument("--cqt-repeat", type=int, default=1, help="timed passes per transform, the "
-                        "fastest kept (default 1)")
+    parser.add_argument("--cqt-repeat", type=int, default=2, help="timed passes per transform "
+                        "(librosa included), the fastest kept (default 2)")
     parser.add_argument("--cqt-check", type=int, default=4, help="clips compared with librosa.cqt "
                         "for the error figures (default 4)")
 
@@ -70,11 +70,11 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
     sr, device = args.sr, args.device
     batch, n_check = getattr(args, "cqt_batch", 32), getattr(args, "cqt_check", 4)
     clips = piano_clips(args.clips, args.length, sr)
-    repeat = getattr(args, "cqt_repeat", 1)
+    repeat = getattr(args, "cqt_repeat", 2)
     common = dict(sr=sr, hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
     mods = {f"ours[{mode},{backend}]": CQT1992v2(**common, mode=mode, backend=backend,
                                                  pad_mode="constant" if mode == "librosa" else "reflect")
-            for mode in ("librosa", "nnaudio") for backend in ("conv", "fft")}
+            for mode in ("librosa", "nnaudio") for backend in ("auto", "conv", "fft")}
     peers = {}
     try:
         with warnings.catch_warnings():
@@ -86,29 +86,35 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         print(f"nnAudio skipped: {e}")
     seconds: Dict[str, float] = {}
     kernel_bytes: Dict[str, int] = {}
+    runs: Dict[str, Callable[[], object]] = {}
     for name, mod in {**mods, **peers}.items():
         mod.to(device)
+        runs[name] = _batched(mod, clips, batch, device)
         _batched(mod, clips[: 2 * batch], batch, device)()  # warm-up: kernels, FFT plans, conv primitives
-        seconds[name] = min(_timed(_batched(mod, clips, batch, device), device) for _ in range(repeat))
         kernel_bytes[name] = (mod.kernel_nbytes if hasattr(mod, "kernel_nbytes") else
                               sum(b.numel() * b.element_size() for n, b in mod.named_buffers()
                                   if "kernel" in n))
-    errors: Dict[str, float] = {}
     try:
         import librosa
 
         audio = clips.numpy()
         lk = dict(sr=sr, hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
         librosa.cqt(audio[0], **lk)  # warm-up (filter cache)
-        seconds["librosa.cqt"] = min(_timed(lambda: [librosa.cqt(a, **lk) for a in audio], "cpu")
-                                     for _ in range(repeat))
+        runs["librosa.cqt"] = lambda: [librosa.cqt(a, **lk) for a in audio]
+    except ImportError as e:
+        librosa = None
+        print(f"librosa skipped: {e}")
+    for _ in range(repeat):  # round robin, so that every transform sees the same machine load
+        for name, fn in runs.items():
+            t = _timed(fn, "cpu" if name == "librosa.cqt" else device)
+            seconds[name] = min(seconds.get(name, float("inf")), t)
+    errors: Dict[str, float] = {}
+    if librosa is not None:
         ref = np.stack([np.abs(librosa.cqt(a, **lk)) for a in audio[:n_check]])
         with torch.no_grad():
             for name, mod in {**mods, **peers}.items():
                 out = mod(clips[:n_check].to(device)).cpu().numpy()
                 errors[name] = _rel(out[..., : ref.shape[-1]], ref)
-    except ImportError as e:
-        print(f"librosa skipped: {e}")
     print(f"{len(clips)} clips x {args.length} samples at {sr} Hz, device {device}, "
           f"{torch.get_num_threads()} threads, batch {batch}")
     print(f"{'transform':28s} {'seconds':>9s} {'vs librosa':>11s} {'vs nnAudio1992':>15s} "

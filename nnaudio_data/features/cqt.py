@@ -61,9 +61,9 @@ class CQT1992v2(MultirateCQ):
         mode (str): "nnaudio" (nnAudio's numbers) or "librosa" (``librosa.cqt``'s: its relative
             bandwidth, multirate analysis, sparse basis; use ``pad_mode="constant"`` for its default).
         backend (str): "conv" (strided conv1d per octave), "fft" (one-sided FFT of the frames times
-            the kernel's frequency band) or "auto": conv1d on CUDA; on CPU "fft" for octaves whose
-            kernel band spans at most a quarter of the frame's bins (librosa mode's sparse kernels),
-            "conv" otherwise. Both give the same numbers; ``nnaudio-data bench --only cqt`` times both.
+            the kernel's frequency band) or "auto" (= "conv", which timed as fast as or faster than
+            "fft" on CPU). Both give the same numbers; ``nnaudio-data bench --only cqt`` times both
+            on the device at hand, CUDA included.
         sparsity (float): librosa mode: share of each kernel's L1 mass dropped. Default 0.01.
 
     Shape:
