@@ -10,6 +10,7 @@ Two backends per octave: ``"conv"`` (frames x time-domain kernel, one strided co
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -144,6 +145,22 @@ def apply_octave(y: Tensor, k: Tensor, oc: Octave, n_frames: int, pad_mode: str,
     return F.conv1d(y[..., :need].unsqueeze(1), k.T.unsqueeze(1), stride=oc.hop)
 
 
+def non_default_args(func, values: dict) -> str:
+    """``name=value`` for the arguments of ``func`` whose value in ``values`` is not the default."""
+    out = []
+    for name, p in inspect.signature(func).parameters.items():
+        if name != "self" and name in values and not _same(values[name], p.default):
+            out.append(f"{name}={values[name]!r}")
+    return ", ".join(out)
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) and type(a) is type(b) or (a is b)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
 class MultirateCQ(nn.Module):
     """Base module: owns a plan's kernels (buffers, or Parameters when trainable); subclasses build
     the plan. Not public."""
@@ -176,6 +193,9 @@ class MultirateCQ(nn.Module):
             self.register_buffer("halfband", torch.from_numpy(plan.fir["halfband"]))
             first = plan.fir["first"]
             self.register_buffer("early_filter", None if first is None else torch.from_numpy(first))
+
+    def extra_repr(self) -> str:
+        return getattr(self, "_repr_args", "")
 
     def _kernel(self, i: int) -> Tensor:
         return self.kernels[i] if self.trainable else getattr(self, f"kernel_{i}")

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..functional.cfp import cfp_logfreq_matrices
+from ._multirate import non_default_args
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
 
@@ -54,6 +55,7 @@ class CFP(nn.Module):
     def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
                  g: Sequence[float] = (0.24, 0.6, 1), NumPerOct=48):
         super().__init__()
+        self._repr_args = non_default_args(CFP.__init__, locals())
         if not fr > 0:
             raise ValueError(f"fr must be > 0, got {fr!r}")
         if not fs > 0:
@@ -78,6 +80,9 @@ class CFP(nn.Module):
                                                     dtype=torch.float32))
         self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))
         self.register_buffer("quef2logfreq_matrix", torch.tensor(quef, dtype=torch.float32))
+
+    def extra_repr(self) -> str:
+        return self._repr_args
 
     def _layer(self, x: Tensor, g: float, cutoff: int) -> Tensor:
         x = torch.fft.fft(x).real / np.sqrt(self.N)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..functional.cqt import cqt_frequencies
 from ..functional.cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir_plan
-from ._multirate import MultirateCQ
+from ._multirate import MultirateCQ, non_default_args
 
 MODES = ("nnaudio", "librosa")
 
@@ -87,6 +87,7 @@ class CQT1992v2(MultirateCQ):
                  trainable=False, output_format="Magnitude", verbose=True, *, mode="nnaudio",
                  backend="auto", sparsity=0.01):
         super().__init__()
+        self._repr_args = non_default_args(CQT1992v2.__init__, locals())
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode)
         if fmax is not None:
             n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
@@ -104,10 +105,6 @@ class CQT1992v2(MultirateCQ):
                                        window, center)
         self.sr, self.hop_length, self.mode, self.center = sr, hop_length, mode, center
         self._setup(plan, trainable, backend, output_format, pad_mode)
-
-    def extra_repr(self) -> str:
-        return (f"sr={self.sr}, hop_length={self.hop_length}, n_bins={self.n_bins}, mode={self.mode!r}"
-                f", backend={self.backend!r}, trainable={self.trainable}")
 
 
 class CQT2010v2(MultirateCQ):
@@ -141,6 +138,7 @@ class CQT2010v2(MultirateCQ):
                  earlydownsample=True, trainable=False, output_format="Magnitude", verbose=True, *,
                  mode="nnaudio", backend="auto", sparsity=0.01):
         super().__init__()
+        self._repr_args = non_default_args(CQT2010v2.__init__, locals())
         self._build(sr, hop_length, fmin, fmax, n_bins, filter_scale, bins_per_octave, basis_norm,
                     window, pad_mode, earlydownsample, trainable, output_format, mode, backend, sparsity)
 
@@ -155,8 +153,6 @@ class CQT2010v2(MultirateCQ):
                                     basis_norm, self.gamma, earlydownsample, self._per_octave)
         self.sr, self.hop_length, self.mode = sr, hop_length, mode
         self._setup(plan, trainable, backend, output_format, pad_mode)
-
-    extra_repr = CQT1992v2.extra_repr
 
 
 class CQT(CQT1992v2):
