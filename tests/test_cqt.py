@@ -66,8 +66,8 @@ NN_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name", ["CQT1992v2", "CQT2010v2"])
-@pytest.mark.parametrize("sr,kw", NN_CASES)
+@pytest.mark.parametrize("name,sr,kw", [(n, sr, kw) for n in ("CQT1992v2", "CQT2010v2") for sr, kw in NN_CASES]
+                         + [("CQT2010v2", 22050, dict(earlydownsample=False, hop_length=256, n_bins=72))])
 def test_nnaudio_mode_matches_nnaudio(name, sr, kw):
     x = torch.from_numpy(_chord(sr))
     with warnings.catch_warnings():
@@ -308,10 +308,12 @@ def test_vqt_bad_gamma_raises(gamma):
         VQT(sr=22050, gamma=gamma)
 
 
-@pytest.mark.parametrize("cls,mode", [(CQT1992v2, "nnaudio"), (CQT1992v2, "librosa"),
-                                      (CQT2010v2, "nnaudio"), (VQT, "librosa")])
-def test_trainable_kernels_gradcheck(cls, mode):
-    mod = cls(sr=2000, hop_length=32, fmin=100.0, n_bins=18, trainable=True, mode=mode).double()
+@pytest.mark.parametrize("cls,mode,backend", [(CQT1992v2, "nnaudio", "conv"), (CQT1992v2, "librosa", "conv"),
+                                              (CQT1992v2, "librosa", "fft"), (CQT2010v2, "nnaudio", "conv"),
+                                              (VQT, "librosa", "conv")])
+def test_trainable_kernels_gradcheck(cls, mode, backend):
+    mod = cls(sr=2000, hop_length=32, fmin=100.0, n_bins=18, trainable=True, mode=mode,
+              backend=backend).double()
     params = dict(mod.named_parameters())
     assert params and all(p.requires_grad for p in params.values())
     assert not any(n.startswith("kernel_") for n, _ in mod.named_buffers())
@@ -341,3 +343,18 @@ def test_trainable_kernels_learn():
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
     assert any((p - b).abs().max() > 1e-4 for p, b in zip(mod.parameters(), before))
+
+
+def test_bench_section_runs_and_reports(capsys):
+    import argparse
+
+    from nnaudio_data.bench import cqt as bench_cqt
+
+    args = argparse.Namespace(clips=3, sr=22050, length=20000, device="cpu", cqt_batch=2, cqt_repeat=1,
+                              cqt_check=2)
+    out = bench_cqt.run(args)
+    printed = capsys.readouterr().out
+    assert "librosa.cqt" in out["seconds"] and "nnAudio CQT1992v2" in out["seconds"]
+    assert out["rel_error_vs_librosa"]["ours[librosa,conv]"] <= TOL["librosa_rel"]
+    assert out["kernel_bytes"]["ours[librosa,auto]"] * 20 < out["kernel_bytes"]["nnAudio CQT1992v2"]
+    assert "vs librosa" in printed

@@ -155,9 +155,11 @@ def non_default_args(func, values: dict) -> str:
 
 
 def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        a, b = list(a), list(b)
     try:
-        return bool(a == b) and type(a) is type(b) or (a is b)
-    except (TypeError, ValueError, RuntimeError):
+        return a is b or (type(a) is type(b) and bool(a == b))
+    except (TypeError, ValueError, RuntimeError):  # arrays, tensors: shown
         return False
 
 
