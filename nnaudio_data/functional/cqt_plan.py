@@ -66,8 +66,8 @@ def librosa_plan(sr: float, hop: int, fmin: float, n_bins: int, bins_per_octave:
 
     Example:
         >>> p = librosa_plan(22050, 512, 32.70, 84, 12)
-        >>> [(o.level, o.hop) for o in p.octaves][:3], p.kernels[0].shape
-        ([(0, 512), (1, 256), (2, 128)], (12, 256))
+        >>> [(o.level, o.hop, o.kernel) for o in p.octaves][:3], p.kernels[0].shape, len(p.kernels)
+        ([(0, 512, 0), (1, 256, 0), (2, 128, 0)], (12, 256), 1)
     """
     freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
     lengths, cutoff = librosa_lengths(freqs, sr, window, filter_scale, gamma, bins_per_octave)
@@ -84,8 +84,12 @@ def librosa_plan(sr: float, hop: int, fmin: float, n_bins: int, bins_per_octave:
         lo = max(lo, 0)
         k, n_fft = librosa_octave_kernel(sr / 2 ** level, freqs[lo:hi], lengths[lo:hi] / 2 ** level,
                                          norm, window, sparsity)
-        kernels.append(k * (2.0 ** level / lengths[lo:hi, None]))
-        octaves.append(Octave(lo, hi, level, my_hop, n_fft // 2, 0, i))
+        k = k * (2.0 ** level / lengths[lo:hi, None])
+        same = kernels and kernels[-1].shape == k.shape and np.allclose(
+            kernels[-1], k, rtol=0, atol=1e-9 * np.abs(k).max())
+        if not same:  # one octave down at half the rate is the same kernel: store it once
+            kernels.append(k)
+        octaves.append(Octave(lo, hi, level, my_hop, n_fft // 2, 0, len(kernels) - 1))
         if my_hop % 2 == 0:
             my_hop //= 2
             level += 1
