@@ -358,3 +358,13 @@ def test_bench_section_runs_and_reports(capsys):
     assert out["rel_error_vs_librosa"]["ours[librosa,conv]"] <= TOL["librosa_rel"]
     assert out["kernel_bytes"]["ours[librosa,auto]"] * 20 < out["kernel_bytes"]["nnAudio CQT1992v2"]
     assert "vs librosa" in printed
+
+
+def test_fmax_sets_n_bins_as_nnaudio():
+    sr, x = 22050, torch.from_numpy(_chord(22050, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nnAudio warns that n_bins is ignored
+        ref = nnaudio_features.CQT1992v2(sr=sr, fmin=55.0, fmax=3000.0, verbose=False)(x)
+    ours = CQT1992v2(sr=sr, fmin=55.0, fmax=3000.0)
+    assert ours.n_bins == math.ceil(12 * math.log2(3000.0 / 55.0)) == ref.shape[1]
+    _log_close(ours(x).numpy(), ref.numpy())

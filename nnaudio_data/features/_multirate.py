@@ -2,9 +2,10 @@
 
 A transform is a *plan*: for each octave, the output bins it fills, the decimation level (halvings of
 the input rate) it reads, its hop, padding and first-frame offset at that rate, and a complex kernel
-(F_o, W_o) applied to each frame. Two decimators: ``"fft"`` (one FFT of the clip, then each level is the
-band below a raised-cosine taper, inverse-transformed at its own length: zero-phase, no aliasing) and
-``"fir"`` (nnAudio's strided ``firwin2`` convolutions, kept to reproduce its CQT2010v2 / VQT).
+(F_o, W_o) applied to each frame. Two decimators: FFT (the band below a raised-cosine taper,
+inverse-transformed at half the length: zero phase, no aliasing; once to the first level, then one
+halving per level, as librosa cascades) and FIR (nnAudio's strided ``firwin2`` convolutions, kept to
+reproduce its CQT2010v2 / VQT).
 Two backends per octave: ``"conv"`` (frames x time-domain kernel, one strided conv1d) and ``"fft"``
 (one-sided FFT of the frames x the kernel's frequency band).
 """
