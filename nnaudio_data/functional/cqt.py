@@ -43,7 +43,12 @@ def cqt_frequencies(fmin: float, n_bins: int, bins_per_octave: int) -> np.ndarra
 
 
 def window_bandwidth(window) -> float:
-    """Equivalent noise bandwidth of ``window`` in bins (librosa's definition)."""
+    """Equivalent noise bandwidth of ``window`` in bins (librosa's definition).
+
+    Example:
+        >>> window_bandwidth("hann"), round(window_bandwidth("triang"), 3)
+        (1.50018310546875, 1.331)
+    """
     if isinstance(window, str) and window in _WINDOW_BANDWIDTHS:
         return _WINDOW_BANDWIDTHS[window]
     w = _window(window, 1000)
@@ -67,6 +72,11 @@ def librosa_lengths(freqs: np.ndarray, sr: float, window, filter_scale: float, g
 
     Returns:
         (lengths (F,), cutoff in Hz)
+
+    Example:
+        >>> lengths, cutoff = librosa_lengths(np.array([100.0, 200.0]), 8000, "hann", 1, 0.0, 12)
+        >>> lengths.round(1).tolist(), round(cutoff, 1)
+        ([1386.5, 693.3], 208.7)
     """
     alpha = relative_bandwidth(bins_per_octave)
     q = filter_scale / alpha
@@ -89,7 +99,12 @@ def early_downsample_count(nyquist: float, cutoff: float, hop_twos: int, n_octav
     """Halvings of the sample rate allowed before the top octave: the filters must stay below half
     the new Nyquist frequency, and the hop must keep one factor of two (``hop_twos`` of them) per
     remaining octave. librosa uses ``margin=1`` and counts the hop's factors of two; nnAudio uses
-    ``margin=0.85`` and ``ceil(log2(hop))``."""
+    ``margin=0.85`` and ``ceil(log2(hop))``.
+
+    Example:
+        >>> early_downsample_count(22050, 4122.0, two_factors(512), 7)
+        1
+    """
     count1 = max(0, int(np.ceil(np.log2(margin * nyquist / cutoff)) - 1) - 1)
     return min(count1, max(0, hop_twos - n_octaves + 1))
 
@@ -182,7 +197,13 @@ def librosa_octave_kernel(sr: float, freqs: np.ndarray, lengths: np.ndarray, nor
 
 def nnaudio_lowpass(band_center: float = 0.5, kernel_length: int = 256,
                     transition_bandwidth: float = 0.03) -> np.ndarray:
-    """nnAudio's ``create_lowpass_filter``: a ``firwin2`` low-pass, float32, as its CQT2010v2 uses."""
+    """nnAudio's ``create_lowpass_filter``: a ``firwin2`` low-pass, float32, as its CQT2010v2 uses.
+
+    Example:
+        >>> h = nnaudio_lowpass()
+        >>> h.shape, h.dtype, round(float(h.sum()), 3)
+        ((256,), dtype('float32'), 1.0)
+    """
     keys = [0.0, band_center / (1 + transition_bandwidth), band_center * (1 + transition_bandwidth), 1.0]
     return scipy.signal.firwin2(kernel_length, keys, [1.0, 1.0, 0.0, 0.0]).astype(np.float32)
 
