@@ -141,12 +141,19 @@ def nnaudio_kernels(q: float, sr: float, freqs: np.ndarray, norm: Optional[float
     for k, (f, l) in enumerate(zip(freqs, lengths)):
         n = int(l)
         start = int(np.ceil(width / 2.0 - l / 2.0)) - (n % 2)
-        w = _window(window, n)
+        w = _window(_nnaudio_window(window, n), n)
         sig = w * np.exp(np.r_[-l // 2: l // 2] * 1j * 2 * np.pi * f / sr) / l
         if norm:
             sig = sig / np.linalg.norm(sig, norm)
         kernels[k, start:start + n] = sig
     return kernels, lengths
+
+
+def _nnaudio_window(window, n: int):
+    """nnAudio reads ``("gaussian", att)`` as an attenuation of ``att`` dB at the window's ends."""
+    if isinstance(window, tuple) and len(window) == 2 and window[0] == "gaussian":
+        return ("gaussian", np.floor(-n / 2 / np.sqrt(-2 * np.log(10 ** (-window[1] / 20)))))
+    return window
 
 
 def _sparsify(basis: np.ndarray, quantile: float) -> np.ndarray:

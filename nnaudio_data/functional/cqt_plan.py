@@ -96,17 +96,24 @@ def librosa_plan(sr: float, hop: int, fmin: float, n_bins: int, bins_per_octave:
     return Plan(octaves, kernels, _scales(lengths), freqs)
 
 
+def _out_of_band(kernels: np.ndarray, sr: float, edge: float) -> float:
+    """Largest share (amplitude, sqrt of energy) of a kernel's spectrum above ``edge`` Hz."""
+    energy = np.abs(np.fft.fft(kernels, axis=1)) ** 2
+    out = np.abs(np.fft.fftfreq(kernels.shape[1], 1.0 / sr)) > edge
+    return float(np.sqrt((energy[:, out].sum(1) / energy.sum(1)).max()))
+
+
 def nnaudio_direct_plan(sr: float, hop: int, freqs: np.ndarray, bins_per_octave: int,
                         filter_scale: float = 1, norm: Optional[float] = 1, window="hann",
-                        center: bool = True, passband: float = 0.9) -> Plan:
+                        center: bool = True, passband: float = 0.9, tol: float = 3e-6) -> Plan:
     """nnAudio's CQT1992v2 (full-rate kernels of width W, input padded by W // 2 when centred).
 
-    Octave ``o`` is read at the deepest level ``d`` whose band (``passband`` of its Nyquist) still
-    holds the octave's kernels out to 32 window bins past the top centre frequency (Hann sidelobes
-    there are near -100 dB) and that divides the hop; the kernel is cropped to its support and
-    subsampled by ``2 ** d``. For band-limited kernels this is the same sum as the full-rate one;
-    nnAudio's kernels end in a small step (periodic Hann), whose flat spectral floor (~1e-5 of the
-    peak) is what the decimation drops.
+    Octave ``o`` is read at the deepest level ``d`` (halvings of the rate, dividing the hop) whose
+    flat band (``passband`` of its Nyquist frequency) holds all but ``tol`` of each of the octave's
+    kernels (share of spectral amplitude); the kernel is cropped to its support and subsampled by
+    ``2 ** d``. For band-limited kernels this is the same sum as the full-rate one; what a level
+    drops is the kernels' spectrum beyond its band (for Hann windows, sidelobes some 30 bins away).
+    Level 0 is the full-rate sum itself, so windows with heavy sidelobes stay exact, only slower.
 
     Example:
         >>> p = nnaudio_direct_plan(22050, 512, cqt_frequencies(32.70, 84, 12), 12)
@@ -123,7 +130,8 @@ def nnaudio_direct_plan(sr: float, hop: int, freqs: np.ndarray, bins_per_octave:
         lo = max(lo, 0)
         cols = np.nonzero(np.abs(kern[lo:hi]).max(axis=0))[0]
         d = 0
-        while hop % 2 ** (d + 1) == 0 and freqs[hi - 1] * (1 + 32 / q) <= passband * sr / 2 ** (d + 2):
+        while hop % 2 ** (d + 1) == 0 and \
+                _out_of_band(kern[lo:hi], sr, passband * sr / 2 ** (d + 2)) <= tol:
             d += 1
         a, b = (cols[0] >> d) << d, -(-(cols[-1] + 1) >> d) << d
         kernels.append(kern[lo:hi, a:b:2 ** d] * 2 ** d)
