@@ -375,3 +375,18 @@ def test_gaussian_window_reads_attenuation_as_nnaudio():
     kw = dict(fmin=65.0, n_bins=60, window=("gaussian", 40.0))
     ref = nnaudio_features.CQT1992v2(sr=sr, verbose=False, **kw)(x)
     _log_close(CQT1992v2(sr=sr, **kw)(x).numpy(), ref.numpy())
+
+
+def test_collate_kind_cqt_and_pickling():
+    import pickle
+
+    from nnaudio_data import GPUSpectrogramCollate
+
+    kw = dict(sr=16000, hop_length=256, fmin=55.0, n_bins=72)
+    clips = [torch.randn(1, 16000, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    batch = GPUSpectrogramCollate("cqt", device="cpu", **kw)([{"waveform": c} for c in clips])
+    direct = CQT(**kw)
+    torch.testing.assert_close(batch.spec, direct(torch.cat(clips)), **TOL["same"])
+    for mod in (direct, VQT(gamma=5.0, mode="librosa", **kw)):
+        copy = pickle.loads(pickle.dumps(mod))  # DataLoader workers receive the module pickled
+        torch.testing.assert_close(copy(clips[0]), mod(clips[0]), rtol=0, atol=0)
