@@ -4,7 +4,6 @@ of ``librosa.cqt``; both run on the multirate engine (per-octave decimation, sma
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
