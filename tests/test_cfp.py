@@ -87,3 +87,12 @@ def test_shapes_and_batching():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CFP(**kwargs)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    cfp = CFP()
+    x = _harmonic(16000, 220.0)[None]
+    ref = cfp(x)
+    torch.testing.assert_close(cfp.cuda()(x.cuda()).cpu(), ref, rtol=1e-3, atol=1e-4 * float(ref.max()))

@@ -216,6 +216,7 @@ def test_kernels_are_much_smaller_than_nnaudios():
     (dict(pad_mode="circular"), "pad_mode must be"),
     (dict(backend="cufft"), "backend must be one of"),
     (dict(mode="librosa", center=False), "center must be True"),
+    (dict(sparsity=1.0), r"sparsity must be in \[0, 1\), got 1.0"),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -247,9 +248,13 @@ def test_center_false_matches_nnaudio():
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("backend", ["conv", "fft"])
-def test_cuda_matches_cpu(backend):
+@pytest.mark.parametrize("make", [lambda b: CQT1992v2(sr=22050, mode="librosa", backend=b),
+                                  lambda b: CQT1992v2(sr=22050, backend=b),
+                                  lambda b: CQT2010v2(sr=22050, backend=b),
+                                  lambda b: VQT(sr=22050, gamma=5.0, mode="librosa", backend=b)])
+def test_cuda_matches_cpu(make, backend):
     x = torch.from_numpy(_chord(22050, 1.0))
-    mod = CQT1992v2(sr=22050, mode="librosa", backend=backend)
+    mod = make(backend)
     ref = mod(x)
     out = mod.cuda()(x.cuda()).cpu()
     torch.testing.assert_close(out, ref, rtol=1e-3, atol=1e-4 * float(ref.max()))

@@ -15,7 +15,7 @@ MODES = ("nnaudio", "librosa")
 
 
 def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
-               gamma=0.0) -> None:
+               gamma=0.0, sparsity=0.01) -> None:
     """Argument checks shared by the constant-Q family (errors name argument, rule and value)."""
     if not sr > 0:
         raise ValueError(f"sr must be > 0, got {sr!r}")
@@ -37,6 +37,8 @@ def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
 
 
 class CQT1992v2(MultirateCQ):
@@ -87,7 +89,8 @@ class CQT1992v2(MultirateCQ):
                  backend="auto", sparsity=0.01):
         super().__init__()
         self._repr_args = non_default_args(CQT1992v2.__init__, locals())
-        check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode)
+        check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
+                   sparsity=sparsity)
         if fmax is not None:
             n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
         freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
@@ -143,7 +146,8 @@ class CQT2010v2(MultirateCQ):
 
     def _build(self, sr, hop_length, fmin, fmax, n_bins, filter_scale, bins_per_octave, basis_norm,
                window, pad_mode, earlydownsample, trainable, output_format, mode, backend, sparsity):
-        check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode, self.gamma)
+        check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode, self.gamma,
+                   sparsity)
         if mode == "librosa":
             plan = librosa_plan(sr, hop_length, fmin, n_bins, bins_per_octave, filter_scale, basis_norm,
                                 window, self.gamma, sparsity, earlydownsample)
