@@ -4,6 +4,7 @@ of ``librosa.cqt``; both run on the multirate engine (per-octave decimation, sma
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 
@@ -19,7 +20,7 @@ def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale
     """Argument checks shared by the constant-Q family (errors name argument, rule and value)."""
     if not sr > 0:
         raise ValueError(f"sr must be > 0, got {sr!r}")
-    if not isinstance(hop_length, int) or hop_length <= 0:
+    if not isinstance(hop_length, Integral) or hop_length <= 0:
         raise ValueError(f"hop_length must be a positive int, got {hop_length!r}")
     if not fmin > 0:
         raise ValueError(f"fmin must be > 0, got {fmin!r}")
@@ -27,9 +28,9 @@ def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale
         raise ValueError(f"fmax must be <= sr / 2 ({sr / 2}), got {fmax!r}")
     if fmax is not None and fmax <= fmin:
         raise ValueError(f"fmax must be > fmin ({fmin}), got {fmax!r}")
-    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+    if not isinstance(n_bins, Integral) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
-    if not isinstance(bins_per_octave, int) or bins_per_octave < 1:
+    if not isinstance(bins_per_octave, Integral) or bins_per_octave < 1:
         raise ValueError(f"bins_per_octave must be a positive int, got {bins_per_octave!r}")
     if not filter_scale > 0:
         raise ValueError(f"filter_scale must be > 0, got {filter_scale!r}")
@@ -91,6 +92,7 @@ class CQT1992v2(MultirateCQ):
         self._repr_args = non_default_args(CQT1992v2.__init__, locals())
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
                    sparsity=sparsity)
+        hop_length, n_bins, bins_per_octave = int(hop_length), int(n_bins), int(bins_per_octave)
         if fmax is not None:
             n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
         freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
@@ -148,6 +150,7 @@ class CQT2010v2(MultirateCQ):
                window, pad_mode, earlydownsample, trainable, output_format, mode, backend, sparsity):
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode, self.gamma,
                    sparsity)
+        hop_length, n_bins, bins_per_octave = int(hop_length), int(n_bins), int(bins_per_octave)
         if mode == "librosa":
             plan = librosa_plan(sr, hop_length, fmin, n_bins, bins_per_octave, filter_scale, basis_norm,
                                 window, self.gamma, sparsity, earlydownsample)
