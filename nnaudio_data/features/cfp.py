@@ -1,0 +1,119 @@
+"""Combined frequency and periodicity (CFP) with nnAudio 0.3's name and arguments: :class:`CFP`.
+
+A multi-pitch feature (Su & Yang, 2015): the spectrum and the cepstrum, each compressed by a power
+law, both mapped onto the same log-spaced bins and multiplied, so that only pitches that show both
+harmonics (frequency) and periodicity (quefrency) stay.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.signal.windows
+import torch
+from torch import Tensor, nn
+
+from ..functional.cfp import cfp_logfreq_matrices
+from ._multirate import non_default_args
+
+_EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
+
+
+def _stft_magnitude(x: Tensor, n_fft: int, hop_length: int, window: Tensor) -> Tensor:
+    """Two-sided |STFT| of (B, T), frames centred with zero padding: (B, N, n_fft)."""
+    spec = torch.stft(x, n_fft, hop_length=hop_length, win_length=window.shape[-1], window=window,
+                      center=True, pad_mode="constant", onesided=False, return_complex=True)
+    return spec.abs().transpose(1, 2)
+
+
+class CFP(nn.Module):
+    """Combined frequency and periodicity feature ``Z = tfrLF * tfrLQ``, nnAudio's ``CFP``.
+
+    Args:
+        fr (float): frequency resolution in Hz (the STFT has ``N = fs / fr`` points). Default 2.
+        fs (int): sample rate in Hz. Default 16000.
+        hop_length (int): hop in samples. Default 320.
+        window_size (int): Blackman-Harris window length, <= N. Default 2049.
+        fc (float): lowest frequency in Hz. Default 80.
+        tc (float): 1 / highest frequency in Hz, with 1 / tc <= fs / 2. Default 1 / 1000.
+        g (sequence of float): power-law exponent of each layer (0: log). Default [0.24, 0.6, 1].
+        NumPerOct (int): log bins per octave. Default 48.
+
+    Shape:
+        x: (T,), (B, T), (B, 1, T) -> (B, F, N); (B, C, T) -> (B, C, F, N), with
+        F = number of centre frequencies - 1 and N = T // hop_length + 1.
+
+    As nnAudio, row 0 of the output is zero. Unlike nnAudio, a layer's cutoff of 0 bins zeroes nothing
+    (nnAudio's ``X[..., -0:] = 0`` zeroes the whole layer).
+
+    Example:
+        >>> cfp = CFP(fs=8000, fr=4, fc=100, tc=1 / 2000, window_size=1025, hop_length=160)
+        >>> cfp(torch.randn(2, 8000)).shape
+        torch.Size([2, 207, 51])
+    """
+
+    def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
+                 g: Sequence[float] = (0.24, 0.6, 1), NumPerOct=48):
+        super().__init__()
+        self._repr_args = non_default_args(CFP.__init__, locals())
+        if not fr > 0:
+            raise ValueError(f"fr must be > 0, got {fr!r}")
+        if not fs > 0:
+            raise ValueError(f"fs must be > 0, got {fs!r}")
+        n = int(fs / float(fr))
+        if not isinstance(hop_length, int) or hop_length <= 0:
+            raise ValueError(f"hop_length must be a positive int, got {hop_length!r}")
+        if not isinstance(window_size, int) or not 0 < window_size <= n:
+            raise ValueError(f"window_size must be an int in (0, fs / fr] = (0, {n}], got {window_size!r}")
+        if not 0 < fc < 1 / tc:
+            raise ValueError(f"fc must be in (0, 1 / tc) = (0, {1 / tc}), got {fc!r}")
+        if 1 / tc > fs / 2:
+            raise ValueError(f"1 / tc must be <= fs / 2 ({fs / 2}), got {1 / tc}")
+        if len(g) < 2:
+            raise ValueError(f"g must hold at least 2 layer exponents, got {list(g)!r}")
+        self.fr, self.fs, self.hop_length, self.window_size, self.N = fr, fs, hop_length, window_size, n
+        self.g = [float(v) for v in g]
+        self.tc_idx, self.fc_idx = int(round(fs * tc)), int(round(fc / fr))
+        self.high_freq_idx, self.high_quef_idx = int(round((1 / tc) / fr) + 1), int(round(fs / fc) + 1)
+        freq, quef = cfp_logfreq_matrices(fs, fr, fc, tc, NumPerOct)
+        self.register_buffer("window", torch.tensor(scipy.signal.windows.blackmanharris(window_size),
+                                                    dtype=torch.float32))
+        self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))
+        self.register_buffer("quef2logfreq_matrix", torch.tensor(quef, dtype=torch.float32))
+
+    def extra_repr(self) -> str:
+        return self._repr_args
+
+    def _layer(self, x: Tensor, g: float, cutoff: int) -> Tensor:
+        x = torch.fft.fft(x).real / np.sqrt(self.N)
+        x = torch.log(x.relu() + _EPS) if g == 0 else x.relu()
+        if cutoff:
+            keep = torch.ones(x.shape[-1], dtype=x.dtype, device=x.device)
+            keep[:cutoff] = 0
+            keep[-cutoff:] = 0
+            x = x * keep
+        return x if g == 0 else x.pow(g)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Z for ``x``; see the class docstring for shapes."""
+        if x.dim() not in (1, 2, 3):
+            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
+        lead = (1,) if x.dim() == 1 else x.shape[:1] if x.dim() == 2 or x.shape[1] == 1 else x.shape[:2]
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        flat = x.reshape(-1, x.shape[-1]).to(dtype)
+        window = self.window.to(dtype)
+        spec = _stft_magnitude(flat, self.N, self.hop_length, window) / torch.linalg.norm(window)
+        spec = spec.relu().pow(self.g[0])
+        ceps = spec
+        for i, g in enumerate(self.g[1:], start=1):
+            if i % 2:
+                ceps = self._layer(spec, g, self.tc_idx)
+            else:
+                spec = self._layer(ceps, g, self.fc_idx)
+        half = int(round(self.N / 2))
+        tfr = spec[..., :half][..., : self.high_freq_idx]
+        ceps = ceps[..., :half][..., : self.high_quef_idx]
+        z = (self.freq2logfreq_matrix.to(dtype) @ tfr.transpose(1, 2)) * \
+            (self.quef2logfreq_matrix.to(dtype) @ ceps.transpose(1, 2))
+        z = z.reshape(*lead, *z.shape[1:])
+        return z if x.dtype == dtype else z.to(x.dtype)
