@@ -133,3 +133,14 @@ def test_training_moves_filterbank_and_lowers_loss():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MelSpectrogram(**kwargs)
+
+
+def test_banded_filterbank_equals_dense_and_skips_zeros():
+    from nnaudio_data.functional.filterbank import apply_filterbank, band_blocks
+
+    basis = mel_filterbank(44100, 2048, 128).float()
+    blocks = band_blocks(basis)
+    p = torch.rand(2, 1025, 30)
+    torch.testing.assert_close(apply_filterbank(p, basis, blocks), basis @ p, **TOL["batch"])
+    work = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in blocks)
+    assert work < 0.2 * basis.numel()

@@ -6,7 +6,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from . import _base
+from ..functional.filterbank import apply_filterbank, band_blocks
 from ._base import as_batch, like, register_kernel, restore
 from .stft import STFT
 
@@ -49,6 +49,8 @@ class FilterbankSpectrogram(nn.Module):
         self.n_fft, self.stride, self.hop_length = self.stft.n_fft, self.stft.stride, self.stft.hop_length
         self.center, self.pad_mode = self.stft.center, self.stft.pad_mode
         register_kernel(self, basis_name, basis, trainable_basis)
+        # a fixed filterbank is applied band by band (its zeros skipped); a trainable one densely
+        self._blocks = None if trainable_basis else band_blocks(basis)
 
     @property
     def basis(self) -> Tensor:
@@ -60,7 +62,7 @@ class FilterbankSpectrogram(nn.Module):
         if self.power != 2.0:
             eps = 1e-8 if self.stft.trainable and self.power < 2 else 0.0  # finite grad at 0
             p = (p + eps).pow(self.power / 2)
-        return restore(torch.matmul(like(self.basis, p), p), lead)
+        return restore(apply_filterbank(p, like(self.basis, p), self._blocks), lead)
 
     def extra_repr(self) -> str:
         return f"{self.basis_name}={tuple(self.basis.shape)}, power={self.power}"
