@@ -5,10 +5,16 @@ class names, constructor parameters and defaults.
 - ``istft.py``       :class:`iSTFT` (trainable inverse kernels and window)
 - ``filterbank.py``  power spectrogram -> filterbank, shared by Mel and Gammatone
 - ``mel.py``         :class:`MelSpectrogram`
+- ``mfcc.py``        :class:`MFCC` (Mel -> dB -> DCT)
+- ``gammatone.py``   :class:`Gammatonegram`
+- ``griffin_lim.py`` :class:`Griffin_Lim` (phase from a magnitude)
 """
+from .gammatone import Gammatonegram
+from .griffin_lim import Griffin_Lim
 from .istft import iSTFT
 from .mel import MelSpectrogram
+from .mfcc import MFCC
 from .registry import KINDS, make_transform
 from .stft import STFT
 
-__all__ = ["KINDS", "MelSpectrogram", "STFT", "iSTFT", "make_transform"]
+__all__ = ["Gammatonegram", "Griffin_Lim", "KINDS", "MFCC", "MelSpectrogram", "STFT", "iSTFT", "make_transform"]

@@ -105,3 +105,22 @@ def dct_matrix(n_out: int, n_in: int, norm: Optional[str] = "ortho") -> torch.Te
         d[0] *= np.sqrt(1.0 / (4 * n_in))
         d[1:] *= np.sqrt(1.0 / (2 * n_in))
     return torch.from_numpy(d)
+
+
+def power_to_db(S: torch.Tensor, ref: float = 1.0, amin: float = 1e-10,
+                top_db: Optional[float] = 80.0) -> torch.Tensor:
+    """``10 log10(max(S, amin) / max(amin, |ref|))``, floored at ``top_db`` below each spectrogram's
+    peak (the peak of each (F, N) slice: clip by clip, as ``librosa.power_to_db`` on one clip).
+
+    Shape:
+        S: (..., F, N); output: same
+
+    Example:
+        >>> power_to_db(torch.tensor([[1.0, 10.0, 1e-12]]), top_db=None).tolist()
+        [[0.0, 10.0, -100.0]]
+    """
+    db = 10.0 * torch.log10(torch.clamp(S, min=amin)) - 10.0 * np.log10(max(amin, abs(ref)))
+    if top_db is not None:
+        peak = db.amax(dim=(-2, -1), keepdim=True)
+        db = torch.maximum(db, peak - top_db)
+    return db
