@@ -144,3 +144,13 @@ def test_banded_filterbank_equals_dense_and_skips_zeros():
     torch.testing.assert_close(apply_filterbank(p, basis, blocks), basis @ p, **TOL["batch"])
     work = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in blocks)
     assert work < 0.2 * basis.numel()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    x = torch.from_numpy(np.stack([SIGNALS[k](SR, 9000) for k in SIGNALS]))
+    ref = MelSpectrogram()(x)
+    for backend in BACKENDS:
+        got = MelSpectrogram(backend=backend).cuda()(x.cuda()).cpu()
+        torch.testing.assert_close(got, ref, **TOL["backends"])

@@ -192,3 +192,15 @@ def test_bad_inputs_raise():
         iSTFT(n_fft=256)(torch.randn(2, 129, 10))
     with pytest.raises(ValueError, match=r"X must have n_fft // 2 \+ 1 \(129\)"):
         iSTFT(n_fft=256)(torch.randn(2, 100, 10, 2))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("fmt", ["Magnitude", "Complex"])
+def test_cuda_backends_agree_with_cpu(fmt):
+    x = torch.from_numpy(np.stack([chords(SR, 6000, s) for s in range(3)]))
+    ref = STFT(n_fft=512, hop_length=128, output_format=fmt)(x)
+    for backend in BACKENDS:
+        stft = STFT(n_fft=512, hop_length=128, output_format=fmt, backend=backend).cuda()
+        torch.testing.assert_close(stft(x.cuda()).cpu(), ref, **TOL["backends"])
+        assert stft(x.cuda().half()).dtype == torch.float32
