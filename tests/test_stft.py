@@ -70,6 +70,26 @@ def test_backends_agree_and_match_nnaudio(fmt):
     torch.testing.assert_close(ours[1], theirs, **TOL["nnaudio"])
 
 
+def test_drop_in_inverse_and_freq_bins_match_nnaudio():
+    from nnAudio.features import STFT as NNAudioSTFT, iSTFT as NNAudioISTFT
+
+    x = torch.from_numpy(np.stack([chords(SR, 5000, s) for s in range(2)]))
+    theirs = NNAudioSTFT(n_fft=512, hop_length=128, iSTFT=True, verbose=False)
+    X = theirs(x)
+    ours = STFT(n_fft=512, hop_length=128)
+    torch.testing.assert_close(ours.inverse(X), theirs.inverse(X).float(), **TOL["inverse"])
+    ref = NNAudioISTFT(n_fft=512, hop_length=128, verbose=False)(X, onesided=True, length=5000)
+    got = iSTFT(n_fft=512, hop_length=128)(X, onesided=True, length=5000)
+    torch.testing.assert_close(got, ref.float(), **TOL["inverse"])
+    for freq_bins in (100, 300):
+        ref = NNAudioSTFT(n_fft=512, hop_length=128, freq_bins=freq_bins, output_format="Magnitude",
+                          verbose=False)(x)
+        for backend in BACKENDS:
+            got = STFT(n_fft=512, hop_length=128, freq_bins=freq_bins, output_format="Magnitude",
+                       backend=backend)(x)
+            torch.testing.assert_close(got, ref, **TOL["nnaudio"])
+
+
 @pytest.mark.parametrize("scale", ["linear", "log", "log2"])
 def test_scaled_bins_match_numpy_dft(scale):
     x = chords(SR, 4096)

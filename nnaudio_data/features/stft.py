@@ -111,7 +111,7 @@ class STFT(nn.Module):
     def power(self, x: Tensor) -> Tensor:
         """Power spectrum ``real**2 + imag**2`` of (B, T) signals, (B, F, N): what Mel builds on."""
         re, im = self.spectrum(x)
-        return re * re + im * im
+        return re.square().addcmul_(im, im)
 
     def forward(self, x: Tensor, output_format: Optional[str] = None) -> Tensor:
         """Spectrogram of ``x`` in ``output_format`` (default: the constructor's)."""
@@ -120,8 +120,11 @@ class STFT(nn.Module):
         x, lead = as_batch(x)
         re, im = self.spectrum(x)
         if output_format == "Magnitude":
-            p = re * re + im * im
-            out = torch.sqrt(p + 1e-8) if self.trainable else torch.sqrt(p)  # finite grad at 0
+            p = re.square().addcmul_(im, im)
+            if self.trainable:
+                out = torch.sqrt(p + 1e-8)  # finite gradient at 0
+            else:
+                out = p.sqrt() if p.requires_grad else p.sqrt_()
         elif output_format == "Phase":
             out = torch.atan2(im + 0.0, re)  # + 0.0 turns -0.0 into 0.0
         elif self.return_complex:
