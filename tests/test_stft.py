@@ -5,6 +5,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 from torch.autograd import gradcheck
 from torch.func import functional_call
 
@@ -127,6 +128,22 @@ def test_shapes_and_batch_consistency(backend):
     complex_out = STFT(n_fft=256, hop_length=64, return_complex=True, backend=backend)(x)
     assert complex_out.is_complex() and complex_out.shape == (2, 129, 47)
     torch.testing.assert_close(complex_out.abs(), single, **TOL["batch"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(log2_n_fft=st.integers(4, 8), hop_div=st.sampled_from([1, 2, 4, 8]),
+       extra=st.integers(1, 600), center=st.booleans())
+def test_frame_count_and_backend_agreement(log2_n_fft, hop_div, extra, center):
+    n_fft = 2 ** log2_n_fft
+    hop, t = max(n_fft // hop_div, 1), n_fft + extra
+    x = torch.from_numpy(chords(SR, t, extra))
+    outs = [STFT(n_fft=n_fft, hop_length=hop, center=center, output_format="Magnitude",
+                 backend=b)(x) for b in BACKENDS]
+    n_frames = 1 + t // hop if center else 1 + (t - n_fft) // hop
+    assert outs[0].shape == outs[1].shape == (1, n_fft // 2 + 1, n_frames)
+    torch.testing.assert_close(outs[0], outs[1], **TOL["backends"])
+    wcos = STFT(n_fft=n_fft, backend="fft").wcos
+    torch.testing.assert_close(wcos, STFT(n_fft=n_fft, backend="conv1d").wcos)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -98,7 +98,8 @@ class STFT(nn.Module):
     def _kernels(self) -> Tensor:
         if self.backend == "conv1d":
             return self.kernel
-        wcos, wsin, _, _ = fourier_kernels(self.n_fft, self.n_fft, self.freq_bins, self.window.double())
+        window = self.window.detach().double().cpu().numpy()
+        wcos, wsin, _, _ = fourier_kernels(self.n_fft, self.n_fft, self.freq_bins, window)
         return torch.cat([wcos, wsin])[:, None].to(self.window)
 
     def spectrum(self, x: Tensor) -> Tuple[Tensor, Tensor]:
