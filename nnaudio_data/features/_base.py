@@ -58,8 +58,8 @@ def resolve_backend(backend: str, trainable: bool, fft_ok: bool = True) -> str:
     """Pick the framing backend.
 
     "auto" gives "fft" unless a Fourier kernel is trainable or the bins are not the FFT's
-    (``freq_scale != "no"``); then "conv1d". The same rule holds on CUDA (cuFFT is faster than
-    a dense conv1d for every n_fft >= 64).
+    (``freq_scale != "no"``); then "conv1d". The same rule holds on CUDA (an FFT does
+    O(n_fft log n_fft) work per frame against the dense kernel's O(n_fft F)).
     """
     check_choice("backend", backend, BACKENDS)
     if backend == "auto":
