@@ -13,6 +13,11 @@ from . import _base
 from ._base import as_batch, check_choice, like, register_kernel, restore
 
 
+def _power(re: Tensor, im: Tensor) -> Tensor:
+    """``re**2 + im**2`` in two passes and one allocation (no complex abs, no sqrt)."""
+    return re.square().addcmul_(im, im)
+
+
 class STFT(nn.Module):
     """Short-time Fourier transform, nnAudio 0.3 compatible.
 
@@ -111,8 +116,7 @@ class STFT(nn.Module):
 
     def power(self, x: Tensor) -> Tensor:
         """Power spectrum ``real**2 + imag**2`` of (B, T) signals, (B, F, N): what Mel builds on."""
-        re, im = self.spectrum(x)
-        return re.square().addcmul_(im, im)
+        return _power(*self.spectrum(x))
 
     def forward(self, x: Tensor, output_format: Optional[str] = None) -> Tensor:
         """Spectrogram of ``x`` in ``output_format`` (default: the constructor's)."""
@@ -121,7 +125,7 @@ class STFT(nn.Module):
         x, lead = as_batch(x)
         re, im = self.spectrum(x)
         if output_format == "Magnitude":
-            p = re.square().addcmul_(im, im)
+            p = _power(re, im)
             if self.trainable:
                 out = torch.sqrt(p + 1e-8)  # finite gradient at 0
             else:
