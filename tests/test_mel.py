@@ -154,3 +154,14 @@ def test_cuda_matches_cpu():
     for backend in BACKENDS:
         got = MelSpectrogram(backend=backend).cuda()(x.cuda()).cpu()
         torch.testing.assert_close(got, ref, **TOL["backends"])
+
+
+def test_loaded_filterbank_is_used_whole_and_module_pickles():
+    import pickle
+
+    x = torch.from_numpy(chords(SR, 6000))
+    htk = MelSpectrogram(htk=True, fmin=300.0)
+    mel = MelSpectrogram()
+    mel.load_state_dict(htk.state_dict())  # another filterbank, other zeros
+    torch.testing.assert_close(mel(x), htk(x), **TOL["batch"])
+    torch.testing.assert_close(pickle.loads(pickle.dumps(mel))(x), htk(x), **TOL["batch"])

@@ -23,6 +23,11 @@ def check_band(sr: float, fmin: float, fmax: Optional[float]) -> float:
     return fmax
 
 
+def _refresh_blocks(module: "FilterbankSpectrogram", incompatible_keys: Any) -> None:
+    if module._blocks is not None:
+        module._blocks = band_blocks(module.basis)
+
+
 class FilterbankSpectrogram(nn.Module):
     """``basis @ |STFT(x)| ** power``: an :class:`STFT` (its ``.stft``) and a filterbank matrix.
 
@@ -49,8 +54,10 @@ class FilterbankSpectrogram(nn.Module):
         self.n_fft, self.stride, self.hop_length = self.stft.n_fft, self.stft.stride, self.stft.hop_length
         self.center, self.pad_mode = self.stft.center, self.stft.pad_mode
         register_kernel(self, basis_name, basis, trainable_basis)
-        # a fixed filterbank is applied band by band (its zeros skipped); a trainable one densely
+        # a fixed filterbank is applied band by band (its zeros skipped); a trainable one densely.
+        # The bands follow the basis: derived here and again after load_state_dict.
         self._blocks = None if trainable_basis else band_blocks(basis)
+        self.register_load_state_dict_post_hook(_refresh_blocks)
 
     @property
     def basis(self) -> Tensor:
