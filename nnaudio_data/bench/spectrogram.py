@@ -74,14 +74,17 @@ def _systems(a: argparse.Namespace, device: torch.device) -> Dict[str, Dict[str,
             "stft": STFT(output_format="Magnitude", backend=backend, **cfg).to(device),
             "mel": MelSpectrogram(backend=backend, **mel_cfg).to(device)}
     window = torch.hann_window(a.spec_n_fft, device=device)
-    fb = mel_filterbank(a.sr, a.spec_n_fft, a.spec_n_mels).float().to(device)
+    fb_t = mel_filterbank(a.sr, a.spec_n_fft, a.spec_n_mels).float().T.contiguous().to(device)
 
     def torch_stft(x):
         return torch.stft(x, a.spec_n_fft, a.spec_hop, window=window, center=True,
                           pad_mode="reflect", return_complex=True).abs()
 
     systems: Dict[str, Dict[str, Optional[Callable]]] = dict(modules)
-    systems["torch.stft"] = {"stft": torch_stft, "mel": lambda x: torch.matmul(fb, torch_stft(x).pow(2))}
+    def torchaudio_mel(x):  # torchaudio's Spectrogram(power=2) then MelScale, (F, M) filterbank
+        return torch.matmul(torch_stft(x).pow(2).transpose(-1, -2), fb_t).transpose(-1, -2)
+
+    systems["torch.stft"] = {"stft": torch_stft, "mel": torchaudio_mel}
     try:
         import nnAudio.features as nna
 
