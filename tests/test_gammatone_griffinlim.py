@@ -80,3 +80,12 @@ def test_registry_kinds_build_and_run(kind):
     assert type(module).__name__ == KINDS[kind][0]
     out = module(torch.from_numpy(chords(16000, 4000))[None])
     assert out.dim() == 3 and out.shape[0] == 1 and torch.isfinite(out).all()
+
+
+def test_verbose_prints_nothing(capsys):
+    from nnaudio_data.features import MFCC, MelSpectrogram, iSTFT
+
+    for cls in (STFT, iSTFT, MelSpectrogram, MFCC, Gammatonegram):
+        cls(verbose=True)
+    Griffin_Lim(256)
+    assert capsys.readouterr() == ("", "")
