@@ -44,17 +44,17 @@ def _pass(fn: Callable[[torch.Tensor], object], batches, device: torch.device) -
 
 
 def _time_all(systems, batches, device: torch.device, repeats: int) -> Dict[str, Dict[str, float]]:
-    """Fastest of ``repeats`` passes per system and transform, the systems taking turns within
-    each repeat (so that load from other processes spreads over all of them)."""
+    """Fastest of ``repeats`` passes per system and transform. The systems take turns within each
+    repeat, in an order rotated every repeat, so that load from other processes and the state
+    left by the previous system spread over all of them."""
     seconds: Dict[str, Dict[str, float]] = {t: {} for t in TRANSFORMS}
-    for name, fns in systems.items():  # warm-up: one batch each
-        for t in TRANSFORMS:
-            fns[t](batches[0])
+    runs = [(name, t, fns[t]) for name, fns in systems.items() for t in TRANSFORMS]
+    for _, _, fn in runs:  # warm-up: one batch each
+        fn(batches[0])
     for r in range(repeats):
-        for name, fns in systems.items():
-            for t in TRANSFORMS:
-                s = _pass(fns[t], batches, device)
-                seconds[t][name] = min(s, seconds[t].get(name, float("inf")))
+        for name, t, fn in runs[r % len(runs):] + runs[: r % len(runs)]:
+            s = _pass(fn, batches, device)
+            seconds[t][name] = min(s, seconds[t].get(name, float("inf")))
         print(f"  repeat {r + 1}/{repeats}: " + ", ".join(
             f"{t} {n} {seconds[t][n]:.3f}" for t in TRANSFORMS for n in systems), flush=True)
     return seconds
