@@ -34,6 +34,11 @@ def inverse_stft(X: Tensor, window: Tensor, n_fft: int, hop_length: int, center:
 
     Shape:
         X: (..., F, N, 2) or complex (..., F, N), F = n_fft // 2 + 1 or n_fft; output: (..., T)
+
+    Example:
+        >>> X = torch.stft(torch.ones(1, 64), 16, 4, window=torch.hann_window(16), return_complex=True)
+        >>> inverse_stft(X, torch.hann_window(16), 16, 4, length=64).sub(1).abs().max() < 1e-5
+        tensor(True)
     """
     re, im, lead = split_complex(X)
     y = overlap_add(frames_irfft(re, im, n_fft), like(window, re), hop_length, center, length)
