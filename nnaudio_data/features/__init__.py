@@ -1,11 +1,28 @@
 """nn.Modules owning spectrogram kernels (buffers, or Parameters when trainable), with nnAudio 0.3's
-class names, constructor parameters and defaults."""
-from .registry import KINDS, make_transform
+class names, constructor parameters and defaults.
 
-# constant-Q family
-from .cqt import CQT, CQT1992v2, CQT2010v2
-from .vqt import VQT
+- ``stft.py``        :class:`STFT` (conv1d or FFT backend, ``.inverse``)
+- ``istft.py``       :class:`iSTFT` (trainable inverse kernels and window)
+- ``filterbank.py``  power spectrogram -> filterbank, shared by Mel and Gammatone
+- ``mel.py``         :class:`MelSpectrogram`
+- ``mfcc.py``        :class:`MFCC` (Mel -> dB -> DCT)
+- ``gammatone.py``   :class:`Gammatonegram`
+- ``griffin_lim.py`` :class:`Griffin_Lim` (phase from a magnitude)
+- ``cqt.py``         :class:`CQT1992v2`, :class:`CQT2010v2`, :class:`CQT` (constant-Q, multirate engine)
+- ``vqt.py``         :class:`VQT` (variable-Q, ``gamma``)
+- ``cfp.py``         :class:`CFP` (combined frequency and periodicity)
+- ``registry.py``    kinds by name for ``GPUSpectrogramCollate(kind)``
+"""
 from .cfp import CFP
+from .cqt import CQT, CQT1992v2, CQT2010v2
+from .gammatone import Gammatonegram
+from .griffin_lim import Griffin_Lim
+from .istft import iSTFT
+from .mel import MelSpectrogram
+from .mfcc import MFCC
+from .registry import KINDS, make_transform
+from .stft import STFT
+from .vqt import VQT
 
-__all__ = ["KINDS", "make_transform"]
-__all__ += ["CFP", "CQT", "CQT1992v2", "CQT2010v2", "VQT"]  # constant-Q family
+__all__ = ["CFP", "CQT", "CQT1992v2", "CQT2010v2", "Gammatonegram", "Griffin_Lim", "KINDS", "MFCC",
+           "MelSpectrogram", "STFT", "VQT", "iSTFT", "make_transform"]

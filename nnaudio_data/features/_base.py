@@ -1,0 +1,100 @@
+"""What every transform shares: input shape handling, compute dtype, kernel registration (buffer or
+Parameter, decided in one place), backend choice and argument checks."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+log = logging.getLogger("nnaudio_data.features")
+
+BACKENDS = ("auto", "conv1d", "fft")
+OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
+
+
+def as_batch(x: Tensor) -> Tuple[Tensor, Tuple[int, ...]]:
+    """Flatten an input to (B', T) and return the leading shape to restore.
+
+    (T,) -> lead (1,); (B, T) -> (B,); (B, 1, T) -> (B,); (B, C, T) with C > 1 -> (B, C);
+    any other (..., T) -> its leading dims. Half-precision inputs become float32; float64 stays.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == 0:
+        raise ValueError(f"x must have a time axis: (T,), (B, T), (B, C, T), got shape {tuple(x.shape)}")
+    if x.dim() == 1:
+        lead: Tuple[int, ...] = (1,)
+    elif x.dim() == 3 and x.shape[1] == 1:
+        lead = (x.shape[0],)
+    else:
+        lead = tuple(x.shape[:-1])
+    if not (x.is_floating_point() and x.dtype == torch.float64):
+        x = x.to(torch.float32)
+    return x.reshape(-1, x.shape[-1]), lead
+
+
+def restore(y: Tensor, lead: Tuple[int, ...]) -> Tensor:
+    """Undo :func:`as_batch` on an output whose first axis is B'."""
+    return y.reshape(*lead, *y.shape[1:])
+
+
+def register_kernel(module: nn.Module, name: str, value: Tensor, trainable: bool) -> None:
+    """Register ``value`` (cast to float32) as an ``nn.Parameter`` when trainable, else a buffer."""
+    value = value.to(torch.float32).contiguous()
+    if trainable:
+        module.register_parameter(name, nn.Parameter(value))
+    else:
+        module.register_buffer(name, value)
+
+
+def like(kernel: Tensor, x: Tensor) -> Tensor:
+    """``kernel`` in x's dtype and device (a no-op in the usual float32 case)."""
+    return kernel if kernel.dtype == x.dtype and kernel.device == x.device else kernel.to(x)
+
+
+def resolve_backend(backend: str, trainable: bool, fft_ok: bool = True) -> str:
+    """Pick the framing backend.
+
+    "auto" gives "fft" unless a Fourier kernel is trainable or the bins are not the FFT's
+    (``freq_scale != "no"``); then "conv1d". The same rule holds on CUDA (an FFT does
+    O(n_fft log n_fft) work per frame against the dense kernel's O(n_fft F)).
+    """
+    check_choice("backend", backend, BACKENDS)
+    if backend == "auto":
+        return "fft" if fft_ok and not trainable else "conv1d"
+    if backend == "fft" and trainable:
+        raise ValueError("backend='fft' cannot train Fourier kernels; use backend='conv1d' or "
+                         "'auto' with trainable=True")
+    if backend == "fft" and not fft_ok:
+        raise ValueError("backend='fft' needs FFT bins (freq_scale='no'); use backend='conv1d'")
+    return backend
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def check_frames(n_fft: int, win_length: Any, hop_length: Any) -> Tuple[int, int]:
+    """Validate and fill framing defaults (win_length = n_fft, hop = win_length // 4)."""
+    check_positive_int("n_fft", n_fft)
+    win_length = n_fft if win_length is None else win_length
+    check_positive_int("win_length", win_length)
+    if win_length > n_fft:
+        raise ValueError(f"win_length must be <= n_fft ({n_fft}), got {win_length}")
+    hop_length = max(win_length // 4, 1) if hop_length is None else hop_length
+    check_positive_int("hop_length", hop_length)
+    return win_length, hop_length
+
+
+def quiet(verbose: bool, message: str) -> None:
+    """nnAudio prints kernel build times when ``verbose``; here that goes to the debug log."""
+    if verbose:
+        log.debug(message)
