@@ -1,4 +1,5 @@
 """The console entry points, run as a user runs them (subprocesses)."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,8 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the checkout, installed or not
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 def test_demo_trains_and_reports_throughput():
