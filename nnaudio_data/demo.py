@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 opt.step()
                 seen += len(batch)
                 correct += int((logits.argmax(1).cpu() == batch.labels.cpu()).sum())
-                total_loss += float(loss) * len(batch)
+                total_loss += loss.item() * len(batch)
             rate = seen / (time.perf_counter() - start)
             print(f"epoch {epoch}: clips={seen} loss={total_loss / seen:.3f} "
                   f"accuracy={correct / seen:.3f} clips/s={rate:.0f}", flush=True)
