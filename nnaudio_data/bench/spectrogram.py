@@ -16,6 +16,7 @@ from ..features import STFT, MelSpectrogram
 from ..functional.mel import mel_filterbank
 
 TRANSFORMS = ("stft", "mel")
+_SETTLE_S = 0.3  # idle time before each timed pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,14 +46,16 @@ def _pass(fn: Callable[[torch.Tensor], object], batches, device: torch.device) -
 
 def _time_all(systems, batches, device: torch.device, repeats: int) -> Dict[str, Dict[str, float]]:
     """Fastest of ``repeats`` passes per system and transform. The systems take turns within each
-    repeat, in an order rotated every repeat, so that load from other processes and the state
-    left by the previous system spread over all of them."""
+    repeat, in an order rotated every repeat, so that load from other processes spreads over all
+    of them; before each pass the process sleeps briefly, so that thread pools the previous system
+    left spinning (numpy's BLAS after librosa's mel matmul) do not steal the cores from the next."""
     seconds: Dict[str, Dict[str, float]] = {t: {} for t in TRANSFORMS}
     runs = [(name, t, fns[t]) for name, fns in systems.items() for t in TRANSFORMS]
     for _, _, fn in runs:  # warm-up: one batch each
         fn(batches[0])
     for r in range(repeats):
         for name, t, fn in runs[r % len(runs):] + runs[: r % len(runs)]:
+            time.sleep(_SETTLE_S)
             s = _pass(fn, batches, device)
             seconds[t][name] = min(s, seconds[t].get(name, float("inf")))
         print(f"  repeat {r + 1}/{repeats}: " + ", ".join(
