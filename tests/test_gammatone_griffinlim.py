@@ -89,3 +89,13 @@ def test_verbose_prints_nothing(capsys):
         cls(verbose=True)
     Griffin_Lim(256)
     assert capsys.readouterr() == ("", "")
+
+
+def test_gradcheck_trainable_bins():
+    from torch.autograd import gradcheck
+    from torch.func import functional_call
+
+    gt = Gammatonegram(sr=8000, n_fft=16, hop_length=4, n_bins=4, trainable_bins=True).double()
+    x = torch.randn(2, 40, dtype=torch.float64)
+    p = gt.gammatone_basis.detach().clone().requires_grad_(True)
+    assert gradcheck(lambda p: functional_call(gt, {"gammatone_basis": p}, (x,)), (p,))

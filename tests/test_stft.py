@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from torch.autograd import gradcheck
 from torch.func import functional_call
 
-from nnaudio_data.features import STFT, iSTFT
+from nnaudio_data.features import STFT, MelSpectrogram, iSTFT
 from spectral_signals import SIGNALS, chords, sine
 
 TOL = {
@@ -241,3 +241,40 @@ def test_cuda_backends_agree_with_cpu(fmt):
         stft = STFT(n_fft=512, hop_length=128, output_format=fmt, backend=backend).cuda()
         torch.testing.assert_close(stft(x.cuda()).cpu(), ref, **TOL["backends"])
         assert stft(x.cuda().half()).dtype == torch.float32
+
+
+def test_loads_nnaudio_state_dicts():
+    from nnAudio.features import MelSpectrogram as NNAudioMel, STFT as NNAudioSTFT
+
+    x = torch.from_numpy(np.stack([chords(SR, 5000, s) for s in range(2)]))
+    theirs = NNAudioSTFT(n_fft=256, hop_length=64, trainable=True, iSTFT=True, verbose=False)
+    with torch.no_grad():
+        theirs.wcos.mul_(1.5)  # a "trained" kernel
+    ours = STFT(n_fft=256, hop_length=64, trainable=True)
+    ours.load_state_dict(theirs.state_dict())
+    torch.testing.assert_close(ours(x), theirs(x), **TOL["nnaudio"])
+    with pytest.raises(RuntimeError, match="load them into an STFT with backend='conv1d'"):
+        STFT(n_fft=256, hop_length=64).load_state_dict(theirs.state_dict())
+    plain = NNAudioMel(sr=SR, n_fft=512, hop_length=128, n_mels=40, verbose=False)
+    mel = MelSpectrogram(sr=SR, n_fft=512, hop_length=128, n_mels=40)  # fft backend, same kernels
+    mel.load_state_dict(plain.state_dict())
+    torch.testing.assert_close(mel(x), plain(x), **TOL["nnaudio"])
+
+
+def test_istft_loads_nnaudio_state_dicts():
+    from nnAudio.features import iSTFT as NNAudioISTFT
+
+    x = torch.from_numpy(chords(SR, 5000))[None]
+    X = STFT(n_fft=256, hop_length=64)(x)
+    theirs = NNAudioISTFT(n_fft=256, hop_length=64, trainable_kernels=True, trainable_window=True,
+                          verbose=False)
+    for backend, kwargs in (("conv1d", dict(trainable_kernels=True, trainable_window=True)),
+                            ("fft", dict(trainable_window=True))):
+        ours = iSTFT(n_fft=256, hop_length=64, backend=backend, **kwargs)
+        ours.load_state_dict(theirs.state_dict())
+        torch.testing.assert_close(ours(X, onesided=True, length=5000),
+                                   theirs(X, onesided=True, length=5000).float(), **TOL["inverse"])
+    with torch.no_grad():
+        theirs.kernel_cos.mul_(1.1)  # a "trained" inverse kernel cannot go to the FFT backend
+    with pytest.raises(RuntimeError, match="load them with backend='conv1d'"):
+        iSTFT(n_fft=256, hop_length=64, trainable_window=True).load_state_dict(theirs.state_dict())

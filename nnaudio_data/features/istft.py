@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..functional.fourier import pad_window
@@ -43,6 +44,33 @@ def inverse_stft(X: Tensor, window: Tensor, n_fft: int, hop_length: int, center:
     re, im, lead = split_complex(X)
     y = overlap_add(frames_irfft(re, im, n_fft), like(window, re), hop_length, center, length)
     return y.reshape(*lead, y.shape[-1])
+
+
+def _dft_kernels(n_fft: int) -> Tuple[Tensor, Tensor]:
+    """Inverse-DFT kernels ``cos(2 pi k n / n_fft)``, ``sin(...)``, (n_fft, n_fft) float64."""
+    phase = 2 * np.pi * (np.arange(n_fft)[:, None] * np.arange(n_fft)[None, :] % n_fft) / n_fft
+    return torch.from_numpy(np.cos(phase)), torch.from_numpy(np.sin(phase))
+
+
+def _from_nnaudio_state(module: "iSTFT", state: dict, prefix: str, local_metadata, strict,
+                        missing_keys, unexpected_keys, error_msgs) -> None:
+    """Reshape an nnAudio ``iSTFT`` state (kernels (n_fft, 1, n_fft, 1), window (1, win_length, 1))
+    to ours (kernels (n_fft, n_fft), window zero-padded to (n_fft,)) before loading."""
+    window = state.get(prefix + "window_mask")
+    if window is not None and window.dim() == 3:
+        w = window.reshape(-1)
+        left = (module.n_fft - w.shape[0]) // 2
+        state[prefix + "window_mask"] = F.pad(w, (left, module.n_fft - w.shape[0] - left))
+    for key, exact in zip(("kernel_cos", "kernel_sin"), _dft_kernels(module.n_fft)):
+        k = state.get(prefix + key)
+        if k is None or k.dim() != 4:
+            continue
+        state[prefix + key] = k = k.reshape(k.shape[0], k.shape[2])
+        if module.backend == "fft":  # the FFT computes what fixed inverse-DFT kernels would
+            state.pop(prefix + key)
+            if not torch.allclose(k.double(), exact, atol=1e-5):
+                error_msgs.append(f"{prefix}{key}: the state holds inverse kernels that differ "
+                                  "from the DFT's (trained?); load them with backend='conv1d'")
 
 
 class iSTFT(nn.Module):
@@ -87,9 +115,10 @@ class iSTFT(nn.Module):
         self.backend = _base.resolve_backend(backend, trainable_kernels)
         register_kernel(self, "window_mask", pad_window(window, win_length, n_fft), trainable_window)
         if self.backend == "conv1d":
-            phase = 2 * np.pi * (np.arange(n_fft)[:, None] * np.arange(n_fft)[None, :] % n_fft) / n_fft
-            register_kernel(self, "kernel_cos", torch.from_numpy(np.cos(phase)), trainable_kernels)
-            register_kernel(self, "kernel_sin", torch.from_numpy(np.sin(phase)), trainable_kernels)
+            kernel_cos, kernel_sin = _dft_kernels(n_fft)
+            register_kernel(self, "kernel_cos", kernel_cos, trainable_kernels)
+            register_kernel(self, "kernel_sin", kernel_sin, trainable_kernels)
+        self.register_load_state_dict_pre_hook(_from_nnaudio_state)
         _base.quiet(verbose, f"iSTFT kernels built: {self.extra_repr()}")
 
     def forward(self, X: Tensor, onesided: bool = False, length: Optional[int] = None,

@@ -18,6 +18,24 @@ def _power(re: Tensor, im: Tensor) -> Tensor:
     return re.square().addcmul_(im, im)
 
 
+def _from_nnaudio_state(module: "STFT", state: dict, prefix: str, local_metadata, strict,
+                        missing_keys, unexpected_keys, error_msgs) -> None:
+    """Translate an nnAudio ``STFT`` state (``wcos``, ``wsin`` (F, 1, n_fft), ``window_mask``
+    (1, n_fft, 1)) to ours (``kernel`` (2F, 1, n_fft), ``window`` (n_fft,)) before loading."""
+    if prefix + "window_mask" in state:
+        state[prefix + "window"] = state.pop(prefix + "window_mask").reshape(-1)
+    for key in ("kernel_sin_inv", "kernel_cos_inv"):  # nnAudio's fixed inverse kernels
+        state.pop(prefix + key, None)
+    if prefix + "wcos" not in state or prefix + "wsin" not in state:
+        return
+    kernel = torch.cat([state.pop(prefix + "wcos"), state.pop(prefix + "wsin")])
+    if module.backend == "conv1d":
+        state[prefix + "kernel"] = kernel
+    elif not torch.allclose(kernel.to(module.window), module._kernels(), rtol=1e-4, atol=1e-5):
+        error_msgs.append(f"{prefix}wcos/wsin: the state holds Fourier kernels that differ from "
+                          "the built ones (trained?); load them into an STFT with backend='conv1d'")
+
+
 class STFT(nn.Module):
     """Short-time Fourier transform, nnAudio 0.3 compatible.
 
@@ -88,6 +106,7 @@ class STFT(nn.Module):
         else:
             freqs = torch.arange(freq_bins, dtype=torch.float64).numpy() * sr / n_fft
         self.bins2freq = freqs.tolist()
+        self.register_load_state_dict_pre_hook(_from_nnaudio_state)
         _base.quiet(verbose, f"STFT kernels built: {self.extra_repr()}")
 
     @property
