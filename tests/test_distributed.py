@@ -1,5 +1,6 @@
 """Ranks as real processes (gloo on CPU): every clip exactly once over ranks x workers, and equal
 batches per rank. One spawn per world size runs every case inside it, to keep this fast."""
+import datetime
 import os
 import socket
 import sys
@@ -30,8 +31,9 @@ def _gather(obj, world):
 
 def _loader(ds, workers):
     # ranks are spawned processes, whose default start method is spawn: fork the workers (fast)
+    # (the timeout turns a stuck worker into a failure rather than a hang)
     return DataLoader(ds, batch_size=BATCH, num_workers=workers, collate_fn=_collate(),
-                      multiprocessing_context="fork" if workers else None)
+                      multiprocessing_context="fork" if workers else None, timeout=60 if workers else 0)
 
 
 def _collate():
@@ -46,7 +48,8 @@ def _rank_main(rank, world, port, root, path):
     import nnaudio_data as nd
     from shardkit import source_clips, write_shards
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))  # a failed rank fails the others
     try:
         for c, counts in enumerate(SHARD_SETS):
             urls = [os.path.join(root, f"set{c}", f"s-{s:04d}.tar") for s in range(len(counts))]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import itertools
 import os
 from contextlib import closing
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from torch.utils.data import IterableDataset
+from torch.utils.data import IterableDataset, get_worker_info
 
 from .errors import ErrorPolicy, SampleError
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
@@ -92,7 +92,8 @@ class ShardedAudioDataset(IterableDataset):
         self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
-        self._rank_world = None if rank is None else (rank, world_size)
+        self._explicit_rank = None if rank is None else (rank, world_size)
+        self._rank_world = rank_world(self._explicit_rank)
         self.index = index
         self.sizes = self._load_sizes(index, count)
         self.epoch, self._passes = 0, 0
@@ -125,11 +126,15 @@ class ShardedAudioDataset(IterableDataset):
         if epoch != self._consumed_epoch:
             self._consumed, self._consumed_epoch = Consumed(), epoch
         self.epoch, self._passes = int(epoch), 0
+        self._world()  # the process group may have been initialised after construction
 
-    def __getstate__(self) -> Dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_rank_world"] = rank_world(self._rank_world)  # fixed in the main process
-        return state
+    def _world(self) -> Tuple[int, int]:
+        """(rank, world size), asked of torch.distributed in the main process only: a worker
+        (forked or spawned) uses what the main process last saw, and never touches the process
+        group (forking a process that runs its threads is not safe to call into)."""
+        if get_worker_info() is None:
+            self._rank_world = rank_world(self._explicit_rank)
+        return self._rank_world
 
     def _equal(self, world: int) -> bool:
         on = world > 1 if self.equal_batches is None else self.equal_batches
@@ -150,7 +155,7 @@ class ShardedAudioDataset(IterableDataset):
         if self.sizes is None:
             raise TypeError("ShardedAudioDataset has no len() without shard sizes: add an index.json "
                             "beside the shards, pass index= or count=True")
-        rank, world = rank_world(self._rank_world)
+        rank, world = self._world()
         totals = self._rank_totals(self.epoch, world)
         total = equal_targets(totals, 1, self.remainder)[0] if self._equal(world) else totals[rank]
         return total - sum(self._consumed.per_worker.values())
@@ -159,7 +164,7 @@ class ShardedAudioDataset(IterableDataset):
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         epoch = self.epoch + self._passes
         self._passes += 1
-        rank, world = rank_world(self._rank_world)
+        rank, world = self._world()
         w, workers = worker_id()
         order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
         equal = self._equal(world)
