@@ -16,12 +16,13 @@ Modules, one line each:
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
-- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard)
+- ``bench/``       benchmark sections, side by side with librosa, torch.stft, nnAudio, webdataset
+- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard); ``demo.py``, ``synth.py`` its demo
 
 Shape legend used in every docstring: B batch, C channels, T samples, F frequency bins,
 N frames.
 """
-from . import features
+from . import augment, features, functional
 from .batch import AudioBatch
 from .collate import GPUSpectrogramCollate, collate_audio
 from .data import *  # noqa: F401,F403  (ShardedAudioDataset, wrap, ...)
@@ -34,7 +35,9 @@ __all__ = [
     "AudioBatch",
     "DeviceLoader",
     "GPUSpectrogramCollate",
+    "augment",
     "collate_audio",
     "features",
+    "functional",
     *_data_all,
 ]
