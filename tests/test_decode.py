@@ -204,3 +204,35 @@ def test_read_wav_from_memoryview():
     data = encode(source(10, 2), 8000, "WAV", "PCM_24")
     info = parse_wav(memoryview(data))
     np.testing.assert_array_equal(read_wav(memoryview(data), info), decode_audio(data)[0])
+
+
+@pytest.mark.parametrize("variant", [v for v in WAV_VARIANTS if not v[3]])
+@pytest.mark.parametrize("channels,mono", [(1, True), (2, False), (2, True)])
+@pytest.mark.parametrize("frames,offset,length,crop", [(500, 0, 300, "start"), (500, 50, 800, "start"),
+                                                       (500, 20, 100, "center"), (500, 0, 120, "random"),
+                                                       (300, 400, 50, "start")])
+def test_window_decode_equals_full_decode(variant, channels, mono, frames, offset, length, crop):
+    """make_item decodes only the kept window of a PCM WAV at the target rate: the same item (or
+    the same rejection) as decoding the whole file and cutting it, bit for bit."""
+    import torch
+
+    from nnaudio_data.data.samples import ClipSpec, make_item, prepare_clip
+
+    fmt, subtype, _, _ = variant
+    data = encode(source(frames, channels, seed=frames + offset), 8000, fmt, subtype)
+    spec = ClipSpec(sr=8000, offset=offset, length=length, mono=mono, crop=crop)
+    sample = {"__key__": "k", "__url__": "a.tar", "wav": data}
+
+    def run(fn):
+        try:
+            return fn(torch.Generator().manual_seed(3))
+        except SampleError as e:
+            return e.reason
+
+    got = run(lambda g: make_item(sample, spec, g))
+    want = run(lambda g: prepare_clip(*decode_audio(data), spec, "a.tar", "k", None, g))
+    if isinstance(want, str):
+        assert got == want
+    else:
+        assert got["length"] == want["length"] and torch.equal(got["waveform"], want["waveform"])
+        assert got["waveform"].dtype == torch.float32 and got["waveform"].is_contiguous()

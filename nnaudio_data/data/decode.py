@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import SampleError
-from .wav import WavTruncated, parse_wav, read_wav
+from .wav import WavInfo, WavTruncated, parse_wav, read_wav
 
 # extensions treated as audio members of a sample (soundfile reads these through libsndfile)
 AUDIO_EXTENSIONS = ("flac", "wav", "ogg", "opus", "mp3", "aiff", "aif", "au", "w64", "caf", "sph")
@@ -120,15 +120,32 @@ def decode_audio(data: bytes, url: str = "<bytes>", key: str = "?",
         ...
         nnaudio_data.data.errors.SampleError: a.tar key='k1': decode: LibsndfileError: ...
     """
+    return decode_probed(data, probe_audio(data, url, key), url, key, ext)
+
+
+def probe_audio(data: bytes, url: str = "<bytes>", key: str = "?") -> Optional[WavInfo]:
+    """The checks :func:`decode_audio` makes before decoding ("empty" zero-byte member, a foreign
+    container, a truncated WAV), and the header of a WAV for the fast path (None for others).
+
+    Example:
+        >>> buf = io.BytesIO(); sf.write(buf, np.zeros((100, 2)), 8000, format="WAV")
+        >>> info = probe_audio(buf.getvalue()); info.channels, info.frames
+        (2, 100)
+    """
     if len(data) == 0:
         raise SampleError(url, key, "empty", "zero-byte audio member")
     foreign = foreign_container(data)
     if foreign is not None:
         raise SampleError(url, key, "unsupported_format", f"{foreign} container (libsndfile cannot read it)")
     try:
-        info = parse_wav(data)
+        return parse_wav(data)
     except WavTruncated as e:
         raise SampleError(url, key, "truncated", str(e)) from None
+
+
+def decode_probed(data: bytes, info: Optional[WavInfo], url: str = "<bytes>", key: str = "?",
+                  ext: Optional[str] = None) -> Tuple[np.ndarray, int]:
+    """:func:`decode_audio` after :func:`probe_audio` returned ``info``."""
     if info is not None:
         x, sr = read_wav(data, info), info.sample_rate
     else:

@@ -19,11 +19,12 @@ from typing import Any, Dict, Iterable, Iterator, Optional
 import numpy as np
 import torch
 
-from .decode import AUDIO_EXTENSIONS, decode_audio
+from .decode import AUDIO_EXTENSIONS, decode_probed, probe_audio
 from .errors import ErrorPolicy, SampleError
 from .resample import resample, to_mono
 from .split import generator
-from .trim import trim_pad
+from .trim import trim_pad, trim_window
+from .wav import WavInfo, read_wav
 
 LABEL_EXTENSIONS = ("json", "cls", "txt")
 READ_EXTENSIONS = frozenset(AUDIO_EXTENSIONS + LABEL_EXTENSIONS)
@@ -87,8 +88,31 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
         members = sorted(k for k in sample if not k.startswith("__"))
         raise SampleError(url, key, "no_audio", f"no audio member among {members}")
     label = parse_label(sample, url, key, spec.require_label)
-    x, sr = decode_audio(sample[audio], url, key)
+    data = sample[audio]
+    info = probe_audio(data, url, key)
+    if _window_applies(info, spec):
+        return _window_clip(data, info, spec, url, key, label, crop_gen)
+    x, sr = decode_probed(data, info, url, key)
     return prepare_clip(x, sr, spec, url, key, label, crop_gen)
+
+
+def _window_applies(info: Optional[WavInfo], spec: ClipSpec) -> bool:
+    """Whether a clip can be decoded window-only: an integer PCM WAV (nothing to check for NaN)
+    with frames, at the target rate, in the channels kept, cut to a fixed length."""
+    return (info is not None and not info.is_float and info.frames > 0 and info.sample_rate == spec.sr
+            and spec.length is not None and (info.channels == 1 or not spec.mono))
+
+
+def _window_clip(data: bytes, info: WavInfo, spec: ClipSpec, url: str, key: str, label: Any,
+                 crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
+    """:func:`prepare_clip` of the whole decoded file, bit for bit, for the cases of
+    :func:`_window_applies`: only the kept window is decoded, straight into the padded clip."""
+    start, valid = trim_window(info.frames, spec.offset, spec.length, spec.crop, crop_gen)
+    clip = np.empty((info.channels, spec.length), np.float32)
+    if valid:  # else nothing is kept: rejected as too short below
+        read_wav(data, info, start, valid, out=clip[:, :valid])
+    clip[:, valid:] = 0
+    return _item(clip, valid, info.frames, spec, url, key, label)
 
 
 def prepare_clip(x: np.ndarray, sr: int, spec: ClipSpec, url: str, key: str, label: Any,
@@ -102,13 +126,28 @@ def prepare_clip(x: np.ndarray, sr: int, spec: ClipSpec, url: str, key: str, lab
         x = to_mono(x)
     x = resample(x, sr, spec.sr)
     clip, valid = trim_pad(x, spec.offset, spec.length, spec.crop, crop_gen)
+    return _item(clip, valid, x.shape[-1], spec, url, key, label)
+
+
+def _item(clip: np.ndarray, valid: int, source: int, spec: ClipSpec, url: str, key: str,
+          label: Any) -> Dict[str, Any]:
+    """The checks on a cut clip (``source`` samples long before the cut), then the item."""
     if valid == 0 or (spec.min_length is not None and valid < spec.min_length):
         raise SampleError(url, key, "too_short", f"{valid} valid samples after offset {spec.offset}"
-                          f" (min_length={spec.min_length}, source {x.shape[-1]} at {spec.sr} Hz)")
-    if spec.silence is not None and float(np.abs(clip[:, :valid]).max()) <= spec.silence:
+                          f" (min_length={spec.min_length}, source {source} at {spec.sr} Hz)")
+    if spec.silence is not None and _peak_at_most(clip, valid, spec.silence):
         raise SampleError(url, key, "silent", f"peak <= silence={spec.silence}")
     return {"waveform": torch.from_numpy(clip), "key": key, "label": label, "length": valid,
             "sr": spec.sr, "url": url}
+
+
+def _peak_at_most(clip: np.ndarray, valid: int, level: float) -> bool:
+    """Whether the peak magnitude of the ``valid`` first samples is <= ``level`` (False when one
+    is NaN). The first 1024 samples are looked at first: audio that is not silent almost always
+    says so there, which spares a pass over the whole clip."""
+    if not float(np.abs(clip[:, :min(valid, 1024)]).max()) <= level:
+        return False
+    return float(np.abs(clip[:, :valid]).max()) <= level
 
 
 def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolicy,

@@ -26,6 +26,26 @@ def crop_start(total: int, offset: int, length: Optional[int], crop: str = "star
     return offset + int(torch.randint(room + 1, (1,), generator=generator))
 
 
+def trim_window(total: int, offset: int = 0, length: Optional[int] = None, crop: str = "start",
+                generator: Optional[torch.Generator] = None) -> Tuple[int, int]:
+    """Where :func:`trim_pad` cuts a clip of ``total`` samples: ``(start, valid)``, the first kept
+    sample and how many real samples the kept window holds (the rest of ``length`` is padding).
+
+    Lets a decoder read just the kept window (arguments as in :func:`trim_pad`).
+
+    Example:
+        >>> trim_window(10, offset=2, length=5), trim_window(4, offset=2, length=5), trim_window(3, offset=5)
+        ((2, 5), (2, 2), (5, 0))
+    """
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if length is not None and length <= 0:
+        raise ValueError(f"length must be > 0 or None, got {length}")
+    start = crop_start(total, offset, length, crop, generator)
+    rest = max(0, total - start)
+    return start, rest if length is None else min(length, rest)
+
+
 def trim_pad(x: np.ndarray, offset: int = 0, length: Optional[int] = None, crop: str = "start",
              generator: Optional[torch.Generator] = None) -> Tuple[np.ndarray, int]:
     """Skip ``offset`` samples, then keep ``length`` (zero-padding a short clip at the end).
@@ -50,15 +70,11 @@ def trim_pad(x: np.ndarray, offset: int = 0, length: Optional[int] = None, crop:
         >>> trim_pad(np.ones((1, 4), np.float32), offset=2, length=5)[0].tolist()
         [[1.0, 1.0, 0.0, 0.0, 0.0]]
     """
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-    if length is not None and length <= 0:
-        raise ValueError(f"length must be > 0 or None, got {length}")
-    start = crop_start(x.shape[-1], offset, length, crop, generator)
-    kept = x[:, start:] if length is None else x[:, start:start + length]
-    valid = kept.shape[-1]
+    start, valid = trim_window(x.shape[-1], offset, length, crop, generator)
+    kept = x[:, start:start + valid]
     if length is not None and valid < length:
-        padded = np.zeros((x.shape[0], length), dtype=x.dtype)  # 3x faster than np.pad here
+        padded = np.empty((x.shape[0], length), dtype=x.dtype)  # each sample written once
         padded[:, :valid] = kept
+        padded[:, valid:] = 0
         return padded, valid
     return np.ascontiguousarray(kept), valid

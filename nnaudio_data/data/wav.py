@@ -101,28 +101,46 @@ def parse_wav(data: bytes) -> Optional[WavInfo]:
     raise WavTruncated(f"file ends at byte {len(data)} before the data chunk")
 
 
-def read_wav(data: bytes, info: WavInfo) -> np.ndarray:
+def read_wav(data: bytes, info: WavInfo, start: int = 0, frames: Optional[int] = None,
+             out: Optional[np.ndarray] = None) -> np.ndarray:
     """Decode the data chunk described by ``info`` to float32, exactly as soundfile does.
 
+    Args:
+        data (bytes): the whole file. info (WavInfo): its header, from :func:`parse_wav`.
+        start (int): first frame to decode, >= 0. Default 0.
+        frames (int, optional): frames to decode from ``start``; None (default) decodes to the end.
+        out (ndarray, optional): float32 (C, frames) array to write into (a view will do, e.g. the
+            valid part of a padded clip), sparing an intermediate copy; returned.
+
     Shape:
-        output: (C, T)
+        output: (C, frames)
 
     Example:
         >>> import io, soundfile as sf
-        >>> buf = io.BytesIO(); sf.write(buf, np.array([[0.5], [-1.0]]), 8000, subtype="PCM_16", format="WAV")
+        >>> buf = io.BytesIO(); sf.write(buf, np.array([[0.5], [-1.0], [0.25]]), 8000, subtype="PCM_16", format="WAV")
         >>> read_wav(buf.getvalue(), parse_wav(buf.getvalue())).tolist()
-        [[0.5, -1.0]]
+        [[0.5, -1.0, 0.25]]
+        >>> read_wav(buf.getvalue(), parse_wav(buf.getvalue()), start=1, frames=1).tolist()
+        [[-1.0]]
     """
-    n, c = info.frames * info.channels, info.channels
-    out = np.empty((c, info.frames), np.float32)
+    if frames is None:
+        frames = info.frames - start
+    if start < 0 or frames < 0 or start + frames > info.frames:
+        raise ValueError(f"start and frames must lie within the {info.frames} frames of the file, "
+                         f"got start={start}, frames={frames}")
+    c = info.channels
+    n, offset = frames * c, info.data_offset + start * c * (info.bits // 8)
+    if out is None:
+        out = np.empty((c, frames), np.float32)
+    elif out.shape != (c, frames) or out.dtype != np.float32:
+        raise ValueError(f"out must be a float32 array of shape {(c, frames)}, got {out.dtype} {out.shape}")
     if info.bits == 24:
-        raw = np.frombuffer(data, np.uint8, n * 3, info.data_offset).reshape(n, 3)
+        raw = np.frombuffer(data, np.uint8, n * 3, offset).reshape(n, 3)
         wide = np.zeros((n, 4), np.uint8)
         wide[:, 1:] = raw  # little-endian int32 holding sample << 8, as libsndfile reads it
-        src = wide.view("<i4").reshape(info.frames, c)
+        src = wide.view("<i4").reshape(frames, c)
     else:
-        src = np.frombuffer(data, _DTYPES[(info.format, info.bits)], n, info.data_offset)
-        src = src.reshape(info.frames, c)
+        src = np.frombuffer(data, _DTYPES[(info.format, info.bits)], n, offset).reshape(frames, c)
     if info.is_float:
         out[...] = src.T
     elif info.bits == 8:
