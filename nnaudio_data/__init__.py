@@ -11,6 +11,7 @@ Modules, one line each:
 
 - ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets
 - ``collate.py``   samples -> :class:`AudioBatch`; :class:`GPUSpectrogramCollate`
+- ``sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
 - ``batch.py``     :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
 - ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders

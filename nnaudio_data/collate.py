@@ -25,6 +25,7 @@ from torch.utils.data import get_worker_info
 from .augment.base import run_augment
 from .batch import AudioBatch
 from .features.registry import make_transform
+from .sharedmem import stack_padded
 
 _WHERE = ("auto", "worker", "main")
 
@@ -70,18 +71,6 @@ def _stack_labels(labels: List[Any]) -> Any:
     return list(labels)
 
 
-def _zeros(*shape: int) -> Tensor:
-    """A float32 zero tensor; inside a DataLoader worker, allocated in shared memory (zero-filled
-    by the system) as ``default_collate`` does, which spares a copy when the batch is sent."""
-    if get_worker_info() is None:
-        return torch.zeros(*shape, dtype=torch.float32)
-    n = 1
-    for d in shape:
-        n *= d
-    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(n)
-    return torch.empty(0, dtype=torch.float32).new(storage).view(*shape)
-
-
 def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     """Stack clips into an :class:`AudioBatch`, zero-padding to the longest one.
 
@@ -105,9 +94,7 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     if len(channels) != 1:
         raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
                          " (keys: " + ", ".join(p[1] for p in parts) + ")")
-    out = _zeros(len(parts), channels.pop(), max(p[0].shape[-1] for p in parts))
-    for i, (w, _, _, _) in enumerate(parts):
-        out[i, :, : w.shape[-1]] = w
+    out = stack_padded([p[0] for p in parts], channels.pop(), max(p[0].shape[-1] for p in parts))
     lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
     info = [s.get("info") for s in kept if isinstance(s, dict) and s.get("info") is not None]
     return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]),
