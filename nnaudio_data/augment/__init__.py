@@ -9,6 +9,7 @@ Modules, one line each:
 - ``compose.py``   :class:`Compose`, :class:`OneOf`, :class:`SomeOf` (choices are parameters too)
 - ``waveform.py``  :class:`Gain`, :class:`PolarityInversion`, :class:`TimeShift`, :class:`RandomCrop`
 - ``noise.py``     :class:`AddColoredNoise`, :class:`AddBackgroundNoise` at a target SNR
+- ``gaussian.py``  large Gaussian fields (noise) from one seed, drawn row by row on the CPU threads
 - ``mix.py``       :class:`Mixup` (clips and targets by the same Beta weights)
 - ``reverb.py``    :class:`ApplyImpulseResponse` (FFT convolution with RIRs from a source)
 - ``filters.py``   :class:`LowPass`, :class:`HighPass`, :class:`BandPass` (FFT-domain Butterworth)

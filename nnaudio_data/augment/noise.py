@@ -9,19 +9,21 @@ nothing; neither makes NaN or inf. Powers include zero padding past a clip's val
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import torch
 from torch import Tensor
 
 from .base import Augmentation, Params, check_range, draw_seed, per_example, uniform
+from .gaussian import gaussian_field
 from .sources import ClipSource, crop_or_tile
 
 COLORS = {"violet": -2.0, "blue": -1.0, "white": 0.0, "pink": 1.0, "brown": 2.0}
 
 
-def add_at_snr(x: Tensor, noise: Tensor, snr_db: Tensor) -> Tensor:
-    """``x + a * noise`` with ``a`` per example so that the SNR is ``snr_db`` (B,).
+def add_at_snr(x: Tensor, noise: Tensor, snr_db: Tensor, out: Optional[Tensor] = None) -> Tensor:
+    """``x + a * noise`` with ``a`` per example so that the SNR is ``snr_db`` (B,); written into
+    ``out`` when given (which may be ``noise`` itself, when the caller owns it).
 
     Shape:
         x, noise: (B, ...); snr_db: (B,); output: like x
@@ -31,7 +33,7 @@ def add_at_snr(x: Tensor, noise: Tensor, snr_db: Tensor) -> Tensor:
     pn = torch.linalg.vector_norm(noise, dim=dims).double() ** 2
     target = 10.0 ** (snr_db.to(x.device, torch.float64) / 10.0)
     scale = (ps / (pn.clamp_min(1e-30) * target)).sqrt()
-    return torch.addcmul(x, noise, per_example(scale.to(x.dtype), x))
+    return torch.addcmul(x, noise, per_example(scale.to(x.dtype), x), out=out)
 
 
 def spectral_shaping_of(bins: int, f_decay: Tensor) -> Tensor:
@@ -53,19 +55,20 @@ def colored_noise(shape: torch.Size, f_decay: Tensor, seed: int, device: torch.d
 
     White noise is drawn as is; colored noise is drawn directly as a complex Gaussian spectrum
     (what the rfft of white Gaussian noise is), shaped and inverted: one irfft, no forward FFT.
+    The Gaussian field is drawn by :func:`~nnaudio_data.augment.gaussian.gaussian_field` (row by
+    row on the CPU threads; at once on other devices).
 
     Shape:
         shape: (B, ..., T); f_decay: (B,); output: shape, float32 on device
     """
-    g = torch.Generator(device=device).manual_seed(seed)
     if not bool((f_decay != 0).any()):
-        return torch.randn(shape, generator=g, device=device)
+        return gaussian_field(shape, seed, device)
     t, bins = shape[-1], shape[-1] // 2 + 1
     if bool((f_decay == f_decay[0]).all()):                             # one color: (1, F), cached
         shaping = spectral_shaping(bins, float(f_decay[0]), str(device))
     else:
         shaping = spectral_shaping_of(bins, f_decay.to(device))         # (B, F)
-    spec = torch.view_as_complex(torch.randn(*shape[:-1], bins, 2, generator=g, device=device))
+    spec = torch.view_as_complex(gaussian_field((*shape[:-1], bins, 2), seed, device))
     spec.mul_(shaping.view(shaping.shape[0], *([1] * (len(shape) - 2)), -1))
     return torch.fft.irfft(spec, n=t, dim=-1)
 
@@ -109,8 +112,9 @@ class AddColoredNoise(Augmentation):
                 "seed": draw_seed(generator)}
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
-        noise = colored_noise(x.shape, params["f_decay"], params["seed"], x.device)
-        return add_at_snr(x, noise.to(x.dtype), params["snr_db"])
+        noise = colored_noise(x.shape, params["f_decay"], params["seed"], x.device).to(x.dtype)
+        # the noise is ours: the sum goes into it (no new tensor), unless autograd tracks x
+        return add_at_snr(x, noise, params["snr_db"], out=None if x.requires_grad else noise)
 
 
 class AddBackgroundNoise(Augmentation):
