@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import pytest
+import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
@@ -45,6 +46,9 @@ def _collate():
 def _rank_main(rank, world, port, root, path):
     sys.path.insert(0, path)
     warnings.simplefilter("ignore")
+    # One intra-op thread per rank, as torchrun sets (OMP_NUM_THREADS=1): three ranks and their
+    # workers share two cores, and a rank that never starts an OpenMP pool forks its workers safely.
+    torch.set_num_threads(1)
     import nnaudio_data as nd
     from shardkit import source_clips, write_shards
 
