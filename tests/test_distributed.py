@@ -31,10 +31,10 @@ def _gather(obj, world):
 
 
 def _loader(ds, workers):
-    # ranks are spawned processes, whose default start method is spawn: fork the workers (fast)
-    # (the timeout turns a stuck worker into a failure rather than a hang)
+    # Workers are spawned: a worker forked from a rank that runs gloo's threads hung now and then
+    # under load (fork after threads). The timeout turns a stuck worker into a failure, not a hang.
     return DataLoader(ds, batch_size=BATCH, num_workers=workers, collate_fn=_collate(),
-                      multiprocessing_context="fork" if workers else None, timeout=60 if workers else 0)
+                      multiprocessing_context="spawn" if workers else None, timeout=60 if workers else 0)
 
 
 def _collate():
