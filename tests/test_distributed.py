@@ -50,7 +50,7 @@ def _rank_main(rank, world, port, root, path):
     # workers share two cores, and a rank that never starts an OpenMP pool forks its workers safely.
     torch.set_num_threads(1)
     import nnaudio_data as nd
-    from shardkit import source_clips, write_shards
+    from shardkit import source_clips
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=120))  # a failed rank fails the others

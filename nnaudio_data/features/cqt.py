@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from numbers import Integral
 
-import numpy as np
 
 from ..functional.cqt import cqt_frequencies
 from ..functional.cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir_plan
