@@ -1,18 +1,29 @@
 """Pack audio files into webdataset tar shards (the ``nnaudio-data shard SRC OUT`` command).
 
-The source is a folder (searched recursively; the label is the parent folder's name, or none) or a
-CSV / JSONL manifest with ``path`` and ``label`` columns (relative paths resolve against the
-manifest's folder). Each file's encoded bytes go into the shard unchanged, as the member
-``KEY.<ext>``; an integer-like label goes into ``KEY.cls``, any other label into ``KEY.json`` as
-``{"label": ...}``. Shards are named ``OUT/{prefix}-%06d.tar`` (webdataset's ``ShardWriter``) and
-listed with their clip counts in ``OUT/index.json``::
+The source is a folder (searched recursively; the label is the parent folder's name, or none), a
+CSV / JSONL manifest with ``path`` and optional ``label`` and ``split`` columns (relative paths
+resolve against the manifest's folder), or a published corpus read by its layout
+(:mod:`.layouts`). Each file's encoded bytes go into the shard unchanged, as ``KEY.<ext>``.
 
-    {"format": "nnaudio_data.index/1", "shards": {"train-000000.tar": 512, ...}}
+Labels: class names (any string label) are stored as ``KEY.json`` ``{"label": name}`` (or a list
+of names) and listed, sorted, over every split, as the index's ``classes`` (:mod:`.labels`);
+integer labels go into ``KEY.cls``; transcripts (``labels="text"``) into ``KEY.txt``; anything
+else (note lists) into ``KEY.json``.
+
+Splits: a source's own split (manifest column, official lists) is kept; ``split`` draws fractions
+of the rest, stratified by label and seeded (:mod:`.partition`); the rest is ``train``. With more
+than one split, shards are ``OUT/{split}-%06d.tar`` and each split has ``OUT/{split}.index.json``;
+``OUT/index.json`` lists every shard (``{prefix}-%06d.tar`` when there is one split)::
+
+    {"format": "nnaudio_data.index/1", "shards": {"train-000000.tar": 512, ...},
+     "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...}}
 
 A shard closes before a clip that would take it past ``shard_size`` (counting tar headers and
 padding; a single clip larger than the target gets a shard of its own) or once it holds
-``max_count`` clips. Files whose header soundfile cannot read are listed, with the reason, in the
-returned :class:`ShardSummary`, and left out.
+``max_count`` clips. ``shuffle`` spreads a split's clips over its shards in a seeded order.
+``OUT`` may be an object-store prefix (``s3://bucket/prefix``, :mod:`.objstore`). Files whose
+header soundfile cannot read are listed, with the reason, in the returned :class:`ShardSummary`,
+and left out. Tar member times are fixed, so the same input and seed give the same bytes.
 """
 from __future__ import annotations
 
