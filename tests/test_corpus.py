@@ -196,6 +196,7 @@ def test_shuffle_mixes_classes_and_is_seeded(tmp_path):
         assert len({k.split("__")[0] for k in keys_in(tmp_path / "plain" / name)}) == 1
     a = write_shards(src, tmp_path / "a", max_count=6, shuffle=True, seed=7, progress=False)
     b = write_shards(src, tmp_path / "b", max_count=6, shuffle=True, seed=7, progress=False)
+    assert b.shards == a.shards
     mixed = [len({k.split("__")[0] for k in keys_in(tmp_path / "a" / n)}) for n in a.shards]
     assert sum(m > 1 for m in mixed) >= 3, mixed
     for name in a.shards:  # same seed, same bytes

@@ -58,7 +58,7 @@ def corpus(tmp_path_factory):
 
 def test_cli_writes_shards_to_s3(s3, corpus):
     options, _ = s3
-    root, args, local = corpus
+    root, _, local = corpus
     proc = subprocess.run([sys.executable, "-m", "nnaudio_data.cli", "shard", str(root / "src"),
                            f"s3://{BUCKET}/corpus", "--split", "valid=0.25", "--shuffle", "--seed", "5",
                            "--max-count", "5", "--storage-options", json.dumps(options)],
@@ -101,7 +101,7 @@ def test_stream_exactly_once_over_two_workers_and_listing_glob(s3, corpus):
 
 def test_resume_from_s3(s3, corpus):
     options, _ = s3
-    root, args, local = corpus
+    root, args, _ = corpus
     write_shards(root / "src", f"s3://{BUCKET}/resume", storage_options=options, **args)
     make = lambda: nd.ShardedAudioDataset(f"s3://{BUCKET}/resume/train-*.tar", sr=8000, shuffle=True,  # noqa: E731
                                           seed=1, storage_options=options)

@@ -41,7 +41,8 @@ def label_space(labels: Iterable[Any]) -> Tuple[Optional[List[str]], bool]:
         >>> label_space([3, "12", 0])
         (None, False)
     """
-    names, multi, only_ints = set(), False, True
+    names: set = set()
+    multi, only_ints = False, True
     for label in labels:
         if label is None:
             continue

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import socket
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple, Type, cast
 
 READ_BLOCK = 8 << 20  # bytes per ranged GET, unless storage_options say otherwise
 GLOB_CHARS = "*?["
@@ -43,9 +43,9 @@ def filesystem(url: str, storage_options: Optional[Dict[str, Any]] = None):
         raise ValueError(f"url must be a path, file://, http(s)://, pipe: or an fsspec URL; {url!r}: {e}") from e
 
 
-def _transient_types() -> Tuple[type, ...]:
+def _transient_types() -> Tuple[Type[BaseException], ...]:
     """Backend errors that mean "the connection failed, try again" (after the backend's own retries)."""
-    found: List[type] = [socket.timeout, TimeoutError, ConnectionError]
+    found: List[Type[BaseException]] = [socket.timeout, TimeoutError, ConnectionError]
     try:
         import s3fs.core
         found += list(s3fs.core.S3_RETRYABLE_ERRORS)
@@ -58,14 +58,15 @@ def _transient_types() -> Tuple[type, ...]:
             mod = __import__(module, fromlist=list(names))
         except ImportError:
             continue
-        found += [getattr(mod, n) for n in names if isinstance(getattr(mod, n, None), type)]
+        found += [getattr(mod, n) for n in names
+                  if isinstance(getattr(mod, n, None), type) and issubclass(getattr(mod, n), BaseException)]
     return tuple(found)
 
 
 class _Translated(io.RawIOBase):
     """A backend file whose transient errors come out as ConnectionError (for ResumingReader)."""
 
-    def __init__(self, f: IO[bytes], transient: Tuple[type, ...]):
+    def __init__(self, f: IO[bytes], transient: Tuple[Type[BaseException], ...]):
         super().__init__()
         self.f, self.transient = f, transient
 
@@ -105,7 +106,7 @@ def fsspec_opener(url: str, storage_options: Optional[Dict[str, Any]] = None):
         except transient as e:
             raise ConnectionError(f"{type(e).__name__}: {e}") from e
         size = getattr(f, "size", None)
-        return _Translated(f, transient), int(size) if isinstance(size, int) else None
+        return cast(IO[bytes], _Translated(f, transient)), int(size) if isinstance(size, int) else None
 
     return open_at
 

@@ -151,7 +151,8 @@ class _Wrapped:
     def classes(self) -> Optional[List[str]]:
         """The names of a Hugging Face ``ClassLabel`` label column (None for other sources)."""
         features = getattr(self.source, "features", None)
-        feature = features.get(self.prepare.label_field) if hasattr(features, "get") else None
+        get = getattr(features, "get", None)
+        feature = get(self.prepare.label_field) if get is not None else None
         names = getattr(feature, "names", None)
         return list(names) if isinstance(names, (list, tuple)) and type(feature).__name__ == "ClassLabel" else None
 

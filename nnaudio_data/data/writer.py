@@ -92,25 +92,25 @@ class _Packer:
 
     def write(self, sample: Dict[str, Any], member_sizes: Sequence[int]) -> None:
         need = _tar_bytes(member_sizes)
-        if self.tar is None or self._full(need):
-            self._next()
-        self.tar.write(sample)
+        tar = self._next() if self.tar is None or self._full(need) else self.tar
+        tar.write(sample)
         self.count, self.used = self.count + 1, self.used + need
         self.counts[self.fname] += 1
 
-    def _next(self) -> None:
+    def _next(self) -> wds.TarWriter:
         self.close()
         self.fname = f"{self.name}-{len(self.counts):06d}.tar"
-        self.stream = open_output(join(self.out, self.fname), self.storage_options)
-        self.tar = wds.TarWriter(self.stream, mtime=0.0)  # fixed times: same input, same bytes
+        stream = self.stream = open_output(join(self.out, self.fname), self.storage_options)
+        tar = self.tar = wds.TarWriter(stream, mtime=0.0)  # fixed times: same input, same bytes
         self.counts[self.fname], self.count, self.used = 0, 0, 0
+        return tar
 
     def close(self) -> None:
-        if self.tar is not None:
+        if self.tar is not None and self.stream is not None:
             self.tar.close()
             self.bytes += self.stream.tell()
             self.stream.close()
-            self.tar = self.stream = None
+        self.tar = self.stream = None
 
 
 def _index_text(shards: Mapping[str, int], classes: Optional[List[str]], multi: bool,
@@ -177,9 +177,9 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     size = parse_size(shard_size) if shard_size is not None else None
     if max_count is not None and max_count < 1:
         raise ValueError(f"max_count must be >= 1 or None, got {max_count}")
-    fractions = parse_fractions(split) if isinstance(split, (list, tuple)) else dict(split or {})
-    if fractions and not isinstance(split, (list, tuple)):
-        parse_fractions([f"{k}={v}" for k, v in fractions.items()])  # the same checks
+    if isinstance(split, Mapping):
+        split = [f"{k}={v}" for k, v in split.items()]
+    fractions = parse_fractions(list(split or []))
     out = os.fspath(out)
     entries, labels = _entries(Path(src), out, label_from, extensions, layout, labels)
     make_dirs(out, storage_options)
@@ -236,15 +236,16 @@ def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSumma
         summary.skipped.append((str(entry.path), f"unreadable: {e.strerror or e}"))
         return
     reason, info = inspect_header(data)
-    if reason is not None:
-        summary.skipped.append((str(entry.path), reason))
+    if reason is not None or info is None:
+        summary.skipped.append((str(entry.path), str(reason)))
         return
     ext = entry.path.suffix.lower().lstrip(".")
     sample = {"__key__": make_key(entry.name, keys), ext: data, **_label_members(entry.label, classes, kind)}
     encoded = [len(str(v).encode()) if k in ("cls", "txt") else len(json.dumps(v).encode())
                for k, v in sample.items() if k in ("cls", "json", "txt")]
     packer.write(sample, [len(data), *encoded])
-    part.add(*info, entry.label if kind == "class" else None)
+    frames, rate, channels = info
+    part.add(frames, rate, channels, entry.label if kind == "class" else None)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
