@@ -201,3 +201,52 @@ def test_shuffle_mixes_classes_and_is_seeded(tmp_path):
     assert sum(m > 1 for m in mixed) >= 3, mixed
     for name in a.shards:  # same seed, same bytes
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+# -- the writer over random corpora: every clip once, in one split, with its class id ----------------
+_CLIP = {i: wav_bytes(i, frames=160) for i in range(4)}
+
+
+@settings(max_examples=12, deadline=None)
+@given(sizes=st.lists(st.integers(1, 7), min_size=1, max_size=4),
+       names=st.lists(st.text("abcxyz _-", min_size=1, max_size=6), min_size=4, max_size=4, unique=True),
+       frac=st.sampled_from([None, 0.2, 0.5]), shuffle=st.booleans(), max_count=st.integers(1, 6),
+       seed=st.integers(0, 1000))
+def test_writer_round_trip_over_random_corpora(tmp_path_factory, sizes, names, frac, shuffle, max_count, seed):
+    tmp = tmp_path_factory.mktemp("w")
+    with (tmp / "m.jsonl").open("w") as f:
+        for c, n in enumerate(sizes):
+            for i in range(n):
+                (tmp / f"{c}_{i}.wav").write_bytes(_CLIP[(c + i) % 4])
+                f.write(json.dumps({"path": f"{c}_{i}.wav", "label": names[c]}) + "\n")
+    split = [f"valid={frac}"] if frac else None
+    summary = write_shards(tmp / "m.jsonl", tmp / "out", split=split, shuffle=shuffle, seed=seed,
+                           max_count=max_count, progress=False)
+    named = [n if n.strip() else None for n in names]  # a blank label is no label
+    want = {f"{c}_{i}": named[c] for c, n in enumerate(sizes) for i in range(n)}
+    index = json.loads((tmp / "out" / "index.json").read_text())
+    classes = sorted({n for n in named[:len(sizes)] if n is not None}) or None
+    assert index.get("classes") == summary.classes == classes
+    assert all(n <= max_count for n in index["shards"].values())
+    got = {}
+    for name in ({"train", "valid"} if frac else {"shard"}):
+        urls = sorted(str(p) for p in (tmp / "out").glob(f"{name}-*.tar"))
+        if not urls:
+            continue
+        ds = nd.ShardedAudioDataset(urls, sr=8000, silence=None)
+        assert len(ds) == sum(index["shards"][Path(u).name] for u in urls)
+        for s in ds:
+            assert s["key"] not in got  # once, over all splits
+            got[s["key"]] = None if s["label"] is None else ds.classes[s["label"]]
+    assert got == want
+    if frac:  # the split summary agrees with the shards, stratified per label
+        assert sum(p.clips for p in summary.splits.values()) == len(want)
+        for c, n in enumerate(sizes):
+            if named[c] is not None:
+                assert abs(summary.splits["valid"].classes[named[c]] - frac * n) <= TOL["first_split"]
+
+
+def test_prefix_with_splits(csv_corpus, tmp_path):
+    summary = write_shards(csv_corpus, tmp_path / "out", prefix="speech", split={"valid": 0.2}, progress=False)
+    assert sorted(summary.shards) == ["speech-train-000000.tar", "speech-valid-000000.tar"]
+    assert (tmp_path / "out" / "valid.index.json").exists()

@@ -27,7 +27,7 @@ def _is_int(x: Any) -> bool:
 
 
 def _name(x: Any) -> str:
-    return str(x).strip()
+    return str(x)  # names are exact: "dog" and "dog " are two classes
 
 
 def label_space(labels: Iterable[Any]) -> Tuple[Optional[List[str]], bool]:

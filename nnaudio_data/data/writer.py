@@ -61,8 +61,7 @@ def _label_members(label: Any, classes: Optional[List[str]], kind: str) -> Dict[
     if kind == "text":
         return {"txt": str(label)}
     if classes is not None:  # class names, kept as names; readers map them with the index's classes
-        return {"json": {"label": [str(x).strip() for x in label] if isinstance(label, (list, tuple))
-                         else str(label).strip()}}
+        return {"json": {"label": [str(x) for x in label] if isinstance(label, (list, tuple)) else str(label)}}
     if isinstance(label, int) and not isinstance(label, bool):
         return {"cls": label}
     if isinstance(label, str) and label.strip().lstrip("+-").isdigit():
