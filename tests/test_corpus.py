@@ -182,6 +182,8 @@ def test_unknown_label_is_a_named_skip(csv_corpus, tmp_path):
     items = list(ds)
     assert len(items) == 20 and {i["label"] for i in items} == {0, 1}
     assert ds.stats.skipped == Counter({"unknown_label": 10})
+    with pytest.raises(ValueError, match=r"labels must be one of \('auto', 'raw'\) or a list of class names, got 'ids'"):
+        nd.ShardedAudioDataset(str(tmp_path / "out" / "shard-000000.tar"), sr=8000, labels="ids")
 
 
 def test_shuffle_mixes_classes_and_is_seeded(tmp_path):

@@ -135,6 +135,13 @@ def test_missing_object_is_a_named_skip(s3, corpus):
     assert info.value.reason == "missing_shard" and info.value.url == urls[1]
 
 
+def test_missing_bucket_is_a_clear_error(s3, corpus):
+    options, _ = s3
+    root, _, _ = corpus
+    with pytest.raises(ValueError, match="bucket 'no-such-bucket' of 's3://no-such-bucket/x' does not exist"):
+        write_shards(root / "src", "s3://no-such-bucket/x", storage_options=options, progress=False)
+
+
 def test_dropped_connection_resumes_at_the_byte_offset(s3):
     """Responses cut mid-body: s3fs retries the range it was reading, and when it gives up (five
     cuts in a row) the reader reopens at the byte it had reached; never a restart from byte 0."""
