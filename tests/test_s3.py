@@ -81,17 +81,19 @@ def _keys_labels(loader):
     return out
 
 
-def test_stream_exactly_once_over_two_workers_and_listing_glob(s3, corpus):
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_stream_exactly_once_over_two_workers_and_listing_glob(s3, corpus, context):
     options, _ = s3
     root, args, local = corpus
-    write_shards(root / "src", f"s3://{BUCKET}/read", storage_options=options, **args)
+    write_shards(root / "src", f"s3://{BUCKET}/read-{context}", storage_options=options, **args)
     n_train = len(local.splits["train"].shards)
-    braced = f"s3://{BUCKET}/read/train-{{000000..{n_train - 1:06d}}}.tar"
+    braced = f"s3://{BUCKET}/read-{context}/train-{{000000..{n_train - 1:06d}}}.tar"
     ds = nd.ShardedAudioDataset(braced, sr=8000, storage_options=options, shuffle=True)
-    listed = nd.ShardedAudioDataset(f"s3://{BUCKET}/read/train-*.tar", sr=8000, storage_options=options)
+    listed = nd.ShardedAudioDataset(f"s3://{BUCKET}/read-{context}/train-*.tar", sr=8000, storage_options=options)
     assert listed.urls == ds.urls and len(ds.urls) == n_train
     assert ds.classes == CLASSES and len(ds) == 18  # index and classes read from the bucket
-    got = _keys_labels(DataLoader(ds, batch_size=4, num_workers=2, collate_fn=nd.collate_audio))
+    got = _keys_labels(DataLoader(ds, batch_size=4, num_workers=2, collate_fn=nd.collate_audio,
+                                  multiprocessing_context=context))
     ref = nd.ShardedAudioDataset(str(root / "local" / "train-*.tar"), sr=8000)
     want = {s["key"]: s["label"] for s in ref}
     assert got == want and len(got) == 18  # every clip once, the same labels as from local disk
