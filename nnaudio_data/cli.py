@@ -15,8 +15,9 @@ COMMANDS = {
                                   "GPUSpectrogramCollate('mel') and train a tiny classifier"),
     "bench": ("nnaudio_data.bench", "spectrogram and loader benchmarks against librosa, torch.stft, "
                                     "nnAudio and a plain webdataset pipeline"),
-    "shard": ("nnaudio_data.data.writer", "pack a folder of audio files or a CSV/JSONL manifest into "
-                                          "tar shards"),
+    "shard": ("nnaudio_data.data.writer", "pack a folder of audio files, a CSV/JSONL manifest or a "
+                                          "published corpus into split, labelled tar shards (local "
+                                          "or s3://)"),
 }
 
 

@@ -72,7 +72,7 @@ def check_good(samples, good):
     for name, (label, data) in good.items():
         ext, got_label = by_bytes[data]  # original bytes, unchanged
         assert ext == Path(name).suffix[1:]
-        assert got_label == (int(label) if label is not None and label.isdigit() else label)
+        assert got_label == label  # "3" beside "cat": one label space of class names
 
 
 def test_folder_with_good_and_bad_files(tree, tmp_path):
@@ -81,6 +81,8 @@ def test_folder_with_good_and_bad_files(tree, tmp_path):
     summary = write_shards(src, out, prefix="train", max_count=2, progress=False)
     index, samples, counts = read_shards(out)
     check_good(samples, good)
+    # classes come from the listing, before any file is read: "dog" (only bad files) keeps its id
+    assert index["classes"] == summary.classes == ["3", "cat", "deep", "dog"] and index["multi_label"] is False
     assert summary.clips == len(good) == sum(index["shards"].values())
     assert counts == index["shards"] == summary.shards
     assert list(index["shards"]) == [f"train-{i:06d}.tar" for i in range(3)]
@@ -106,6 +108,17 @@ def test_label_none_and_shard_size(tree, tmp_path):
     assert all(os.path.getsize(out / n) <= target for n in counts), \
         {n: os.path.getsize(out / n) for n in counts}
     assert summary.clips == len(good)
+
+
+def test_integer_labels_stay_class_ids(tmp_path):
+    """Folders named by numbers only: labels are ids already (cls members), the index has no classes."""
+    for i, name in enumerate(["0/a.wav", "0/b.wav", "12/c.wav"]):
+        (tmp_path / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / name).write_bytes(audio_bytes("WAV", i))
+    summary = write_shards(tmp_path / "src", tmp_path / "out", progress=False)
+    index, samples, _ = read_shards(tmp_path / "out")
+    assert {k: s["cls"] for k, s in samples.items()} == {"0__a": b"0", "0__b": b"0", "12__c": b"12"}
+    assert "classes" not in index and summary.classes is None
 
 
 def test_output_inside_source_is_not_packed(tree):
@@ -134,7 +147,7 @@ def check_manifest_output(summary, out, tmp_path):
     labels = {k: label_of(s) for k, s in samples.items()}
     elsewhere = [k for k, s in samples.items() if s.get("wav") == (tmp_path / "elsewhere.wav").read_bytes()]
     assert len(elsewhere) == 1 and "." not in elsewhere[0] and "/" not in elsewhere[0]
-    assert labels == {"audio__x0": 0, "audio__x1": "bird song", "audio__x2": 12, elsewhere[0]: None}
+    assert labels == {"audio__x0": "0", "audio__x1": "bird song", "audio__x2": "12", elsewhere[0]: None}
     assert samples["audio__x1"]["flac"] == (tmp_path / "audio" / "x1.flac").read_bytes()
     assert summary.skipped == [(str(tmp_path / "audio" / "missing.wav"),
                                 summary.skipped[0][1])] and "No such file" in summary.skipped[0][1]

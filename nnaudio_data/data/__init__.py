@@ -4,7 +4,10 @@ resample, trim/pad, datasets.
 Modules, one line each: ``shards`` (URL lists, the shard index), ``tario`` (tar members -> samples),
 ``split`` (ranks / workers / seeds), ``samples`` (decode -> item), ``reorder`` (shuffle buffer,
 length buckets), ``progress`` (provenance tags, stats, consumed record), ``dataset``
-(:class:`ShardedAudioDataset`).
+(:class:`ShardedAudioDataset`), ``labels`` (class names <-> ids, multi-hot), ``sources`` / ``remote`` /
+``objstore`` (local, http, pipe:, s3:// and other object stores), ``wrap`` (existing datasets).
+Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/JSONL), ``layouts``
+(published corpora), ``partition`` (train / valid / test draws), ``summary``.
 """
 from .dataset import ShardedAudioDataset
 from .decode import AUDIO_EXTENSIONS, decode_audio
@@ -18,10 +21,11 @@ from .trim import trim_pad
 from .remote import Retry
 from .sources import open_shard
 from .wrap import WrappedDataset, WrappedIterableDataset, wrap
+from .labels import LabelMap
 from .writer import ShardSummary, write_shards
 
 __all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError", "SampleWarning",
            "ShardedAudioDataset", "SkipStats", "bucket_by_length", "count_shards", "decode_audio",
            "expand_urls", "resample", "shuffle_buffer", "to_mono", "trim_pad", "write_index",
            # remote shards, wrapping datasets, writing shards
-           "Retry", "ShardSummary", "WrappedDataset", "WrappedIterableDataset", "open_shard", "wrap", "write_shards"]
+           "LabelMap", "Retry", "ShardSummary", "WrappedDataset", "WrappedIterableDataset", "open_shard", "wrap", "write_shards"]

@@ -16,10 +16,11 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .errors import ErrorPolicy, SampleError
+from .labels import map_labels, resolve_labels
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
-from .shards import count_shards, default_index_url, expand_urls, read_index, sizes_for
+from .shards import count_shards, default_index_url, expand_urls, read_index_doc, sizes_for
 from .sources import open_shard
 from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
 from .tario import tar_samples
@@ -58,6 +59,11 @@ class ShardedAudioDataset(IterableDataset):
         bucket (int, optional): sort windows of this many clips by length (see
             :func:`bucket_by_length`); use a multiple of the batch size.
         rank, world_size (int, optional): override what ``torch.distributed`` / torchrun say.
+        labels (str | list[str]): "auto" (default) turns class names into int ids (multi-hot
+            float tensors for multi-label corpora) when the index lists ``classes``; "raw" keeps
+            labels as stored; a list of names maps by that list. See :mod:`.labels`.
+        storage_options (dict, optional): for fsspec URLs (``s3://...``): passed to the backend,
+            e.g. ``{"client_kwargs": {"endpoint_url": ...}}``. See :mod:`.objstore`.
 
     Shape:
         item["waveform"]: (C, T), C = 1 when ``mono``, T = ``length`` when given.
@@ -74,7 +80,8 @@ class ShardedAudioDataset(IterableDataset):
                  on_error: str = "warn", silence: Optional[float] = 0.0, require_label: bool = False,
                  index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
                  remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
-                 world_size: Optional[int] = None):
+                 world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
+                 storage_options: Optional[Dict[str, Any]] = None):
         super().__init__()
         _check(isinstance(sr, int) and sr > 0, "sr", "an int > 0", sr)
         _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
@@ -88,28 +95,37 @@ class ShardedAudioDataset(IterableDataset):
         _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
         _check(rank is None or 0 <= rank < world_size, "rank", f"in [0, world_size={world_size})", rank)
         ErrorPolicy(on_error)  # validates on_error
-        self.urls = expand_urls(urls)
+        self.storage_options = storage_options
+        self.urls = expand_urls(urls, storage_options)
         self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None else (rank, world_size)
         self._rank_world = rank_world(self._explicit_rank)
         self.index = index
-        self.sizes = self._load_sizes(index, count)
+        self.label_map = None
+        self.sizes = self._load_sizes(index, count, labels)
         self.epoch, self._passes = 0, 0
         self._stats, self._mailbox = LoaderStats(), Mailbox()
         self._consumed, self._consumed_epoch, self._workers_seen = Consumed(), 0, None
         self._token = f"{os.getpid()}-{next(_COUNTER)}"
         register(self._token, self)
 
-    def _load_sizes(self, index: Optional[str], count: bool) -> Optional[List[int]]:
+    def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
         where = index or default_index_url(self.urls)
-        table = read_index(where) if where is not None else None
+        doc = read_index_doc(where, self.storage_options) if where is not None else None
+        self.label_map = resolve_labels(labels, doc)
+        table = None if doc is None else doc["shards"]
         if table is None and index is not None:
             raise ValueError(f"index: no index file at {index!r}")
         if table is None and count:
-            table, where = count_shards(self.urls), "<counted>"
+            table, where = count_shards(self.urls, self.storage_options), "<counted>"
         return None if table is None else sizes_for(self.urls, table, where)
+
+    @property
+    def classes(self) -> Optional[List[str]]:
+        """Class names, a label id's name at its position; None when labels are not mapped."""
+        return None if self.label_map is None else self.label_map.classes
 
     @property
     def stats(self) -> LoaderStats:
@@ -191,7 +207,7 @@ class ShardedAudioDataset(IterableDataset):
         raw = self._raw(slices, policy, skip)
         if self.shuffle is not True and self.shuffle > 1:
             raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, 1))
-        items = make_items(raw, self.spec, policy, self.seed, epoch)
+        items = map_labels(make_items(raw, self.spec, policy, self.seed, epoch), self.label_map, policy)
         if self.bucket:
             items = bucket_by_length(items, self.bucket)
         return items
@@ -204,7 +220,7 @@ class ShardedAudioDataset(IterableDataset):
                 return i % s.step == s.start and (url, i) not in skip
 
             try:
-                f = open_shard(url)
+                f = open_shard(url, storage_options=self.storage_options)
             except SampleError as e:
                 if s.start == 0:  # readers sharing a shard: the owner of sample 0 reports it
                     policy.handle(e)

@@ -1,4 +1,8 @@
-"""What goes into shards: list a folder or a CSV/JSONL manifest, check headers, make tar-safe keys."""
+"""What goes into shards: list a folder or a CSV/JSONL manifest, check headers, make tar-safe keys.
+
+A manifest has a ``path`` column and optional ``label`` and ``split`` columns (a JSONL ``label``
+may be a list of names: a multi-label clip). An empty ``split`` leaves the clip to be drawn.
+"""
 from __future__ import annotations
 
 import csv
@@ -8,11 +12,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, List, Optional, Sequence, Set, Union
+from typing import Any, List, Optional, Sequence, Set, Tuple, Union
 
 import soundfile as sf
 
 from .decode import foreign_container
+from .partition import check_split_name
 from .wav import WavTruncated, parse_wav
 
 _UNITS = {"": 1, "b": 1, "k": 10 ** 3, "kb": 10 ** 3, "m": 10 ** 6, "mb": 10 ** 6, "g": 10 ** 9, "gb": 10 ** 9,
@@ -24,11 +29,13 @@ MAX_KEY = 80  # keeps "KEY.ext" within the 100-character name field of a ustar h
 
 @dataclass(frozen=True)
 class Entry:
-    """One file to pack: its path, its label (or None), and the name its key derives from."""
+    """One file to pack: its path, its label (or None), the name its key derives from, and its
+    split when the source fixes one (None: drawn by the writer)."""
 
     path: Path
     label: Any
     name: str
+    split: Optional[str] = None
 
 
 def parse_size(size: Union[int, str]) -> int:
@@ -78,28 +85,33 @@ def check_header(data: bytes) -> Optional[str]:
         >>> check_header(b""), check_header(b"plain text")
         ('empty file', 'not audio: Format not recognised.')
     """
+    return inspect_header(data)[0]
+
+
+def inspect_header(data: bytes) -> Tuple[Optional[str], Optional[Tuple[int, int, int]]]:
+    """(reason it is not readable audio or None, (frames, sample rate, channels) or None)."""
     if len(data) == 0:
-        return "empty file"
+        return "empty file", None
     foreign = foreign_container(data)
     if foreign is not None:
-        return f"unsupported format: {foreign}"
+        return f"unsupported format: {foreign}", None
     try:
         parse_wav(data)
     except WavTruncated as e:
-        return f"truncated: {e}"
+        return f"truncated: {e}", None
     try:
-        sf.info(io.BytesIO(data))
+        info = sf.info(io.BytesIO(data))
     except Exception as e:  # LibsndfileError / RuntimeError / TypeError
-        return f"not audio: {getattr(e, 'error_string', e)}"
-    return None
+        return f"not audio: {getattr(e, 'error_string', e)}", None
+    return None, (int(info.frames), int(info.samplerate), int(info.channels))
 
 
-def _folder(src: Path, label_from: str, extensions: Sequence[str], exclude: Path) -> List[Entry]:
+def _folder(src: Path, label_from: str, extensions: Sequence[str], exclude: Optional[Path]) -> List[Entry]:
     exts = {e.lower().lstrip(".") for e in extensions}
-    excluded = exclude.resolve()
+    excluded = exclude.resolve() if exclude is not None else None
     out = []
     for path in sorted(p for p in src.rglob("*") if p.suffix.lower().lstrip(".") in exts):
-        if excluded in path.resolve().parents or not path.is_file():
+        if (excluded is not None and excluded in path.resolve().parents) or not path.is_file():
             continue
         label = path.parent.name if label_from == "parent" and path.parent != src else None
         out.append(Entry(path, label, path.relative_to(src).as_posix()))
@@ -128,12 +140,15 @@ def _manifest(src: Path) -> List[Entry]:
             raise ValueError(f"{src} row {n}: every row needs a 'path' column, found {found}")
         name = str(row["path"])
         path = Path(name) if Path(name).is_absolute() else src.parent / name
-        label = row.get("label")
-        out.append(Entry(path, None if label in (None, "") else label, name.lstrip("/")))
+        label, split = row.get("label"), row.get("split")
+        if isinstance(label, str) and not label.strip():
+            label = None
+        split = None if split in (None, "") else check_split_name(str(split).strip(), f"{src} row {n}: split")
+        out.append(Entry(path, label if label != [] else None, name.lstrip("/"), split))
     return out
 
 
-def list_sources(src: Path, label_from: str, extensions: Sequence[str], exclude: Path) -> List[Entry]:
+def list_sources(src: Path, label_from: str, extensions: Sequence[str], exclude: Optional[Path]) -> List[Entry]:
     """Entries of a folder (recursive, sorted) or of a ``.csv`` / ``.jsonl`` manifest."""
     if src.is_dir():
         return _folder(src, label_from, extensions, exclude)

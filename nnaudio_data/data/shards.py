@@ -1,13 +1,16 @@
 """Shard lists and the shard index: which tar files make a dataset, and how many clips each holds.
 
-URLs come as a brace pattern (``"data/piano-{000000..000017}.tar"``, ``"{a,b}.tar"``), a glob for
-local files (``"data/*.tar"``), a ``::``-separated string, or a list of any of these.
+URLs come as a brace pattern (``"data/piano-{000000..000017}.tar"``, ``"{a,b}.tar"``), a glob
+(``"data/*.tar"``, or ``"s3://bucket/train-*.tar"``, matched by listing the store), a
+``::``-separated string, or a list of any of these.
 
 The index, shared with ``nnaudio-data shard`` (which writes it), is a JSON file::
 
     {"format": "nnaudio_data.index/1", "shards": {"piano-000000.tar": 1000, ...}}
 
-mapping each shard's file name (the last path component of its URL) to its sample count. It is
+mapping each shard's file name (the last path component of its URL) to its sample count, and,
+when the labels are class names, ``"classes"`` (sorted names; a label's id is its position) and
+``"multi_label"`` (see :mod:`.labels`). It is
 looked up as ``index.json`` beside the first shard unless a path is given. Without one,
 :func:`count_shards` reads the shards once (headers only, skipping member bytes on local files)
 and :func:`write_index` saves the result.
@@ -17,11 +20,12 @@ from __future__ import annotations
 import glob
 import json
 from contextlib import closing
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from braceexpand import braceexpand
 
 from .errors import SampleError
+from .objstore import GLOB_CHARS, expand_glob, is_remote
 from .sources import open_shard
 from .tario import split_name, tar_members
 
@@ -29,8 +33,8 @@ INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"
 
 
-def expand_urls(urls: Union[str, Sequence[str]]) -> List[str]:
-    """Expand brace patterns, ``::`` lists and local globs into a list of shard URLs.
+def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Expand brace patterns, ``::`` lists and globs (local, or object-store listings) into shard URLs.
 
     Example:
         >>> expand_urls("s3/a-{00..02}.tar::b.tar")
@@ -43,11 +47,13 @@ def expand_urls(urls: Union[str, Sequence[str]]) -> List[str]:
             raise ValueError(f"urls must be non-empty strings, got {item!r}")
         for url in braceexpand(item):
             local = "://" not in url and not url.startswith("pipe:")
-            if local and any(c in url for c in "*?["):
+            if local and any(c in url for c in GLOB_CHARS):
                 matches = sorted(glob.glob(url))
                 if not matches:
                     raise ValueError(f"urls: glob {url!r} matches no file")
                 out.extend(matches)
+            elif is_remote(url) and any(c in url.partition("://")[2] for c in GLOB_CHARS):
+                out.extend(expand_glob(url, storage_options))
             else:
                 out.append(url)
     if not out:
@@ -68,14 +74,20 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
     return INDEX_NAME if len(head) == 1 else f"{head[0]}/{INDEX_NAME}"
 
 
-def read_index(url: str) -> Optional[Dict[str, int]]:
+def read_index(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, int]]:
     """The ``shards`` mapping of the index at ``url``; None when there is no file there.
 
     Raises:
         ValueError: the file exists but is not an index of this format.
     """
+    doc = read_index_doc(url, storage_options)
+    return None if doc is None else doc["shards"]
+
+
+def read_index_doc(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+    """The whole index at ``url`` (``shards`` as name -> int); None when there is no file there."""
     try:
-        f = open_shard(url)
+        f = open_shard(url, storage_options=storage_options)
     except SampleError:
         return None
     with closing(f):
@@ -87,7 +99,8 @@ def read_index(url: str) -> Optional[Dict[str, int]]:
     if not isinstance(doc, dict) or doc.get("format") != INDEX_FORMAT or not isinstance(doc.get("shards"), dict):
         raise ValueError(f"index {url!r} must be {{'format': {INDEX_FORMAT!r}, 'shards': {{name: count}}}}, "
                          f"got keys {sorted(doc) if isinstance(doc, dict) else type(doc).__name__}")
-    return {str(k): int(v) for k, v in doc["shards"].items()}
+    doc["shards"] = {str(k): int(v) for k, v in doc["shards"].items()}
+    return doc
 
 
 def sizes_for(urls: Sequence[str], index: Dict[str, int], where: str) -> List[int]:
@@ -99,15 +112,15 @@ def sizes_for(urls: Sequence[str], index: Dict[str, int], where: str) -> List[in
     return [index[shard_name(u)] for u in urls]
 
 
-def count_shards(urls: Sequence[str]) -> Dict[str, int]:
+def count_shards(urls: Sequence[str], storage_options: Optional[Dict[str, Any]] = None) -> Dict[str, int]:
     """Count the samples of each shard by reading it once (headers only where the file seeks).
 
     A missing or broken shard counts the samples read before the error.
     """
-    return {shard_name(url): _count(url) for url in urls}
+    return {shard_name(url): _count(url, storage_options) for url in urls}
 
 
-def _count(url: str) -> int:
+def _count(url: str, storage_options: Optional[Dict[str, Any]] = None) -> int:
     n, key, exts = 0, None, set()
 
     def want(name: str) -> bool:  # group members as tar_samples does; read no bytes
@@ -120,7 +133,7 @@ def _count(url: str) -> int:
         return False
 
     try:
-        with closing(open_shard(url)) as f:
+        with closing(open_shard(url, storage_options=storage_options)) as f:
             for _ in tar_members(f, url, want):
                 pass
     except SampleError:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
-from typing import IO, Optional, Tuple
+from typing import IO, Any, Dict, Optional
 from urllib.parse import unquote
 
 from .errors import SampleError
+from .objstore import fsspec_opener
 from .remote import ResumingReader, Retry, http_opener
 
 BUFFER = 1 << 20  # read-ahead of remote streams, bytes
@@ -80,27 +81,8 @@ class PipeStream(io.RawIOBase):
                 super().close()
 
 
-def _fsspec_opener(url: str):
-    scheme = url.partition("://")[0]
-    try:
-        import fsspec
-        fs, path = fsspec.core.url_to_fs(url)
-    except ImportError as e:
-        raise ImportError(f"{url}: {scheme}:// URLs need fsspec and its {scheme} backend installed ({e})") from e
-    except ValueError as e:  # fsspec: "Protocol not known"
-        raise ValueError(f"url must be a path, file://, http(s)://, pipe: or an fsspec URL; {url!r}: {e}") from e
-
-    def open_at(offset: int) -> Tuple[IO[bytes], Optional[int]]:
-        f = fs.open(path, "rb")
-        if offset:
-            f.seek(offset)
-        size = getattr(f, "size", None)
-        return f, int(size) if isinstance(size, int) else None
-
-    return open_at
-
-
-def open_shard(url: str, retry: Optional[Retry] = None) -> IO[bytes]:
+def open_shard(url: str, retry: Optional[Retry] = None,
+               storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
     """Open ``url`` for reading bytes.
 
     Args:
@@ -108,6 +90,8 @@ def open_shard(url: str, retry: Optional[Retry] = None) -> IO[bytes]:
             fsspec URL (``s3://``, ``gs://``, ``memory://``, ...).
         retry (Retry, optional): attempts, backoff and timeout for remote reads. Default
             ``Retry()``: 5 attempts in a row, backoff 0.5 s doubling up to 30 s, timeout 60 s.
+        storage_options (dict, optional): fsspec URLs only: passed to the backend (see
+            :mod:`.objstore`).
 
     Returns:
         a readable binary stream; close it when done (for ``pipe:`` this checks the exit status).
@@ -129,7 +113,7 @@ def open_shard(url: str, retry: Optional[Retry] = None) -> IO[bytes]:
         raw = ResumingReader(url, http_opener(url, retry.timeout), retry)
         return io.BufferedReader(raw, BUFFER)
     if scheme not in ("", "file"):
-        raw = ResumingReader(url, _fsspec_opener(url), retry)
+        raw = ResumingReader(url, fsspec_opener(url, storage_options), retry)
         return io.BufferedReader(raw, BUFFER)
     path = unquote(url[7:]) if scheme == "file" else url
     try:

@@ -12,6 +12,9 @@ Items in, one of:
 
 Items out: ``{"waveform": float32 Tensor (C, T), "key": str, "label": Any, "length": int,
 "sr": int, "url": str}``. A map-style dataset stays map-style, an iterable one stays iterable.
+NumPy scalars (a Hugging Face dataset in ``"numpy"`` format) come out as Python numbers, so
+integer labels collate to an int64 tensor. A Hugging Face ``ClassLabel`` label column gives
+``ds.classes`` (its names, a label id's name at its position).
 
 Bad items follow the :class:`ErrorPolicy`. An iterable dataset drops them (counted, warned under
 "warn"). A map-style one cannot drop an index, so under "warn" / "skip" ``dataset[i]`` returns
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -34,6 +37,13 @@ from .samples import ClipSpec, prepare_clip
 from .trim import CROPS
 
 _KEY_FIELDS = ("key", "__key__", "id")
+
+
+def _plain(x: Any) -> Any:
+    """A NumPy scalar or 0-d array as the Python number it holds; anything else unchanged."""
+    if isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.ndim == 0):
+        return x.item()
+    return x
 
 
 def _array(x: Any) -> np.ndarray:
@@ -103,7 +113,8 @@ class _Prepare:
         x, rate, label, key, url = self._parse(item, index)
         if isinstance(rate, torch.Tensor):
             rate = rate.item()
-        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+        rate, label = _plain(rate), _plain(label)
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
             raise SampleError(url, key, "sample_rate", f"sample rate must be a positive int, got {rate!r}")
         if x.ndim == 1:
             x = x[None]
@@ -135,6 +146,15 @@ class _Wrapped:
             return None
         self.policy.stats.delivered += 1
         return out
+
+    @property
+    def classes(self) -> Optional[List[str]]:
+        """The names of a Hugging Face ``ClassLabel`` label column (None for other sources)."""
+        features = getattr(self.source, "features", None)
+        get = getattr(features, "get", None)
+        feature = get(self.prepare.label_field) if get is not None else None
+        names = getattr(feature, "names", None)
+        return list(names) if isinstance(names, (list, tuple)) and type(feature).__name__ == "ClassLabel" else None
 
     def set_epoch(self, epoch: int) -> None:
         """Vary ``crop="random"`` windows by epoch (they depend on seed, epoch and item index only)."""
