@@ -11,6 +11,7 @@ Two backends per octave: ``"conv"`` (frames x time-domain kernel, one strided co
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from typing import Dict, Optional, Sequence, Tuple
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..functional.cqt_plan import Octave, Plan
+from ._nnaudio_state import from_nnaudio_state
 
 OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
@@ -191,6 +193,7 @@ class MultirateCQ(nn.Module):
         for name, s in plan.scales.items():
             self.register_buffer(f"scale_{name}", torch.from_numpy(s.astype(np.float32)))
         self._fir = plan.fir is not None
+        self.register_load_state_dict_pre_hook(from_nnaudio_state)
         if self._fir:
             self._factor = plan.fir["factor"]
             self.register_buffer("halfband", torch.from_numpy(plan.fir["halfband"]))
@@ -199,6 +202,35 @@ class MultirateCQ(nn.Module):
 
     def extra_repr(self) -> str:
         return getattr(self, "_repr_args", "")
+
+    def _use_full_layout(self, n_taps: int) -> None:
+        """Switch an nnAudio-mode CQT1992v2 to nnAudio's layout (one octave, full-width kernels at
+        the full rate), to hold kernels that the per-octave layout cannot (trained ones)."""
+        for i in range(self._n_kernels):
+            if not self.trainable:
+                delattr(self, f"kernel_{i}")
+        shape = (n_taps, 2 * self.n_bins)
+        if self.trainable:
+            self.kernels = nn.ParameterList([nn.Parameter(torch.zeros(shape))])
+        else:
+            self.register_buffer("kernel_0", torch.zeros(shape))
+        self.octaves = [Octave(0, self.n_bins, 0, self.hop_length, 0, 0, 0)]
+        self._n_kernels, self.bands = 1, [(0, n_taps // 2 + 1)]
+
+    def _use_kernel_per_octave(self, shapes: Sequence[Tuple[int, int]]) -> None:
+        """Give octave ``i`` its own (W_i, 2F) kernel (to hold nnAudio's VQT(gamma=0))."""
+        widths = [w for w, _ in shapes]
+        for i, shape in enumerate(shapes):
+            t = torch.zeros(shape)
+            if self.trainable:
+                if i >= len(self.kernels):
+                    self.kernels.append(nn.Parameter(t))
+            elif i > 0:
+                self.register_buffer(f"kernel_{i}", t)
+        self.octaves = [dataclasses.replace(o, kernel=i, pad=w // 2)
+                        for i, (o, w) in enumerate(zip(self.octaves, widths))]
+        self.bands = [(0, w // 2 + 1) for w in widths]
+        self._n_kernels = len(widths)
 
     def _kernel(self, i: int) -> Tensor:
         return self.kernels[i] if self.trainable else getattr(self, f"kernel_{i}")
