@@ -23,7 +23,8 @@ class Griffin_Lim(nn.Module):
         center (bool): centred frames. Default True.
         pad_mode (str): "reflect" or "constant". Default "reflect".
         momentum (float): fast Griffin-Lim momentum, >= 0 (0 = classic Griffin-Lim). Default 0.99.
-        device: accepted for compatibility; the computation follows the input's device.
+        device: accepted for compatibility (nnAudio's default "cpu"); the computation follows the
+            input's device, whatever this says.
 
     Shape:
         S: (B, F, N) or (F, N) magnitude, F = n_fft // 2 + 1; output: (B, T)
@@ -37,7 +38,7 @@ class Griffin_Lim(nn.Module):
 
     def __init__(self, n_fft: int, n_iter: int = 32, hop_length: Optional[int] = None,
                  win_length: Optional[int] = None, window="hann", center: bool = True,
-                 pad_mode: str = "reflect", momentum: float = 0.99, device=None):
+                 pad_mode: str = "reflect", momentum: float = 0.99, device="cpu"):
         super().__init__()
         _base.check_positive_int("n_iter", n_iter)
         if not momentum >= 0:
