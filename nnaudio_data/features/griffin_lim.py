@@ -11,6 +11,13 @@ from . import _base
 from .stft import STFT
 
 
+def _fill_window(module: "Griffin_Lim", state: dict, prefix: str, *args) -> None:
+    """nnAudio's Griffin_Lim has an empty state dict: the window is the built one."""
+    key = prefix + "stft.window"
+    if key not in state and not any(k.startswith(prefix) for k in state):
+        state[key] = module.stft.window.detach().clone()
+
+
 class Griffin_Lim(nn.Module):
     """Phase reconstruction from a magnitude spectrogram by fast Griffin-Lim.
 
@@ -46,6 +53,7 @@ class Griffin_Lim(nn.Module):
         self.stft = STFT(n_fft=n_fft, win_length=win_length, hop_length=hop_length, window=window,
                          center=center, pad_mode=pad_mode, backend="fft", return_complex=True)
         self.n_fft, self.hop_length, self.n_iter, self.momentum = n_fft, self.stft.hop_length, n_iter, momentum
+        self.register_load_state_dict_pre_hook(_fill_window)
 
     def forward(self, S: Tensor, length: Optional[int] = None,
                 generator: Optional[torch.Generator] = None) -> Tensor:
