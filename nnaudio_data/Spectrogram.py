@@ -10,7 +10,7 @@ Example:
 """
 import numpy as np
 
-from .features import *  # noqa: F401,F403
+from .features import *  # noqa: F403
 from .features import __all__ as _features
 
-__all__ = [*_features, "np"]
+__all__ = _features + ["np"]

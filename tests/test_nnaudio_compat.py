@@ -286,8 +286,8 @@ def test_vqt_gamma_zero_equals_cqt2010v2_exactly():
 # --------------------------------------------------------------------- upstream suite, if present
 
 UPSTREAM = os.environ.get("NNAUDIO_UPSTREAM_TESTS")
-_IMPORTS = [(re.compile(r"^from nnAudio\.Spectrogram import ", re.M), "from nnaudio_data.Spectrogram import "),
-            (re.compile(r"^from nnAudio\.features import ", re.M), "from nnaudio_data.features import ")]
+_IMPORTS = [(re.compile(r"^from nnAudio\.Spectrogram import ", re.MULTILINE), "from nnaudio_data.Spectrogram import "),
+            (re.compile(r"^from nnAudio\.features import ", re.MULTILINE), "from nnaudio_data.features import ")]
 
 
 def _librosa_examples_offline() -> bool:
@@ -352,7 +352,7 @@ def test_upstream_suite_with_only_the_imports_changed(tmp_path):
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "-o", "python_files=test*.py", str(dst)], cwd=dst, env=env,
                          capture_output=True, text=True, timeout=3600)
-    failed = re.findall(r"^FAILED \S+::(\w+)", run.stdout, re.M)
+    failed = re.findall(r"^FAILED \S+::(\w+)", run.stdout, re.MULTILINE)
     assert sorted(set(failed) - set(KNOWN_FAILURES)) == [], run.stdout[-3000:]
     passed = re.search(r"(\d+) passed", run.stdout)
     assert passed and int(passed.group(1)) >= 43, run.stdout[-3000:]

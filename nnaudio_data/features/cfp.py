@@ -60,7 +60,7 @@ class CFP(nn.Module):
     """
 
     def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
-                 g: Sequence[float] = [0.24, 0.6, 1], NumPerOct=48):  # noqa: B006 (nnAudio's default)
+                 g: Sequence[float] = [0.24, 0.6, 1], NumPerOct=48):  # nnAudio's default (a list)
         super().__init__()
         self._repr_args = non_default_args(CFP.__init__, locals())
         if not fr > 0:

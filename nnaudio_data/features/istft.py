@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.fourier import pad_window
 from ..functional.spectral import frames_irfft, frames_matmul, onesided_to_full, overlap_add
