@@ -281,6 +281,10 @@ def test_vqt_gamma_zero_equals_cqt2010v2_exactly():
         c = ours.CQT2010v2(mode=mode)(x, output_format="Magnitude", normalization_type="librosa")
         v = ours.VQT(gamma=0, mode=mode)(x, output_format="Magnitude", normalization_type="librosa")
         assert bool((c == v).all())
+    # in mode "librosa" all three are librosa.cqt; in mode "nnaudio" CQT1992v2 is nnAudio's other
+    # algorithm (one full-rate convolution, no FIR chain) and differs from both, as in nnAudio
+    v = ours.VQT(gamma=0, mode="librosa")(x)
+    assert bool((ours.CQT1992v2(mode="librosa")(x) == v).all())
 
 
 # --------------------------------------------------------------------- upstream suite, if present
