@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
+from hypothesis import assume, given, settings, strategies as st
 from torch import nn
 
 import nnaudio_data.features as ours
@@ -222,6 +223,43 @@ def test_trained_nnaudio_kernels_load_exactly(name, kw):
         expected = _outputs(name, ref, x)
     for g, e in zip(_outputs(name, mod, x), expected):
         assert _rel(g, e) <= TOL["state"]
+
+
+@settings(max_examples=int(os.environ.get("NNAUDIO_COMPAT_EXAMPLES", 12)), deadline=None)
+@given(name=st.sampled_from(["CQT1992v2", "CQT2010v2", "VQT"]),
+       sr=st.sampled_from([8000, 16000, 22050]), bpo=st.sampled_from([12, 24, 36]),
+       octaves=st.floats(1.0, 6.0), fmin=st.floats(30.0, 120.0),
+       hop=st.sampled_from([64, 128, 200, 256, 512]), gamma=st.floats(0.0, 20.0),
+       trainable=st.booleans(), trained=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_any_nnaudio_cqt_state_loads_and_gives_its_outputs(name, sr, bpo, octaves, fmin, hop, gamma,
+                                                         trainable, trained, seed):
+    """Random constant-Q worlds: nnAudio's state (built, or perturbed as training leaves it) loads
+    strictly and the complex outputs agree within TOL["state"]."""
+    n_bins = max(1, int(octaves * bpo))
+    assume(fmin * 2 ** ((n_bins - 1) / bpo) * 1.1 < sr / 2)
+    kw = dict(sr=sr, fmin=fmin, n_bins=n_bins, bins_per_octave=bpo, hop_length=hop,
+              trainable=trainable, **({"gamma": gamma} if name == "VQT" else {}))
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, sr // 2, generator=gen)
+    with _nnaudio_env():
+        try:
+            ref = getattr(nnaudio_features, name)(verbose=False, **kw)
+            ref(x)
+        except Exception:  # nnAudio's own limits (e.g. the hop against the octave count)
+            assume(False)
+        state = ref.state_dict()
+        if trained:
+            state = {k: v + 1e-3 * v.abs().max() * torch.randn(v.shape, generator=gen)
+                     if "cqt_kernels" in k else v for k, v in state.items()}
+            ref.load_state_dict(state)
+        with torch.no_grad():
+            expected = ref(x, output_format="Complex")
+    mod = getattr(ours, name)(**kw)
+    mod.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        got = mod(x, output_format="Complex")
+    assert got.shape == expected.shape
+    assert _rel(got, expected) <= TOL["state"]
 
 
 def test_nnaudio_state_into_librosa_mode_is_refused():

@@ -218,15 +218,17 @@ class MultirateCQ(nn.Module):
         self._n_kernels, self.bands = 1, [(0, n_taps // 2 + 1)]
 
     def _use_kernel_per_octave(self, shapes: Sequence[Tuple[int, int]]) -> None:
-        """Give octave ``i`` its own (W_i, 2F) kernel (to hold nnAudio's VQT(gamma=0))."""
+        """Give octave ``i`` its own (W_i, 2F) kernel (to hold nnAudio's VQT(gamma=0), whose kernels
+        are per octave and, after early downsampling, of other widths than ours)."""
         widths = [w for w, _ in shapes]
         for i, shape in enumerate(shapes):
             t = torch.zeros(shape)
-            if self.trainable:
-                if i >= len(self.kernels):
-                    self.kernels.append(nn.Parameter(t))
-            elif i > 0:
+            if not self.trainable:
                 self.register_buffer(f"kernel_{i}", t)
+            elif i < len(self.kernels):
+                self.kernels[i] = nn.Parameter(t)
+            else:
+                self.kernels.append(nn.Parameter(t))
         self.octaves = [dataclasses.replace(o, kernel=i, pad=w // 2)
                         for i, (o, w) in enumerate(zip(self.octaves, widths))]
         self.bands = [(0, w // 2 + 1) for w in widths]
@@ -255,12 +257,18 @@ class MultirateCQ(nn.Module):
             return fir_decimate(x, levels, self.early_filter, self._factor, self.halfband)
         return fft_decimate(x, levels)
 
+    def _octave_frames(self, levels: Dict[int, Tensor], o: Octave) -> int:
+        return (levels[o.level].shape[-1] + 2 * o.pad - o.offset - self._kernel(o.kernel).shape[0]) \
+            // o.hop + 1
+
     def _n_frames(self, t: int, levels: Dict[int, Tensor]) -> int:
+        """Output frames: one full-rate convolution's count, else the fewest of any octave (when
+        the hop does not halve evenly, octaves differ: librosa crops to the fewest; in mode
+        "nnaudio" the others are resampled to it, as nnAudio's VQT does)."""
         if self._full_width is not None:  # one full-rate convolution's frame count
             hop = self.octaves[0].hop << self.octaves[0].level
             return (t + 2 * self._pre_pad - self._full_width) // hop + 1
-        return min((levels[o.level].shape[-1] + 2 * o.pad - o.offset - self._kernel(o.kernel).shape[0])
-                   // o.hop + 1 for o in self.octaves)
+        return min(self._octave_frames(levels, o) for o in self.octaves)
 
     def _transform(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """(B, T) -> real and imaginary parts (B, F, N), convolutional normalisation."""
@@ -271,8 +279,11 @@ class MultirateCQ(nn.Module):
         re, im = [], []
         for oc in reversed(self.octaves):  # lowest bins first
             k = self._kernel(oc.kernel).to(x.dtype)
-            r = apply_octave(levels[oc.level], k, oc, n, self.pad_mode, self._backend(x, oc),
+            n_o = self._octave_frames(levels, oc) if self._fir else n
+            r = apply_octave(levels[oc.level], k, oc, n_o, self.pad_mode, self._backend(x, oc),
                              self.bands[oc.kernel])
+            if n_o != n:  # nnAudio's VQT: an octave with more frames is resampled linearly in time
+                r = F.interpolate(r, size=n, mode="linear", align_corners=False)
             f, skip = k.shape[1] // 2, max(0, -oc.lo)
             re.append(r[:, skip:f, :n])
             im.append(r[:, f + skip:, :n])

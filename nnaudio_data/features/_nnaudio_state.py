@@ -71,8 +71,11 @@ def from_nnaudio_state(module, state: dict, prefix: str, local_metadata, strict,
 
 
 def _fir_state(module, state, prefix, kernels, error_msgs) -> None:
-    if len(kernels) == len(module.octaves) and module._n_kernels == 1 < len(kernels):
-        module._use_kernel_per_octave([(k.shape[-1], 2 * k.shape[0]) for k in kernels])  # nnAudio VQT, gamma = 0
+    shapes = [(k.shape[-1], 2 * k.shape[0]) for k in kernels]
+    if len(kernels) == len(module.octaves) and (
+            module._n_kernels != len(kernels) or
+            any(tuple(module._kernel(i).shape) != s for i, s in enumerate(shapes))):
+        module._use_kernel_per_octave(shapes)  # nnAudio's VQT(gamma=0): one kernel per octave
     if len(kernels) != module._n_kernels:
         error_msgs.append(f"{prefix}cqt_kernels_real: the state holds {len(kernels)} kernel(s), "
                           f"this {type(module).__name__} {module._n_kernels}")
@@ -87,7 +90,10 @@ def _fir_state(module, state, prefix, kernels, error_msgs) -> None:
 
 def _direct_state(module, state, prefix, full: Tensor) -> None:
     """CQT1992v2: crop and subsample per octave when that loses nothing, else nnAudio's layout."""
-    if len(module.octaves) > 1:
+    oc0 = module.octaves[0]
+    is_full = len(module.octaves) == 1 and oc0.level == 0 and oc0.offset == 0 and \
+        module._kernel(0).shape[0] == full.shape[-1]
+    if not is_full:
         blocks = []
         for oc in module.octaves:
             step = 1 << oc.level
