@@ -134,8 +134,10 @@ class CQT2010v2(MultirateCQ):
         earlydownsample (bool): decimate the input before the top octave when the bins allow. Default True.
 
     Shape:
-        as :class:`CQT1992v2`; N = T // hop_length + 1 (the frame count of the lowest octave in mode
-        "nnaudio" when the hop is not divisible by ``2 ** (octaves - 1)``).
+        as :class:`CQT1992v2`; N = T // hop_length + 1. When the hop does not halve evenly down
+        the octaves, octaves differ in frame count: N is the fewest; mode "librosa" crops the
+        others to it (as librosa), mode "nnaudio" resamples them to it linearly in time (as
+        nnAudio's VQT; nnAudio's CQT2010v2 raises there).
 
     Example:
         >>> import torch

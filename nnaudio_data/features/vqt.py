@@ -22,7 +22,8 @@ class VQT(CQT2010v2):
 
     Shape:
         x: (T,), (B, T), (B, 1, T) -> (B, F, N); (B, C, T) -> (B, C, F, N);
-        "Complex" and "Phase" add a last axis of 2. N = T // hop_length + 1.
+        "Complex" and "Phase" add a last axis of 2. N = T // hop_length + 1 (see
+        :class:`~nnaudio_data.features.CQT2010v2` when the hop does not halve evenly).
 
     Example:
         >>> import torch
