@@ -262,6 +262,40 @@ def test_any_nnaudio_cqt_state_loads_and_gives_its_outputs(name, sr, bpo, octave
     assert _rel(got, expected) <= TOL["state"]
 
 
+@settings(max_examples=int(os.environ.get("NNAUDIO_COMPAT_EXAMPLES", 8)), deadline=None)
+@given(name=st.sampled_from(["CQT1992", "CQT2010"]), sr=st.sampled_from([8000, 16000]),
+       bpo=st.sampled_from([12, 24]), octaves=st.floats(1.0, 5.0), fmin=st.floats(40.0, 120.0),
+       hop=st.sampled_from([64, 128, 256]), trainable_cqt=st.booleans(), trained=st.booleans(),
+       pad_mode=st.sampled_from(["reflect", "constant"]), seed=st.integers(0, 2 ** 16))
+def test_any_legacy_cqt_state_loads_and_gives_its_outputs(name, sr, bpo, octaves, fmin, hop,
+                                                        trainable_cqt, trained, pad_mode, seed):
+    n_bins = max(1, int(octaves * bpo))
+    assume(fmin * 2 ** ((n_bins - 1) / bpo) * 1.1 < sr / 2)
+    kw = dict(sr=sr, fmin=fmin, n_bins=n_bins, bins_per_octave=bpo, hop_length=hop,
+              trainable_CQT=trainable_cqt or trained, pad_mode=pad_mode)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, sr // 2, generator=gen)
+    with _nnaudio_env():
+        try:
+            ref = getattr(nnaudio_features, name)(**kw)
+            ref(x)
+        except Exception:  # nnAudio's own limits (octave frame counts, reflection length)
+            assume(False)
+        state = ref.state_dict()
+        if trained:
+            state = {k: v + 1e-3 * v.abs().max() * torch.randn(v.shape, generator=gen)
+                     if "cqt_kernels" in k else v for k, v in state.items()}
+            ref.load_state_dict(state)
+        with torch.no_grad():
+            expected = ref(x, output_format="Complex")
+    mod = getattr(ours, name)(**kw)
+    mod.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        got = mod(x, output_format="Complex")
+    assert got.shape == expected.shape
+    assert _rel(got, expected) <= TOL["state"]
+
+
 def test_nnaudio_state_into_librosa_mode_is_refused():
     with _nnaudio_env():
         state = nnaudio_features.CQT2010v2(verbose=False).state_dict()
