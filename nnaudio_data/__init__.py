@@ -16,6 +16,7 @@ Modules, one line each:
 - ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
+- ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
 - ``bench/``       benchmark sections, side by side with librosa, torch.stft, nnAudio, webdataset
 - ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard); ``demo.py``, ``synth.py`` its demo

@@ -1,7 +1,7 @@
 """nn.Modules owning spectrogram kernels (buffers, or Parameters when trainable), with nnAudio 0.3's
 class names, constructor parameters and defaults.
 
-- ``stft.py``        :class:`STFT` (conv1d or FFT backend, ``.inverse``)
+- ``stft.py``        :class:`STFT` (conv1d or FFT backend, ``.inverse``), :class:`STFTBase`
 - ``istft.py``       :class:`iSTFT` (trainable inverse kernels and window)
 - ``filterbank.py``  power spectrogram -> filterbank, shared by Mel and Gammatone
 - ``mel.py``         :class:`MelSpectrogram`
@@ -9,20 +9,23 @@ class names, constructor parameters and defaults.
 - ``gammatone.py``   :class:`Gammatonegram`
 - ``griffin_lim.py`` :class:`Griffin_Lim` (phase from a magnitude)
 - ``cqt.py``         :class:`CQT1992v2`, :class:`CQT2010v2`, :class:`CQT` (constant-Q, multirate engine)
+- ``cqt_legacy.py`` :class:`CQT1992`, :class:`CQT2010` (nnAudio's first CQTs, kept for old code)
 - ``vqt.py``         :class:`VQT` (variable-Q, ``gamma``)
-- ``cfp.py``         :class:`CFP` (combined frequency and periodicity)
+- ``cfp.py``         :class:`CFP`, :class:`Combined_Frequency_Periodicity` (frequency x periodicity)
 - ``registry.py``    kinds by name for ``GPUSpectrogramCollate(kind)``
 """
-from .cfp import CFP
+from .cfp import CFP, Combined_Frequency_Periodicity
 from .cqt import CQT, CQT1992v2, CQT2010v2
+from .cqt_legacy import CQT1992, CQT2010
 from .gammatone import Gammatonegram
 from .griffin_lim import Griffin_Lim
 from .istft import iSTFT
 from .mel import MelSpectrogram
 from .mfcc import MFCC
 from .registry import KINDS, make_transform
-from .stft import STFT
+from .stft import STFT, STFTBase
 from .vqt import VQT
 
-__all__ = ["CFP", "CQT", "CQT1992v2", "CQT2010v2", "Gammatonegram", "Griffin_Lim", "KINDS", "MFCC",
-           "MelSpectrogram", "STFT", "VQT", "iSTFT", "make_transform"]
+__all__ = ["CFP", "CQT", "CQT1992", "CQT1992v2", "CQT2010", "CQT2010v2",
+           "Combined_Frequency_Periodicity", "Gammatonegram", "Griffin_Lim", "KINDS", "MFCC",
+           "MelSpectrogram", "STFT", "STFTBase", "VQT", "iSTFT", "make_transform"]

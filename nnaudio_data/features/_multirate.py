@@ -11,6 +11,7 @@ Two backends per octave: ``"conv"`` (frames x time-domain kernel, one strided co
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 from typing import Dict, Optional, Sequence, Tuple
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..functional.cqt_plan import Octave, Plan
+from ._nnaudio_state import from_nnaudio_state
 
 OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
@@ -191,6 +193,7 @@ class MultirateCQ(nn.Module):
         for name, s in plan.scales.items():
             self.register_buffer(f"scale_{name}", torch.from_numpy(s.astype(np.float32)))
         self._fir = plan.fir is not None
+        self.register_load_state_dict_pre_hook(from_nnaudio_state)
         if self._fir:
             self._factor = plan.fir["factor"]
             self.register_buffer("halfband", torch.from_numpy(plan.fir["halfband"]))
@@ -199,6 +202,37 @@ class MultirateCQ(nn.Module):
 
     def extra_repr(self) -> str:
         return getattr(self, "_repr_args", "")
+
+    def _use_full_layout(self, n_taps: int) -> None:
+        """Switch an nnAudio-mode CQT1992v2 to nnAudio's layout (one octave, full-width kernels at
+        the full rate), to hold kernels that the per-octave layout cannot (trained ones)."""
+        for i in range(self._n_kernels):
+            if not self.trainable:
+                delattr(self, f"kernel_{i}")
+        shape = (n_taps, 2 * self.n_bins)
+        if self.trainable:
+            self.kernels = nn.ParameterList([nn.Parameter(torch.zeros(shape))])
+        else:
+            self.register_buffer("kernel_0", torch.zeros(shape))
+        self.octaves = [Octave(0, self.n_bins, 0, self.hop_length, 0, 0, 0)]
+        self._n_kernels, self.bands = 1, [(0, n_taps // 2 + 1)]
+
+    def _use_kernel_per_octave(self, shapes: Sequence[Tuple[int, int]]) -> None:
+        """Give octave ``i`` its own (W_i, 2F) kernel (to hold nnAudio's VQT(gamma=0), whose kernels
+        are per octave and, after early downsampling, of other widths than ours)."""
+        widths = [w for w, _ in shapes]
+        for i, shape in enumerate(shapes):
+            t = torch.zeros(shape)
+            if not self.trainable:
+                self.register_buffer(f"kernel_{i}", t)
+            elif i < len(self.kernels):
+                self.kernels[i] = nn.Parameter(t)
+            else:
+                self.kernels.append(nn.Parameter(t))
+        self.octaves = [dataclasses.replace(o, kernel=i, pad=w // 2)
+                        for i, (o, w) in enumerate(zip(self.octaves, widths))]
+        self.bands = [(0, w // 2 + 1) for w in widths]
+        self._n_kernels = len(widths)
 
     def _kernel(self, i: int) -> Tensor:
         return self.kernels[i] if self.trainable else getattr(self, f"kernel_{i}")
@@ -223,12 +257,18 @@ class MultirateCQ(nn.Module):
             return fir_decimate(x, levels, self.early_filter, self._factor, self.halfband)
         return fft_decimate(x, levels)
 
+    def _octave_frames(self, levels: Dict[int, Tensor], o: Octave) -> int:
+        return (levels[o.level].shape[-1] + 2 * o.pad - o.offset - self._kernel(o.kernel).shape[0]) \
+            // o.hop + 1
+
     def _n_frames(self, t: int, levels: Dict[int, Tensor]) -> int:
+        """Output frames: one full-rate convolution's count, else the fewest of any octave (when
+        the hop does not halve evenly, octaves differ: librosa crops to the fewest; in mode
+        "nnaudio" the others are resampled to it, as nnAudio's VQT does)."""
         if self._full_width is not None:  # one full-rate convolution's frame count
             hop = self.octaves[0].hop << self.octaves[0].level
             return (t + 2 * self._pre_pad - self._full_width) // hop + 1
-        return min((levels[o.level].shape[-1] + 2 * o.pad - o.offset - self._kernel(o.kernel).shape[0])
-                   // o.hop + 1 for o in self.octaves)
+        return min(self._octave_frames(levels, o) for o in self.octaves)
 
     def _transform(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """(B, T) -> real and imaginary parts (B, F, N), convolutional normalisation."""
@@ -239,8 +279,11 @@ class MultirateCQ(nn.Module):
         re, im = [], []
         for oc in reversed(self.octaves):  # lowest bins first
             k = self._kernel(oc.kernel).to(x.dtype)
-            r = apply_octave(levels[oc.level], k, oc, n, self.pad_mode, self._backend(x, oc),
+            n_o = self._octave_frames(levels, oc) if self._fir else n
+            r = apply_octave(levels[oc.level], k, oc, n_o, self.pad_mode, self._backend(x, oc),
                              self.bands[oc.kernel])
+            if n_o != n:  # nnAudio's VQT: an octave with more frames is resampled linearly in time
+                r = F.interpolate(r, size=n, mode="linear", align_corners=False)
             f, skip = k.shape[1] // 2, max(0, -oc.lo)
             re.append(r[:, skip:f, :n])
             im.append(r[:, f + skip:, :n])

@@ -1,4 +1,5 @@
-"""Combined frequency and periodicity (CFP) with nnAudio 0.3's name and arguments: :class:`CFP`.
+"""Combined frequency and periodicity (CFP) with nnAudio 0.3's names and arguments: :class:`CFP` and
+the four-output :class:`Combined_Frequency_Periodicity`.
 
 A multi-pitch feature (Su & Yang, 2015): the spectrum and the cepstrum, each compressed by a power
 law, both mapped onto the same log-spaced bins and multiplied, so that only pitches that show both
@@ -24,6 +25,12 @@ def _stft_magnitude(x: Tensor, n_fft: int, hop_length: int, window: Tensor) -> T
     spec = torch.stft(x, n_fft, hop_length=hop_length, win_length=window.shape[-1], window=window,
                       center=True, pad_mode="constant", onesided=False, return_complex=True)
     return spec.abs().transpose(1, 2)
+
+
+def _from_nnaudio_state(module: "CFP", state: dict, prefix: str, *args) -> None:
+    """nnAudio names the Blackman-Harris window ``h``."""
+    if prefix + "h" in state:
+        state[prefix + "window"] = state.pop(prefix + "h")
 
 
 class CFP(nn.Module):
@@ -53,7 +60,7 @@ class CFP(nn.Module):
     """
 
     def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
-                 g: Sequence[float] = (0.24, 0.6, 1), NumPerOct=48):
+                 g: Sequence[float] = [0.24, 0.6, 1], NumPerOct=48):  # nnAudio's default (a list)
         super().__init__()
         self._repr_args = non_default_args(CFP.__init__, locals())
         if not fr > 0:
@@ -80,6 +87,7 @@ class CFP(nn.Module):
                                                     dtype=torch.float32))
         self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))
         self.register_buffer("quef2logfreq_matrix", torch.tensor(quef, dtype=torch.float32))
+        self.register_load_state_dict_pre_hook(_from_nnaudio_state)
 
     def extra_repr(self) -> str:
         return self._repr_args
@@ -94,26 +102,71 @@ class CFP(nn.Module):
             x = x * keep
         return x if g == 0 else x.pow(g)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Z for ``x``; see the class docstring for shapes."""
-        if x.dim() not in (1, 2, 3):
-            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-        lead = (1,) if x.dim() == 1 else x.shape[:1] if x.dim() == 2 or x.shape[1] == 1 else x.shape[:2]
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        flat = x.reshape(-1, x.shape[-1]).to(dtype)
-        window = self.window.to(dtype)
-        spec = _stft_magnitude(flat, self.N, self.hop_length, window) / torch.linalg.norm(window)
-        spec = spec.relu().pow(self.g[0])
+    def _parts(self, x: Tensor, drop_edges: bool = False):
+        """(B', T) -> |STFT| (B', N, n_fft) and the last spectrum and cepstrum layers."""
+        window = self.window.to(x.dtype)
+        tfr0 = _stft_magnitude(x, self.N, self.hop_length, window) / torch.linalg.norm(window)
+        if drop_edges:
+            tfr0 = tfr0[:, 1:-1]
+        spec = tfr0.relu().pow(self.g[0])
         ceps = spec
         for i, g in enumerate(self.g[1:], start=1):
             if i % 2:
                 ceps = self._layer(spec, g, self.tc_idx)
             else:
                 spec = self._layer(ceps, g, self.fc_idx)
+        return tfr0, spec, ceps
+
+    def _log_bins(self, spec: Tensor, quef: bool = False) -> Tensor:
+        """(B', N, n_fft) -> (B', F, N) on the log-spaced bins."""
         half = int(round(self.N / 2))
-        tfr = spec[..., :half][..., : self.high_freq_idx]
-        ceps = ceps[..., :half][..., : self.high_quef_idx]
-        z = (self.freq2logfreq_matrix.to(dtype) @ tfr.transpose(1, 2)) * \
-            (self.quef2logfreq_matrix.to(dtype) @ ceps.transpose(1, 2))
+        if quef:
+            return self.quef2logfreq_matrix.to(spec.dtype) @ \
+                spec[..., :half][..., : self.high_quef_idx].transpose(1, 2)
+        return self.freq2logfreq_matrix.to(spec.dtype) @ \
+            spec[..., :half][..., : self.high_freq_idx].transpose(1, 2)
+
+    @staticmethod
+    def _flat(x: Tensor):
+        if x.dim() not in (1, 2, 3):
+            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
+        lead = (1,) if x.dim() == 1 else x.shape[:1] if x.dim() == 2 or x.shape[1] == 1 else x.shape[:2]
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        return x.reshape(-1, x.shape[-1]).to(dtype), lead
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Z for ``x``; see the class docstring for shapes."""
+        flat, lead = self._flat(x)
+        _, tfr, ceps = self._parts(flat)
+        z = self._log_bins(tfr) * self._log_bins(ceps, quef=True)
         z = z.reshape(*lead, *z.shape[1:])
-        return z if x.dtype == dtype else z.to(x.dtype)
+        return z if x.dtype == z.dtype else z.to(x.dtype)
+
+
+class Combined_Frequency_Periodicity(CFP):
+    """nnAudio's ``Combined_Frequency_Periodicity``: :class:`CFP` without the first and last frames,
+    returning its four layers ``(Z, tfrL0, tfrLF, tfrLQ)``.
+
+    Args:
+        as :class:`CFP`.
+
+    Shape:
+        x: (T,), (B, T), (B, 1, T) -> four (B, F, N - 2) tensors ((B, C, F, N - 2) for C > 1):
+        ``Z = tfrLF * tfrLQ``; ``tfrL0`` the magnitude spectrum, ``tfrLF`` the last spectrum layer,
+        ``tfrLQ`` the last cepstrum layer, all on the log-spaced bins. N = T // hop_length + 1.
+
+    Example:
+        >>> cfp = Combined_Frequency_Periodicity(fs=8000, fr=4, fc=100, tc=1 / 2000,
+        ...                                      window_size=1025, hop_length=160)
+        >>> [tuple(t.shape) for t in cfp(torch.randn(2, 8000))][0]
+        (2, 207, 49)
+    """
+
+    def forward(self, x: Tensor):  # type: ignore[override]
+        """(Z, tfrL0, tfrLF, tfrLQ) for ``x``; see the class docstring for shapes."""
+        flat, lead = self._flat(x)
+        tfr0, tfr, ceps = self._parts(flat, drop_edges=True)
+        lf, lq = self._log_bins(tfr), self._log_bins(ceps, quef=True)
+        out = (lf * lq, self._log_bins(tfr0), lf, lq)
+        return tuple(t.reshape(*lead, *t.shape[1:]).to(x.dtype if x.is_floating_point() else t.dtype)
+                     for t in out)

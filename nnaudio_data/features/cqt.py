@@ -12,6 +12,7 @@ from ..functional.cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir
 from ._multirate import MultirateCQ, non_default_args
 
 MODES = ("nnaudio", "librosa")
+LAYOUTS = ("octaves", "full")
 
 
 def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
@@ -66,11 +67,19 @@ class CQT1992v2(MultirateCQ):
             "fft" on CPU). Both give the same numbers; ``nnaudio-data bench --only cqt`` times both
             on the device at hand, CUDA included.
         sparsity (float): librosa mode: share of each kernel's L1 mass dropped. Default 0.01.
+        layout (str): mode "nnaudio": "octaves" (each octave at the lowest rate that holds its
+            band; closer to the float64 result than nnAudio's own float32 output) or "full"
+            (nnAudio's one full-rate convolution with full-width kernels: its float32 numbers,
+            rounding included, at its cost). ``trainable=True`` always uses "full", so that every
+            tap of nnAudio's kernels is held (and its state dicts load exactly).
 
     Shape:
         x: (T,), (B, T), (B, 1, T) -> (B, F, N); (B, C, T) -> (B, C, F, N);
         "Complex" and "Phase" add a last axis of 2 (real, imaginary / cos, sin).
         N = T // hop_length + 1 when centred. float16 / bfloat16 are computed in float32.
+
+    ``load_state_dict`` accepts nnAudio's state (``cqt_kernels_real`` / ``_imag``, ``lenghts``);
+    kernels that differ from the built ones (trained) switch the module to the "full" layout.
 
     ``forward(x, output_format=None, normalization_type="librosa")``: "librosa" scales bin ``f`` by
     the square root of its filter length (librosa's ``scale=True``), "convolutional" leaves the L1
@@ -86,9 +95,11 @@ class CQT1992v2(MultirateCQ):
     def __init__(self, sr=22050, hop_length=512, fmin=32.70, fmax=None, n_bins=84, bins_per_octave=12,
                  filter_scale=1, norm=1, window="hann", center=True, pad_mode="reflect",
                  trainable=False, output_format="Magnitude", verbose=True, *, mode="nnaudio",
-                 backend="auto", sparsity=0.01):
+                 backend="auto", sparsity=0.01, layout="octaves"):
         super().__init__()
         self._repr_args = non_default_args(CQT1992v2.__init__, locals())
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
                    sparsity=sparsity)
         hop_length, n_bins, bins_per_octave = int(hop_length), int(n_bins), int(bins_per_octave)
@@ -105,7 +116,7 @@ class CQT1992v2(MultirateCQ):
                                 window, 0.0, sparsity)
         else:
             plan = nnaudio_direct_plan(sr, hop_length, freqs, bins_per_octave, filter_scale, norm,
-                                       window, center)
+                                       window, center, full=trainable or layout == "full")
         self.sr, self.hop_length, self.mode, self.center = sr, hop_length, mode, center
         self._setup(plan, trainable, backend, output_format, pad_mode)
 
@@ -123,8 +134,10 @@ class CQT2010v2(MultirateCQ):
         earlydownsample (bool): decimate the input before the top octave when the bins allow. Default True.
 
     Shape:
-        as :class:`CQT1992v2`; N = T // hop_length + 1 (the frame count of the lowest octave in mode
-        "nnaudio" when the hop is not divisible by ``2 ** (octaves - 1)``).
+        as :class:`CQT1992v2`; N = T // hop_length + 1. When the hop does not halve evenly down
+        the octaves, octaves differ in frame count: N is the fewest; mode "librosa" crops the
+        others to it (as librosa), mode "nnaudio" resamples them to it linearly in time (as
+        nnAudio's VQT; nnAudio's CQT2010v2 raises there).
 
     Example:
         >>> import torch

@@ -11,6 +11,13 @@ from . import _base
 from .stft import STFT
 
 
+def _fill_window(module: "Griffin_Lim", state: dict, prefix: str, *args) -> None:
+    """nnAudio's Griffin_Lim has an empty state dict: the window is the built one."""
+    key = prefix + "stft.window"
+    if key not in state and not any(k.startswith(prefix) for k in state):
+        state[key] = module.stft.window.detach().clone()
+
+
 class Griffin_Lim(nn.Module):
     """Phase reconstruction from a magnitude spectrogram by fast Griffin-Lim.
 
@@ -23,7 +30,8 @@ class Griffin_Lim(nn.Module):
         center (bool): centred frames. Default True.
         pad_mode (str): "reflect" or "constant". Default "reflect".
         momentum (float): fast Griffin-Lim momentum, >= 0 (0 = classic Griffin-Lim). Default 0.99.
-        device: accepted for compatibility; the computation follows the input's device.
+        device: accepted for compatibility (nnAudio's default "cpu"); the computation follows the
+            input's device, whatever this says.
 
     Shape:
         S: (B, F, N) or (F, N) magnitude, F = n_fft // 2 + 1; output: (B, T)
@@ -37,7 +45,7 @@ class Griffin_Lim(nn.Module):
 
     def __init__(self, n_fft: int, n_iter: int = 32, hop_length: Optional[int] = None,
                  win_length: Optional[int] = None, window="hann", center: bool = True,
-                 pad_mode: str = "reflect", momentum: float = 0.99, device=None):
+                 pad_mode: str = "reflect", momentum: float = 0.99, device="cpu"):
         super().__init__()
         _base.check_positive_int("n_iter", n_iter)
         if not momentum >= 0:
@@ -45,6 +53,7 @@ class Griffin_Lim(nn.Module):
         self.stft = STFT(n_fft=n_fft, win_length=win_length, hop_length=hop_length, window=window,
                          center=center, pad_mode=pad_mode, backend="fft", return_complex=True)
         self.n_fft, self.hop_length, self.n_iter, self.momentum = n_fft, self.stft.hop_length, n_iter, momentum
+        self.register_load_state_dict_pre_hook(_fill_window)
 
     def forward(self, S: Tensor, length: Optional[int] = None,
                 generator: Optional[torch.Generator] = None) -> Tensor:

@@ -7,12 +7,13 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.fourier import pad_window
 from ..functional.spectral import frames_irfft, frames_matmul, onesided_to_full, overlap_add
 from . import _base
 from ._base import like, register_kernel
+from .stft import STFTBase
 
 
 def split_complex(X: Tensor) -> Tuple[Tensor, Tensor, Tuple[int, ...]]:
@@ -73,7 +74,7 @@ def _from_nnaudio_state(module: "iSTFT", state: dict, prefix: str, local_metadat
                                   "from the DFT's (trained?); load them with backend='conv1d'")
 
 
-class iSTFT(nn.Module):
+class iSTFT(STFTBase):
     """Inverse STFT, nnAudio 0.3 compatible: inverse-DFT kernels (trainable) or inverse FFT.
 
     Args:

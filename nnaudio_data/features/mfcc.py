@@ -6,10 +6,15 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from ..functional.mel import dct_matrix, power_to_db
+from ..functional.mel import dct_matrix
 from . import _base
 from ._base import like
 from .mel import MelSpectrogram
+
+
+def _drop_dct(module: "MFCC", state: dict, prefix: str, *args) -> None:
+    """States saved before the DCT matrix became derived hold it as ``dct``: drop it."""
+    state.pop(prefix + "dct", None)
 
 
 class MFCC(nn.Module):
@@ -51,11 +56,20 @@ class MFCC(nn.Module):
         n_mels = self.melspec_layer.n_mels
         if n_mfcc > n_mels:
             raise ValueError(f"n_mfcc must be <= n_mels ({n_mels}), got {n_mfcc}")
-        self.n_mfcc, self.norm, self.ref, self.amin, self.top_db = n_mfcc, norm, ref, amin, top_db
-        self.register_buffer("dct", dct_matrix(n_mfcc, n_mels, norm).to(torch.float32))
+        self.n_mfcc, self.norm, self.top_db = n_mfcc, norm, top_db
+        # nnAudio's state: ``amin`` and ``|ref|`` as (1,) buffers; the DCT matrix is derived, not saved
+        self.register_buffer("amin", torch.tensor([float(amin)]))
+        self.register_buffer("ref", torch.tensor([abs(float(ref))]))
+        self.register_buffer("dct", dct_matrix(n_mfcc, n_mels, norm).to(torch.float32),
+                             persistent=False)
+        self.register_load_state_dict_pre_hook(_drop_dct)
 
     def forward(self, x: Tensor) -> Tensor:
-        db = power_to_db(self.melspec_layer(x), self.ref, self.amin, self.top_db)
+        mel = self.melspec_layer(x)
+        amin, ref = like(self.amin, mel), like(self.ref, mel)
+        db = 10.0 * torch.log10(torch.maximum(mel, amin)) - 10.0 * torch.log10(torch.maximum(amin, ref))
+        if self.top_db is not None:  # floored per clip (and channel), as nnAudio
+            db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - self.top_db)
         return torch.matmul(like(self.dct, db), db)
 
     def extra_repr(self) -> str:

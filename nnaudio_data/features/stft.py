@@ -36,7 +36,14 @@ def _from_nnaudio_state(module: "STFT", state: dict, prefix: str, local_metadata
                           "the built ones (trained?); load them into an STFT with backend='conv1d'")
 
 
-class STFT(nn.Module):
+class STFTBase(nn.Module):
+    """The base class of :class:`STFT` and :class:`~nnaudio_data.features.iSTFT`, as in nnAudio
+    (where it holds their shared inverse); kept so that ``isinstance`` checks and subclasses of old
+    code keep working. It adds nothing to ``nn.Module``.
+    """
+
+
+class STFT(STFTBase):
     """Short-time Fourier transform, nnAudio 0.3 compatible.
 
     Args:

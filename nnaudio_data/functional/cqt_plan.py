@@ -105,7 +105,8 @@ def _out_of_band(kernels: np.ndarray, sr: float, edge: float) -> float:
 
 def nnaudio_direct_plan(sr: float, hop: int, freqs: np.ndarray, bins_per_octave: int,
                         filter_scale: float = 1, norm: Optional[float] = 1, window="hann",
-                        center: bool = True, passband: float = 0.9, tol: float = 3e-6) -> Plan:
+                        center: bool = True, passband: float = 0.9, tol: float = 3e-6,
+                        full: bool = False) -> Plan:
     """nnAudio's CQT1992v2 (full-rate kernels of width W, input padded by W // 2 when centred).
 
     Octave ``o`` is read at the deepest level ``d`` (halvings of the rate, dividing the hop) whose
@@ -114,6 +115,8 @@ def nnaudio_direct_plan(sr: float, hop: int, freqs: np.ndarray, bins_per_octave:
     ``2 ** d``. For band-limited kernels this is the same sum as the full-rate one; what a level
     drops is the kernels' spectrum beyond its band (for Hann windows, sidelobes some 30 bins away).
     Level 0 is the full-rate sum itself, so windows with heavy sidelobes stay exact, only slower.
+    ``full=True`` keeps nnAudio's layout instead: one octave, all bins, the full-width kernels at the
+    full rate (what a trainable transform needs, so that every tap of nnAudio's kernels is held).
 
     Example:
         >>> p = nnaudio_direct_plan(22050, 512, cqt_frequencies(32.70, 84, 12), 12)
@@ -124,6 +127,10 @@ def nnaudio_direct_plan(sr: float, hop: int, freqs: np.ndarray, bins_per_octave:
     kern, lengths = nnaudio_kernels(q, sr, freqs, norm, window)
     kern = np.conj(kern)
     n_bins, width = kern.shape
+    pre_pad = width // 2 if center else 0
+    if full:
+        return Plan([Octave(0, n_bins, 0, hop, 0, 0, 0)], [kern], _scales(lengths), freqs,
+                    pre_pad=pre_pad, full_width=width)
     octaves, kernels = [], []
     for i in range(-(-n_bins // bins_per_octave)):
         lo, hi = _octave_bins(n_bins, bins_per_octave, i)
@@ -136,8 +143,7 @@ def nnaudio_direct_plan(sr: float, hop: int, freqs: np.ndarray, bins_per_octave:
         a, b = (cols[0] >> d) << d, -(-(cols[-1] + 1) >> d) << d
         kernels.append(kern[lo:hi, a:b:2 ** d] * 2 ** d)
         octaves.append(Octave(lo, hi, d, hop >> d, 0, a >> d, i))
-    return Plan(octaves, kernels, _scales(lengths), freqs, pre_pad=width // 2 if center else 0,
-                full_width=width)
+    return Plan(octaves, kernels, _scales(lengths), freqs, pre_pad=pre_pad, full_width=width)
 
 
 def nnaudio_fir_plan(sr: float, hop: int, fmin: float, n_bins: int, bins_per_octave: int,
