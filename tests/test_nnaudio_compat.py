@@ -339,7 +339,7 @@ def test_chirp_full_layout_matches_nnaudio_in_quiet_bins(chirp_refs):
 def test_chirp_octave_layout_is_closer_to_float64_than_nnaudio(chirp_refs):
     x, kw, out32, out64 = chirp_refs
     with torch.no_grad():
-        got = ours.CQT1992v2(**kw)(x, output_format="Complex")
+        got = ours.CQT1992v2(layout="octaves", **kw)(x, output_format="Complex")
     mag64 = out64.norm(dim=-1)
     ours_err = _rel(got.norm(dim=-1).double(), mag64)
     assert ours_err <= TOL["chirp_octaves_f64"]
@@ -402,10 +402,6 @@ KNOWN_FAILURES = {
     "test_mfcc": "calls librosa.feature.mfcc(x, ...) positionally (librosa >= 0.10)",
     "test_cfp_original": "its ground truth cfp_original.pt is not published",
     "test_cfp_new": "its ground truth holds the real recording's CFP (fails on the stand-in)",
-    # nnAudio's float32 rounding noise in near-silent bins, compared as log(|C| + 1e-5) and as
-    # phase; ours is closer to the float64 result. CQT1992v2(layout="full") passes both.
-    "test_cqt_1992_v2_log": "nnAudio's float32 noise in silent bins (layout='full' passes)",
-    "test_cqt_1992_v2_linear": "nnAudio's float32 noise in silent bins (layout='full' passes)",
 }
 
 

@@ -67,11 +67,12 @@ class CQT1992v2(MultirateCQ):
             "fft" on CPU). Both give the same numbers; ``nnaudio-data bench --only cqt`` times both
             on the device at hand, CUDA included.
         sparsity (float): librosa mode: share of each kernel's L1 mass dropped. Default 0.01.
-        layout (str): mode "nnaudio": "octaves" (each octave at the lowest rate that holds its
-            band; closer to the float64 result than nnAudio's own float32 output) or "full"
-            (nnAudio's one full-rate convolution with full-width kernels: its float32 numbers,
-            rounding included, at its cost). ``trainable=True`` always uses "full", so that every
-            tap of nnAudio's kernels is held (and its state dicts load exactly).
+        layout (str): mode "nnaudio": "full" (default: nnAudio's one full-rate convolution with
+            full-width kernels, so its float32 numbers, rounding in near-silent bins included:
+            the drop-in) or "octaves" (each octave at the lowest rate that holds its band: about
+            100x less kernel memory and closer to the float64 result than nnAudio's own float32
+            output). ``trainable=True`` always uses "full", so that every tap of nnAudio's kernels
+            is held (and its state dicts load exactly).
 
     Shape:
         x: (T,), (B, T), (B, 1, T) -> (B, F, N); (B, C, T) -> (B, C, F, N);
@@ -95,7 +96,7 @@ class CQT1992v2(MultirateCQ):
     def __init__(self, sr=22050, hop_length=512, fmin=32.70, fmax=None, n_bins=84, bins_per_octave=12,
                  filter_scale=1, norm=1, window="hann", center=True, pad_mode="reflect",
                  trainable=False, output_format="Magnitude", verbose=True, *, mode="nnaudio",
-                 backend="auto", sparsity=0.01, layout="octaves"):
+                 backend="auto", sparsity=0.01, layout="full"):
         super().__init__()
         self._repr_args = non_default_args(CQT1992v2.__init__, locals())
         if layout not in LAYOUTS:
