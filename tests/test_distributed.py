@@ -91,6 +91,7 @@ def _rank_main(rank, world, port, root, path):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # minutes on two busy cores: 2-3 ranks, each spawning its workers, 18 passes
 @pytest.mark.parametrize("world", [2, 3])
 def test_ranks_exactly_once_and_equal_batches(tmp_path, world):
     from shardkit import write_shards
