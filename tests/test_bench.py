@@ -102,10 +102,12 @@ def test_spectrogram_systems_measure_both_tasks():
     assert kb["ours-conv1d/stft"] == 256 * 4 + 2 * 129 * 256 * 4
 
 
-def test_cqt_systems_and_accuracy():
+def test_cqt_systems_and_accuracy(tmp_path):
     from nnaudio_data.bench import cqt
 
     cfg = dict(TINY, sr=22050, length=20000, cqt_batch=2, cqt_check=2)
+    cfg.update(cqt.prepare(cfg, str(tmp_path)))  # the clips, synthesized once for every process
+    assert cqt._clips(cfg, 2).equal(cqt.piano_clips(2, 20000, 22050))
     for system in ("ours[librosa]", "nnAudio CQT1992v2", "librosa.cqt"):
         assert cqt.measure(system, cfg)["cqt"] > 0
     once = cqt.once(cfg)
