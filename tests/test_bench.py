@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from nnaudio_data.bench import report, runner, stats
+from nnaudio_data.bench import report, stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(clips=3, sr=16000, length=4000, threads=1, device="cpu")
