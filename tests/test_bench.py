@@ -174,3 +174,14 @@ def test_runner_interleaves_fresh_processes_and_writes_a_report(tmp_path):
     assert main(["bench", "--report", "--out", str(out), "--docs", str(docs), "--readme", str(readme)]) == 0
     assert "ours-fft vs torch.stft" in docs.read_text()
     assert "STFT: " in readme.read_text() and "2 rounds" in readme.read_text()
+
+
+def test_import_section_times_the_package_after_torch_in_a_bare_interpreter():
+    from nnaudio_data.bench import importtime, runner
+
+    cmd = importtime.external_command("nnaudio_data", dict(TINY))
+    assert "nnaudio_data.bench" not in " ".join(cmd)  # a bare interpreter, not the bench's child
+    out = runner.run_child(cmd, threads=1)
+    assert set(out) == {"import_s"} and out["import_s"] > 0
+    fig = importtime.summarize({"nnaudio_data": [out]}, {}, {})
+    assert fig["seconds"]["nnaudio_data"]["n"] == 1 and fig["goal_s"] == 0.3
