@@ -18,8 +18,9 @@ Modules, one line each:
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
-- ``bench/``       benchmark sections, side by side with librosa, torch.stft, nnAudio, webdataset
-- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard); ``demo.py``, ``synth.py`` its demo
+- ``bench/``       the benchmark: every figure of the docs, each system in fresh processes against its peers
+- ``gpu_check.py`` ``nnaudio-data gpu-check``: every GPU claim measured in one run, a verdict table
+- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check); ``demo.py``, ``synth.py`` its demo
 
 Shape legend used in every docstring: B batch, C channels, T samples, F frequency bins,
 N frames.

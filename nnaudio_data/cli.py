@@ -1,4 +1,4 @@
-"""The ``nnaudio-data`` command: ``demo``, ``bench``, ``shard``.
+"""The ``nnaudio-data`` command: ``demo``, ``bench``, ``shard``, ``gpu-check``.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
 """
@@ -13,11 +13,13 @@ from typing import List, Optional
 COMMANDS = {
     "demo": ("nnaudio_data.demo", "write a small synthetic shard set, stream it through "
                                   "GPUSpectrogramCollate('mel') and train a tiny classifier"),
-    "bench": ("nnaudio_data.bench", "spectrogram and loader benchmarks against librosa, torch.stft, "
-                                    "nnAudio and a plain webdataset pipeline"),
+    "bench": ("nnaudio_data.bench", "every figure of the docs: start-up, spectrogram, CQT, loader and "
+                                    "augmentation benchmarks against their peers (--report: write the docs)"),
     "shard": ("nnaudio_data.data.writer", "pack a folder of audio files, a CSV/JSONL manifest or a "
                                           "published corpus into split, labelled tar shards (local "
                                           "or s3://)"),
+    "gpu-check": ("nnaudio_data.gpu_check", "measure every GPU claim on one CUDA GPU and print a "
+                                            "verdict table (--dry: check the wiring on CPU)"),
 }
 
 

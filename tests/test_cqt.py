@@ -350,21 +350,6 @@ def test_trainable_kernels_learn():
     assert any((p - b).abs().max() > 1e-4 for p, b in zip(mod.parameters(), before))
 
 
-def test_bench_section_runs_and_reports(capsys):
-    import argparse
-
-    from nnaudio_data.bench import cqt as bench_cqt
-
-    args = argparse.Namespace(clips=3, sr=22050, length=20000, device="cpu", cqt_batch=2, cqt_repeat=1,
-                              cqt_check=2)
-    out = bench_cqt.run(args)
-    printed = capsys.readouterr().out
-    assert "librosa.cqt" in out["seconds"] and "nnAudio CQT1992v2" in out["seconds"]
-    assert out["rel_error_vs_librosa"]["ours[librosa,conv]"] <= TOL["librosa_rel"]
-    assert out["kernel_bytes"]["ours[librosa,auto]"] * 20 < out["kernel_bytes"]["nnAudio CQT1992v2"]
-    assert "vs librosa" in printed
-
-
 def test_fmax_sets_n_bins_as_nnaudio():
     sr, x = 22050, torch.from_numpy(_chord(22050, 1.0))
     with warnings.catch_warnings():

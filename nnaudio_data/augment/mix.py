@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from scipy.special import betaincinv
 from torch import Tensor
 
 from .base import Augmentation, Params, per_example
@@ -46,6 +45,8 @@ class Mixup(Augmentation):
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:
         u = torch.rand(shape[0], generator=generator, dtype=torch.float64)
+        from scipy.special import betaincinv  # here, not at import time (slow import)
+
         lam = torch.from_numpy(betaincinv(self.alpha, self.alpha, u.numpy())).float()
         return {"lam": lam, "perm": torch.randperm(shape[0], generator=generator)}
 

@@ -1,69 +1,115 @@
-"""``nnaudio-data bench``: benchmarks that measure nnaudio_data side by side with its peers in one run
-and print time ratios (these 2-core machines are noisy: ratios, not absolute times, are the figures).
+"""``nnaudio-data bench``: the single source of every figure in README.md and docs/benchmarks.md.
 
-Sections, one module each, each exposing ``add_arguments(parser)`` (its own options, optional) and
-``run(args) -> dict`` (figures for the JSON report):
+Every system of every section runs ``--reps`` times (default 5), each time in a fresh process,
+interleaved with the other systems of its section (``runner.py``); every figure is a median and
+range over the rounds of this one run, and every ratio pairs the two systems' measurements of the
+same round. ``bench.json`` holds the raw rounds and the figures; ``nnaudio-data bench --report``
+writes docs/benchmarks.md's tables, the README's figures and the chart from it (``report.py``).
 
-- ``spectrogram``: STFT / Mel vs librosa (clip by clip), torch.stft + filterbank, nnAudio
-- ``cqt``:         CQT / VQT vs librosa and nnAudio
-- ``loader``:      clips/s from tar shards to collated batches vs a plain webdataset pipeline
-- ``augment``:     augmentation chain throughput vs audiomentations
+Sections, one module each (``add_arguments``, ``systems``, ``measure``, ``summarize``,
+``markdown``, ``headline``):
+
+- ``import``:      start-up: ``import torch``, ``import nnaudio_data`` after it, ``--help``
+- ``spectrogram``: STFT / Mel vs torch.stft, torchaudio (``--torchaudio-python``), nnAudio, librosa
+- ``cqt``:         CQT vs librosa.cqt and nnAudio's CQT1992v2 / CQT2010v2
+- ``loader``:      clips/s from tar shards to batches vs a plain webdataset pipeline and the decode floor
+- ``augment``:     augmentation chain vs audiomentations and torch-audiomentations (``--tam-python``)
 """
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.metadata
 import json
 import os
+import platform
 import time
-from typing import Dict
+from typing import Any, Dict
 
-SECTIONS = ("spectrogram", "cqt", "loader", "augment")
+from .runner import SECTIONS, run_section, section_module
 
-
-def _section(name: str):
-    return importlib.import_module(f"nnaudio_data.bench.{name}")
+DEFAULT_CLIPS = 400  # the full default run takes about 10 minutes on 2 cores
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="sections to run (default: all)")
-    parser.add_argument("--clips", type=int, default=1770,
-                        help="clips of --length samples, as in the nnAudio paper (default 1770)")
+    parser.add_argument("--reps", type=int, default=5, help="rounds: fresh processes per system "
+                        "(default 5)")
+    parser.add_argument("--clips", type=int, default=DEFAULT_CLIPS,
+                        help=f"clips of --length samples (default {DEFAULT_CLIPS}; the nnAudio "
+                             f"paper's 1770 takes about four times as long)")
     parser.add_argument("--sr", type=int, default=44100, help="sample rate (default 44100)")
     parser.add_argument("--length", type=int, default=80_000, help="samples per clip (default 80000)")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    parser.add_argument("--device", default=None, help="device for nnaudio_data (default: cuda if present)")
-    parser.add_argument("--out", default="bench-out", help="folder for the JSON report and PNG chart")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of every system (default 2)")
+    parser.add_argument("--device", default=None, help="device for the torch systems (default: cuda "
+                        "if present)")
+    parser.add_argument("--out", default="bench-out", help="folder of bench.json (default bench-out)")
+    parser.add_argument("--report", action="store_true", help="measure nothing: write "
+                        "docs/benchmarks.md's tables, README.md's figures and docs/benchmarks.png "
+                        "from OUT/bench.json")
+    parser.add_argument("--docs", default="docs/benchmarks.md", help="--report: the docs page")
+    parser.add_argument("--readme", default="README.md", help="--report: the README")
     for name in SECTIONS:
-        try:
-            mod = _section(name)
-        except ImportError:
-            continue
+        mod = section_module(name)
         if hasattr(mod, "add_arguments"):
             mod.add_arguments(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def machine(device: str) -> Dict[str, Any]:
+    """What the figures were measured on."""
     import torch
 
-    torch.set_num_threads(args.threads)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for dist in ("nnaudio_data", "numpy", "scipy", "soundfile", "webdataset", "librosa", "nnAudio",
+                 "audiomentations"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    out = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+           "python": platform.python_version(), "versions": versions}
+    if device.startswith("cuda"):
+        out["device_name"] = torch.cuda.get_device_name(torch.device(device))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from .report import COMMAND, write_report
+
+    path = os.path.join(args.out, "bench.json")
+    if args.report:
+        if not os.path.exists(path):
+            raise SystemExit(f"nnaudio-data bench --report: {path} not found; run `{COMMAND}`")
+        for p in write_report(path, docs=args.docs, readme=args.readme,
+                              chart=os.path.join(os.path.dirname(args.docs), "benchmarks.png")):
+            print(f"wrote {p}")
+        return 0
+    if args.reps < 1:
+        raise SystemExit(f"nnaudio-data bench: --reps must be >= 1, got {args.reps}")
+    import torch
+
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = {k: v for k, v in vars(args).items()
+           if k not in ("only", "report", "docs", "readme", "out", "reps", "_run", "command")
+           and isinstance(v, (int, float, str, bool, list, type(None)))}
+    bench: Dict[str, Any] = {"device": args.device, "threads": args.threads, "clips": args.clips,
+                             "sr": args.sr, "length": args.length, "reps": args.reps,
+                             "torch": torch.__version__, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                             "machine": machine(args.device), "sections": {}}
     os.makedirs(args.out, exist_ok=True)
-    report: Dict[str, object] = {"device": args.device, "threads": args.threads, "clips": args.clips,
-                                 "sr": args.sr, "length": args.length, "torch": torch.__version__,
-                                 "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     for name in args.only:
         print(f"\n== {name} ==", flush=True)
-        try:
-            mod = _section(name)
-        except ImportError as e:
-            print(f"skipped: {e}")
-            continue
-        report[name] = mod.run(args)
-    path = os.path.join(args.out, "bench.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {path}")
+        sec = run_section(name, cfg, args.reps, log=lambda m: print(m, flush=True))
+        bench["sections"][name] = sec
+        print(section_module(name).markdown(sec["figures"], sec["config"]), flush=True)
+        with open(path, "w") as f:  # after every section: a crash later keeps what was measured
+            json.dump(bench, f, indent=1)
+    print(f"\nwrote {path}; `nnaudio-data bench --report` writes the docs from it")
     return 0

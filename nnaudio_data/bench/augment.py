@@ -9,31 +9,31 @@ system, with every transform at p = 1:
   audiomentations side fill the spectrogram in place (as the collate does with a spectrogram it
   owns); torch-audiomentations' peer (torchaudio masks) has no in-place mode and copies.
 
-Systems: nnaudio_data (batched torch, ``--aug-batch`` clips per call), audiomentations (numpy, clip
-by clip: Gain + AddColorNoise + Shift, and a numpy mask per clip), torch-audiomentations (batched
-torch; measured by ``augment_tam.py`` in its own environment, only with ``--tam-python``: it needs
-torchaudio, which pins its own torch). Ratios are nnaudio_data's clips/s over each peer's.
+Systems, each round in a fresh process: nnaudio_data (batched torch, ``--aug-batch`` clips per
+call), audiomentations (numpy, clip by clip: Gain + AddColorNoise + Shift, and a numpy mask per
+clip), torch-audiomentations (batched torch; measured by ``augment_tam.py`` in its own environment,
+only with ``--tam-python``: it needs torchaudio, which pins its own torch). Ratios are
+nnaudio_data's clips/s over each peer's, by round.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import torch
 
+SYSTEMS = ("nnaudio_data", "audiomentations", "torch-audiomentations")
 N_FFT, HOP, FREQ_W, TIME_W = 1024, 256, 27, 40
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--aug-batch", type=int, default=64, help="augment: clips per batch (default 64)")
-    parser.add_argument("--tam-python", default=None,
-                        help="augment: python of an environment with torch-audiomentations (optional)")
+    g = parser.add_argument_group("augment")
+    g.add_argument("--aug-batch", type=int, default=64, help="clips per batch (default 64)")
+    g.add_argument("--tam-python", default=None,
+                   help="python of an environment with torch-audiomentations (optional)")
 
 
 def _clips_per_s(step: Callable[[], Any], n_calls: int, clips_per_call: int) -> float:
@@ -85,53 +85,57 @@ def _audiomentations(x: np.ndarray, spec: np.ndarray, sr: int) -> Callable[[], A
     return step
 
 
-def _tam(python: str, args: argparse.Namespace, batch: int) -> Optional[Dict[str, Any]]:
-    script = os.path.join(os.path.dirname(__file__), "augment_tam.py")
-    cmd = [python, script, "--clips", str(args.clips), "--length", str(args.length), "--sr", str(args.sr),
-           "--batch", str(batch), "--threads", str(args.threads), "--freq-width", str(FREQ_W),
-           "--time-width", str(TIME_W), "--n-fft", str(N_FFT), "--hop", str(HOP)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        print(f"torch-audiomentations: failed ({done.stderr.strip().splitlines()[-1:]})")
+def systems(cfg: Dict[str, Any]) -> List[str]:
+    return [s for s in SYSTEMS if s != "torch-audiomentations" or cfg.get("tam_python")]
+
+
+def external_command(system: str, cfg: Dict[str, Any]) -> Optional[List[str]]:
+    if system != "torch-audiomentations":
         return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "augment_tam.py")
+    return [cfg["tam_python"], script, "--clips", str(cfg["clips"]), "--length", str(cfg["length"]),
+            "--sr", str(cfg["sr"]), "--batch", str(cfg["aug_batch"]), "--threads", str(cfg["threads"]),
+            "--freq-width", str(FREQ_W), "--time-width", str(TIME_W), "--n-fft", str(N_FFT),
+            "--hop", str(HOP)]
 
 
-def run(args: argparse.Namespace) -> Dict[str, Any]:
-    batch = getattr(args, "aug_batch", 64)
-    n_calls = max(1, -(-args.clips // batch))
-    x = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, 1, args.length))).float() * 0.1
+def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
+    """clips/s of the chain over ``clips`` clips in batches of ``aug_batch``."""
+    batch = cfg["aug_batch"]
+    n_calls = max(1, -(-cfg["clips"] // batch))
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((batch, 1, cfg["length"]))).float() * 0.1
     spec = torch.stft(x[:, 0], N_FFT, HOP, window=torch.hann_window(N_FFT), return_complex=True).abs()
-    out: Dict[str, Any] = {"batch": batch, "clips_timed": n_calls * batch,
-                           "chain": "gain + pink noise at SNR + time shift; freq + time masks"}
-    dev = torch.device(args.device)
-    out["nnaudio_data"] = _clips_per_s(_ours(x.to(dev), spec.to(dev), args.sr), n_calls, batch)
-    print(f"nnaudio_data ({dev}): {out['nnaudio_data']:.1f} clips/s", flush=True)
-    try:
-        am_rate = _clips_per_s(_audiomentations(x.numpy(), spec.numpy(), args.sr), n_calls, batch)
-        out["audiomentations"] = am_rate
-        out["ratio_vs_audiomentations"] = out["nnaudio_data"] / am_rate
-        print(f"audiomentations: {am_rate:.1f} clips/s  ->  ratio {out['ratio_vs_audiomentations']:.2f}x")
-    except ImportError as e:
-        print(f"audiomentations: skipped ({e})")
-    python = getattr(args, "tam_python", None)
-    if python:
-        tam = _tam(python, args, batch)
-        if tam is not None:
-            out["torch_audiomentations"] = tam["clips_per_s"]
-            out["torch_audiomentations_env"] = {k: v for k, v in tam.items() if k != "clips_per_s"}
-            out["ratio_vs_torch_audiomentations"] = out["nnaudio_data"] / tam["clips_per_s"]
-            print(f"torch-audiomentations: {tam['clips_per_s']:.1f} clips/s  ->  ratio "
-                  f"{out['ratio_vs_torch_audiomentations']:.2f}x")
-    return out
+    if system == "nnaudio_data":
+        dev = torch.device(cfg["device"])
+        step = _ours(x.to(dev), spec.to(dev), cfg["sr"])
+    elif system == "audiomentations":
+        step = _audiomentations(x.numpy(), spec.numpy(), cfg["sr"])
+    else:
+        raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}")
+    return {"chain": _clips_per_s(step, n_calls, batch)}
 
 
-if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    from nnaudio_data.bench import add_arguments as common
+def summarize(raw, once, cfg) -> Dict[str, Any]:
+    from .stats import compare
 
-    common(p)
-    a = p.parse_args()
-    a.device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch.set_num_threads(a.threads)
-    print(json.dumps(run(a), indent=2), file=sys.stdout)
+    return compare(raw, ["chain"], ["nnaudio_data"], higher_is_better=True)
+
+
+def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
+    from .report import ratio_rows, value_rows
+
+    return "\n".join([
+        f"Gain + pink noise at 3-30 dB SNR + circular shift on ({cfg.get('aug_batch')}, 1, "
+        f"{cfg.get('length')}) batches, then one frequency and one time mask on the batch's "
+        f"magnitude spectrogram (n_fft {N_FFT}, hop {HOP}), p = 1; clips/s, median (range).", "",
+        "| system | clips/s |", "|---|---:|", value_rows(fig["values"].get("chain", {}), 0), "",
+        "| | ratio (ours clips/s / peer's, by round) |", "|---|---:|",
+        ratio_rows(fig["ratios"].get("chain", {}))])
+
+
+def headline(fig: Dict[str, Any]) -> List[str]:
+    from .stats import fmt_ratio
+
+    r = fig["ratios"].get("chain", {})
+    return [("Augmentation chain: " + ", ".join(f"{fmt_ratio(v)} {k[len('nnaudio_data vs '):]}"
+                                               for k, v in r.items()))] if r else []

@@ -1,9 +1,9 @@
 """Peer benchmark for torch-audiomentations, run in its own environment (it needs torchaudio, which
 pins its own torch build): ``/path/to/venv/bin/python augment_tam.py --clips 128``. Standalone on
-purpose (imports neither nnaudio_data nor anything beyond torch); prints one JSON
-line. The work matches ``nnaudio_data.bench.augment``: Gain + AddColoredNoise (pink, SNR 3..30 dB)
-+ Shift (rollover) on (B, 1, T), then frequency and time masks (torchaudio, per example) on a fixed
-magnitude spectrogram, every transform with p = 1.
+purpose (imports neither nnaudio_data nor anything beyond torch); prints one JSON line,
+``{"chain": clips/s, ...}``. The work matches ``nnaudio_data.bench.augment``: Gain +
+AddColoredNoise (pink, SNR 3..30 dB) + Shift (rollover) on (B, 1, T), then frequency and time masks
+(torchaudio, per example) on a fixed magnitude spectrogram, every transform with p = 1.
 """
 import argparse
 import json
@@ -53,7 +53,7 @@ def main() -> None:
     for _ in range(n_batches):
         step()
     dt = time.perf_counter() - t0
-    print(json.dumps({"clips_per_s": n_batches * args.batch / dt, "seconds": dt,
+    print(json.dumps({"chain": n_batches * args.batch / dt, "seconds": dt,
                       "torch": torch.__version__, "torch_audiomentations": getattr(tam, "__version__", "?")}))
 
 

@@ -1,31 +1,39 @@
-"""``nnaudio-data bench --only cqt``: the constant-Q family against librosa.cqt (clip by clip) and
-nnAudio's CQT1992v2 / CQT2010v2, side by side in one run, on the same synthetic piano-like clips.
+"""``cqt`` section: the constant-Q transform, seconds for all clips, on the same synthetic piano-like
+clips (84 bins from 32.70 Hz, 12 per octave, hop 512), per system:
 
-Reports seconds, ratios (peer / ours), relative error against librosa.cqt on the first clips, and the
-bytes held by each transform's kernels.
+- ``ours[librosa]``, ``ours[librosa,fft]``: ``CQT1992v2(mode="librosa")``, backends auto and fft;
+- ``ours[nnaudio]``: ``CQT1992v2(mode="nnaudio")`` (nnAudio's kernels);
+- ``nnAudio CQT1992v2``, ``nnAudio CQT2010v2``;
+- ``librosa.cqt``: called on each (B, T) batch (librosa accepts batches).
+
+Once, in its own process: each transform's relative error against ``librosa.cqt`` on the first
+``--cqt-check`` clips, and the bytes its kernels hold.
 """
 from __future__ import annotations
 
 import argparse
 import time
 import warnings
-from typing import Callable, Dict
+from typing import Any, Callable, Dict, List
 
 import numpy as np
-import torch
+
+OURS = ("ours[librosa]", "ours[librosa,fft]", "ours[nnaudio]")
+PEERS = ("nnAudio CQT1992v2", "nnAudio CQT2010v2", "librosa.cqt")
+COMMON = dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cqt-batch", type=int, default=32, help="clips per batch for the torch "
-                        "transforms in the cqt section (default 32)")
-    parser.add_argument("--cqt-repeat", type=int, default=2, help="timed passes per transform "
-                        "(librosa included), the fastest kept (default 2)")
-    parser.add_argument("--cqt-check", type=int, default=4, help="clips compared with librosa.cqt "
-                        "for the error figures (default 4)")
+    g = parser.add_argument_group("cqt")
+    g.add_argument("--cqt-batch", type=int, default=32, help="clips per batch (default 32)")
+    g.add_argument("--cqt-check", type=int, default=4, help="clips compared with librosa.cqt "
+                   "for the error figures (default 4)")
 
 
-def piano_clips(n: int, length: int, sr: int, seed: int = 0) -> torch.Tensor:
+def piano_clips(n: int, length: int, sr: int, seed: int = 0):
     """``n`` clips of decaying harmonic notes (3 to 5 notes each, MIDI 28-96) plus faint noise."""
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(length, dtype=torch.float64) / sr
     out = torch.empty(n, length)
@@ -42,89 +50,122 @@ def piano_clips(n: int, length: int, sr: int, seed: int = 0) -> torch.Tensor:
     return out
 
 
-def _timed(fn: Callable[[], object], device: str) -> float:
-    time.sleep(0.3)  # let the previous library's spinning worker threads go idle first
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+def systems(cfg: Dict[str, Any]) -> List[str]:
+    return list(OURS + PEERS)
 
 
-def _batched(mod, clips: torch.Tensor, batch: int, device: str) -> Callable[[], None]:
-    def run() -> None:
+def prepare(cfg: Dict[str, Any], workdir: str) -> Dict[str, Any]:
+    """Synthesize the clips once (seconds of Python for hundreds of clips), for every process."""
+    import os
+
+    path = os.path.join(workdir, "clips.npy")
+    np.save(path, piano_clips(cfg["clips"], cfg["length"], cfg["sr"]).numpy())
+    return {"_clips_npy": path}
+
+
+def _clips(cfg: Dict[str, Any], n: int):
+    import torch
+
+    if cfg.get("_clips_npy"):
+        return torch.from_numpy(np.load(cfg["_clips_npy"], mmap_mode="r")[:n].copy())
+    return piano_clips(n, cfg["length"], cfg["sr"])
+
+
+def _module(name: str, sr: int):
+    """The torch module of a system (librosa.cqt has none)."""
+    if name.startswith("ours"):
+        from ..features.cqt import CQT1992v2
+
+        mode = "nnaudio" if "nnaudio" in name else "librosa"
+        backend = "fft" if name.endswith(",fft]") else "auto"
+        return CQT1992v2(sr=sr, **COMMON, mode=mode, backend=backend,
+                         pad_mode="constant" if mode == "librosa" else "reflect")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nnAudio import features as nnf
+
+        cls = nnf.CQT1992v2 if name.endswith("1992v2") else nnf.CQT2010v2
+        return cls(sr=sr, **COMMON, verbose=False)
+
+
+def _runner(name: str, cfg: Dict[str, Any]) -> Callable[[Any], Any]:
+    import torch
+
+    if name == "librosa.cqt":
+        import librosa
+
+        return lambda x: librosa.cqt(x.numpy(), sr=cfg["sr"], **COMMON)
+    mod = _module(name, cfg["sr"]).to(cfg["device"])
+
+    def run(x):
         with torch.no_grad():
-            for i in range(0, len(clips), batch):
-                mod(clips[i: i + batch].to(device))
+            y = mod(x.to(cfg["device"]))
+        if cfg["device"].startswith("cuda"):
+            torch.cuda.synchronize()
+        return y
+
     return run
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
+    """Seconds of one pass over all clips (after a one-batch warm-up)."""
+    clips, b = _clips(cfg, cfg["clips"]), cfg["cqt_batch"]
+    fn = _runner(system, cfg)
+    fn(clips[:b])
+    time.sleep(0.3)
+    start = time.perf_counter()
+    for i in range(0, len(clips), b):
+        fn(clips[i: i + b])
+    return {"cqt": time.perf_counter() - start}
 
 
-def run(args: argparse.Namespace) -> Dict[str, object]:
-    from nnaudio_data.features.cqt import CQT1992v2
+def once(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Relative error against librosa.cqt on the first clips, and kernel bytes, per system."""
+    import librosa
+    import torch
 
-    sr, device = args.sr, args.device
-    batch, n_check = getattr(args, "cqt_batch", 32), getattr(args, "cqt_check", 4)
-    clips = piano_clips(args.clips, args.length, sr)
-    repeat = getattr(args, "cqt_repeat", 2)
-    common = dict(sr=sr, hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
-    mods = {f"ours[{mode},{backend}]": CQT1992v2(**common, mode=mode, backend=backend,
-                                                 pad_mode="constant" if mode == "librosa" else "reflect")
-            for mode in ("librosa", "nnaudio") for backend in ("auto", "conv", "fft")}
-    peers = {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from nnAudio import features as nnf
-            peers["nnAudio CQT1992v2"] = nnf.CQT1992v2(**common, verbose=False)
-            peers["nnAudio CQT2010v2"] = nnf.CQT2010v2(**common, verbose=False)
-    except ImportError as e:
-        print(f"nnAudio skipped: {e}")
-    seconds: Dict[str, float] = {}
-    kernel_bytes: Dict[str, int] = {}
-    runs: Dict[str, Callable[[], object]] = {}
-    for name, mod in {**mods, **peers}.items():
-        mod.to(device)
-        runs[name] = _batched(mod, clips, batch, device)
-        _batched(mod, clips[: 2 * batch], batch, device)()  # warm-up: kernels, FFT plans, conv primitives
-        kernel_bytes[name] = (mod.kernel_nbytes if hasattr(mod, "kernel_nbytes") else
-                              sum(b.numel() * b.element_size() for n, b in mod.named_buffers()
-                                  if "kernel" in n))
-    try:
-        import librosa
+    clips = _clips(cfg, cfg["cqt_check"])
+    ref = np.abs(librosa.cqt(clips.numpy(), sr=cfg["sr"], **COMMON))
+    errors, kbytes, failed = {}, {}, {}
+    for name in OURS + PEERS[:2]:
+        try:
+            mod = _module(name, cfg["sr"])
+            with torch.no_grad():
+                out = mod(clips).numpy()[..., : ref.shape[-1]]
+        except Exception as e:  # not importable, or clips too short for its kernels: said, not fatal
+            failed[name] = f"{type(e).__name__}: {e}"[:200]
+            continue
+        errors[name] = float(np.linalg.norm(out - ref) / np.linalg.norm(ref))
+        kbytes[name] = int(getattr(mod, "kernel_nbytes", 0) or sum(
+            b.numel() * b.element_size() for n, b in mod.named_buffers() if "kernel" in n))
+    return {"rel_error_vs_librosa": errors, "kernel_bytes": kbytes, "failed": failed}
 
-        audio = clips.numpy()
-        lk = dict(sr=sr, hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
-        librosa.cqt(audio[0], **lk)  # warm-up (filter cache)
-        runs["librosa.cqt"] = lambda: [librosa.cqt(a, **lk) for a in audio]
-    except ImportError as e:
-        librosa = None
-        print(f"librosa skipped: {e}")
-    for _ in range(repeat):  # round robin, so that every transform sees the same machine load
-        for name, fn in runs.items():
-            t = _timed(fn, "cpu" if name == "librosa.cqt" else device)
-            seconds[name] = min(seconds.get(name, float("inf")), t)
-    errors: Dict[str, float] = {}
-    if librosa is not None:
-        ref = np.stack([np.abs(librosa.cqt(a, **lk)) for a in audio[:n_check]])
-        with torch.no_grad():
-            for name, mod in {**mods, **peers}.items():
-                out = mod(clips[:n_check].to(device)).cpu().numpy()
-                errors[name] = _rel(out[..., : ref.shape[-1]], ref)
-    print(f"{len(clips)} clips x {args.length} samples at {sr} Hz, device {device}, "
-          f"{torch.get_num_threads()} threads, batch {batch}")
-    print(f"{'transform':28s} {'seconds':>9s} {'vs librosa':>11s} {'vs nnAudio1992':>15s} "
-          f"{'rel.err vs librosa':>19s} {'kernel bytes':>13s}")
-    for name, s in seconds.items():
-        lib = seconds.get("librosa.cqt", float("nan")) / s
-        nn92 = seconds.get("nnAudio CQT1992v2", float("nan")) / s
-        err = errors.get(name, float("nan"))
-        kb = kernel_bytes.get(name, 0)
-        print(f"{name:28s} {s:9.3f} {lib:10.1f}x {nn92:14.1f}x {err:19.4f} {kb:13,d}")
-    return {"seconds": seconds, "rel_error_vs_librosa": errors, "kernel_bytes": kernel_bytes,
-            "batch": batch}
+
+def summarize(raw, once, cfg) -> Dict[str, Any]:
+    from .stats import compare
+
+    fig = compare(raw, ["cqt"], OURS)
+    fig.update({k: (once or {}).get(k, {}) for k in ("rel_error_vs_librosa", "kernel_bytes")})
+    return fig
+
+
+def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
+    from .report import ratio_rows
+    from .stats import fmt_value
+
+    err, kb = fig.get("rel_error_vs_librosa", {}), fig.get("kernel_bytes", {})
+    rows = [f"| {s} | {fmt_value(v)} | {f'{err[s]:.4f}' if s in err else '-'} | "
+            f"{f'{kb[s]:,}' if s in kb else '-'} |" for s, v in fig["values"].get("cqt", {}).items()]
+    return "\n".join([f"Batches of {cfg.get('cqt_batch')}; seconds for all clips; relative error "
+                      f"against librosa.cqt on {cfg.get('cqt_check')} clips.", "",
+                      "| system | seconds, median (range) | rel. error vs librosa | kernel bytes |",
+                      "|---|---:|---:|---:|", *rows, "", "Speed-up (peer seconds / ours, by round):",
+                      "", "| | ratio |", "|---|---:|", ratio_rows(fig["ratios"].get("cqt", {}))])
+
+
+def headline(fig: Dict[str, Any]) -> List[str]:
+    from .stats import fmt_ratio
+
+    r = {k: v for k, v in fig["ratios"].get("cqt", {}).items() if k.startswith("ours[librosa] vs")}
+    return [("CQT: " + ", ".join(f"{fmt_ratio(v)} {k[len('ours[librosa] vs '):]}" for k, v in r.items()))
+            ] if r else []

@@ -1,36 +1,38 @@
-"""Loader benchmark: clips/s from tar shards to collated batches, ours vs the plain pipeline.
+"""``loader`` section: clips/s from tar shards to collated batches, per system, for WAV and FLAC:
 
-Writes WAV and FLAC shards of synthetic clips (``--loader-clips``, default 2000, each 1 to 2 s of
-noise plus a tone at ``--sr``) to a temporary folder, then, for each format, times with 2
-DataLoader workers and batches of ``--loader-batch``:
+- ``ours``:  ``ShardedAudioDataset(urls, sr, length=L)`` + ``DataLoader(collate_fn=collate_audio)``;
+- ``plain``: what a competent user writes: ``wds.WebDataset(urls).map(decode)`` + ``DataLoader``,
+  decoding with ``sf.read(f, frames=L, dtype="float32", fill_value=0.0)`` (the kept window only,
+  padded by soundfile);
+- ``floor``: that ``sf.read`` on the same bytes in one tight loop on one core (the decode floor).
 
-- ours:  ``ShardedAudioDataset(..., length=L)`` + ``DataLoader(collate_fn=collate_audio)``
-- plain: ``wds.WebDataset(urls).map(decode with soundfile, crop/pad to L)`` + ``DataLoader``
-- floor: ``soundfile`` decoding the same bytes in one tight loop, on one core
-
-with ``L`` = ``--length``, and prints the ratios (each loader: best of 2 passes, timed from its
-first batch so that worker start-up is left out). Then a memory check: ``--loader-epochs`` (10)
-epochs over two shards with 2 persistent workers, printing the peak RSS of the main process plus
-its workers per epoch; the growth from epoch 2 to the last should stay under 5%.
+The shards (``--loader-clips`` clips of 1 to 2 s, 16-bit, 250 to a shard) are written once, before
+the rounds. Both loaders use ``--loader-workers`` workers and batches of ``--loader-batch``, timed
+from their first batch (worker start-up left out), and are compared with the floor x workers.
+Once, in its own process: peak RSS (main + workers) over ``--loader-epochs`` epochs with persistent
+workers; the growth from epoch 2 to the last should stay under 5%.
 """
 from __future__ import annotations
 
 import argparse
 import io
 import os
-import shutil
-import tempfile
 import time
 from contextlib import closing
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
+FORMATS = ("wav", "flac")
+SYSTEMS = ("ours", "plain", "floor")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--loader-clips", type=int, default=2000, help="clips in the loader shards (default 2000)")
-    parser.add_argument("--loader-batch", type=int, default=64, help="batch size of the loader runs (default 64)")
-    parser.add_argument("--loader-epochs", type=int, default=10, help="epochs of the memory check (default 10)")
+    g = parser.add_argument_group("loader")
+    g.add_argument("--loader-clips", type=int, default=2000, help="clips in the loader shards (default 2000)")
+    g.add_argument("--loader-batch", type=int, default=64, help="batch size of the loader runs (default 64)")
+    g.add_argument("--loader-workers", type=int, default=2, help="DataLoader workers (default 2)")
+    g.add_argument("--loader-epochs", type=int, default=10, help="epochs of the memory check (default 10)")
 
 
 def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int = 250) -> List[str]:
@@ -53,8 +55,8 @@ def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int 
     return urls
 
 
-class _PlainDecode:
-    """What a user writes today: soundfile on the bytes, float64 by default, crop/pad, a tensor."""
+class PlainDecode:
+    """The plain pipeline's map: the idiomatic soundfile call for a fixed-length window."""
 
     def __init__(self, ext: str, length: int):
         self.ext, self.length = ext, length
@@ -63,55 +65,81 @@ class _PlainDecode:
         import soundfile as sf
         import torch
 
-        x, _ = sf.read(io.BytesIO(sample[self.ext]))
-        x = torch.from_numpy(x[: self.length]).float()
-        x = torch.nn.functional.pad(x, (0, self.length - x.shape[0]))
-        return x, int(sample["cls"])
+        x, _ = sf.read(io.BytesIO(sample[self.ext]), frames=self.length, dtype="float32",
+                       fill_value=0.0, always_2d=False)
+        return torch.from_numpy(x), int(sample["cls"])
 
 
 def _size(batch) -> int:
     return len(batch[1]) if isinstance(batch, (list, tuple)) else len(batch)
 
 
-def _rate(make_loader, clips: int, repeats: int = 2) -> float:
-    """Best clips/s of ``repeats`` passes, timed from the first batch (worker start-up excluded)."""
-    best = 0.0
-    for _ in range(repeats):
-        it = iter(make_loader())
-        n = _size(next(it))
-        t0, first = time.perf_counter(), n
-        for batch in it:
-            n += _size(batch)
-        if n != clips:
-            raise RuntimeError(f"a loader delivered {n} clips, expected {clips}")
-        best = max(best, (n - first) / (time.perf_counter() - t0))
-    return best
+def _rate(loader, clips: int) -> float:
+    """clips/s of one pass, timed from the first batch (worker start-up excluded)."""
+    it = iter(loader)
+    n = _size(next(it))
+    t0, first = time.perf_counter(), n
+    for batch in it:
+        n += _size(batch)
+    if n != clips:
+        raise RuntimeError(f"a loader delivered {n} clips, expected {clips}")
+    return (n - first) / (time.perf_counter() - t0)
 
 
-def measure(urls: List[str], ext: str, sr: int, length: int, batch: int) -> Dict[str, float]:
-    """clips/s of ours, plain and the decode floor over ``urls``."""
-    import soundfile as sf
-    import webdataset as wds
-    from torch.utils.data import DataLoader
-
-    from nnaudio_data import ShardedAudioDataset, collate_audio
+def members(urls: List[str], ext: str) -> List[bytes]:
+    """The audio members' bytes of ``urls``."""
     from nnaudio_data.data.sources import open_shard
     from nnaudio_data.data.tario import tar_members
 
-    members = []
+    out = []
     for u in urls:
         with closing(open_shard(u)) as f:
-            members += [d for _, d in tar_members(f, u, lambda n: n.endswith(ext)) if d]
-    t0 = time.perf_counter()
-    for data in members:
-        sf.read(io.BytesIO(data), dtype="float32")
-    floor = len(members) / (time.perf_counter() - t0)
-    ours_ds = ShardedAudioDataset(urls, sr=sr, length=length, on_error="raise")
-    ours = _rate(lambda: DataLoader(ours_ds, batch_size=batch, num_workers=2, collate_fn=collate_audio),
-                 len(members))
-    plain_ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(_PlainDecode(ext, length))
-    plain = _rate(lambda: DataLoader(plain_ds, batch_size=batch, num_workers=2), len(members))
-    return {"ours": ours, "plain": plain, "floor_1core": floor, "ours_over_plain": ours / plain}
+            out += [d for _, d in tar_members(f, u, lambda n: n.endswith(ext)) if d]
+    return out
+
+
+def systems(cfg: Dict[str, Any]) -> List[str]:
+    return list(SYSTEMS)
+
+
+def prepare(cfg: Dict[str, Any], workdir: str) -> Dict[str, Any]:
+    least = 2 * cfg["loader_batch"] * max(1, cfg["loader_workers"])
+    if cfg["loader_clips"] < least:  # each worker must deliver a batch after the untimed first one
+        raise ValueError(f"loader_clips must be >= 2 x loader_batch x loader_workers ({least}), "
+                         f"got {cfg['loader_clips']}")
+    return {"_urls": {ext: write_bench_shards(workdir, cfg["loader_clips"], cfg["sr"], ext)
+                      for ext in FORMATS}}
+
+
+def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
+    """clips/s of one system, per format."""
+    import soundfile as sf
+    from torch.utils.data import DataLoader
+
+    length, batch, workers = cfg["length"], cfg["loader_batch"], cfg["loader_workers"]
+    out = {}
+    for ext in FORMATS:
+        urls, n = cfg["_urls"][ext], cfg["loader_clips"]
+        if system == "floor":
+            data = members(urls, ext)
+            t0 = time.perf_counter()
+            for d in data:
+                sf.read(io.BytesIO(d), frames=length, dtype="float32", fill_value=0.0)
+            out[ext] = len(data) / (time.perf_counter() - t0)
+        elif system == "ours":
+            from nnaudio_data import ShardedAudioDataset, collate_audio
+
+            ds = ShardedAudioDataset(urls, sr=cfg["sr"], length=length, on_error="raise")
+            out[ext] = _rate(DataLoader(ds, batch_size=batch, num_workers=workers,
+                                        collate_fn=collate_audio), n)
+        elif system == "plain":
+            import webdataset as wds
+
+            ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(PlainDecode(ext, length))
+            out[ext] = _rate(DataLoader(ds, batch_size=batch, num_workers=workers), n)
+        else:
+            raise ValueError(f"system must be one of {SYSTEMS}, got {system!r}")
+    return out
 
 
 def rss_tree(pid: int) -> int:
@@ -156,24 +184,55 @@ def memory_per_epoch(urls: List[str], sr: int, length: int, batch: int, epochs: 
     return peaks
 
 
-def run(args: argparse.Namespace) -> Dict[str, object]:
-    clips = getattr(args, "loader_clips", 2000)
-    batch = getattr(args, "loader_batch", 64)
-    epochs = getattr(args, "loader_epochs", 10)
-    root = tempfile.mkdtemp(prefix="nnaudio-loader-")
-    report: Dict[str, object] = {"clips": clips, "batch": batch, "workers": 2}
-    try:
-        for ext in ("wav", "flac"):
-            urls = write_bench_shards(root, clips, args.sr, ext)
-            r = measure(urls, ext, args.sr, args.length, batch)
-            report[ext] = r
-            print(f"{ext:5s} ours {r['ours']:8.0f} clips/s   plain {r['plain']:8.0f} clips/s   "
-                  f"floor {r['floor_1core']:8.0f} clips/s/core   ours/plain {r['ours_over_plain']:.2f}x", flush=True)
-        peaks = memory_per_epoch(urls[:2], args.sr, args.length, batch, epochs)
-        growth = peaks[-1] / peaks[1] - 1 if len(peaks) > 1 else 0.0
-        report["memory"] = {"peak_rss_mb": [round(p / 2**20, 1) for p in peaks], "growth_2_to_last": growth}
-        print("peak RSS per epoch (MB):", " ".join(f"{p / 2**20:.0f}" for p in peaks),
-              f"  growth epoch 2 -> {epochs}: {100 * growth:+.1f}% (limit +5%)")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return report
+def once(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Peak RSS per epoch (MB) over two WAV shards, and its growth from epoch 2 to the last."""
+    peaks = memory_per_epoch(cfg["_urls"]["wav"][:2], cfg["sr"], cfg["length"], cfg["loader_batch"],
+                             cfg["loader_epochs"])
+    growth = peaks[-1] / peaks[1] - 1 if len(peaks) > 1 else 0.0
+    return {"peak_rss_mb": [round(p / 2**20, 1) for p in peaks], "growth_2_to_last": growth}
+
+
+def summarize(raw, once, cfg) -> Dict[str, Any]:
+    from .stats import compare, paired_ratios, series, summary
+
+    fig = compare({s: v for s, v in raw.items() if s != "floor"}, FORMATS, ["ours"], higher_is_better=True)
+    workers = cfg.get("loader_workers", 2)
+    fig["floor_1core"] = {ext: summary([v for v in series(raw, "floor", ext) if v]) for ext in FORMATS}
+    fig["of_floor_x_workers"] = {
+        ext: {s: summary(paired_ratios(series(raw, s, ext), [f * workers if f else None
+                                                             for f in series(raw, "floor", ext)]))
+              for s in ("ours", "plain") if s in raw} for ext in FORMATS}
+    fig["memory"] = once or {}
+    return fig
+
+
+def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
+    from .stats import fmt_ratio, fmt_value
+
+    w = cfg.get("loader_workers", 2)
+    rows = []
+    for ext in FORMATS:
+        v, fl = fig["values"].get(ext, {}), fig["of_floor_x_workers"].get(ext, {})
+        rows.append(f"| {ext.upper()} | {fmt_value(v.get('ours'), 0)} | {fmt_value(v.get('plain'), 0)} | "
+                    f"{fmt_ratio(fig['ratios'].get(ext, {}).get('ours vs plain'))} | "
+                    f"{fmt_value(fig['floor_1core'].get(ext), 0)} | "
+                    f"{fmt_value(fl.get('ours'), 2)} | {fmt_value(fl.get('plain'), 2)} |")
+    mem = fig.get("memory", {})
+    growth = (f"Peak RSS (main + workers) per epoch, MB: {' '.join(str(p) for p in mem['peak_rss_mb'])}; "
+              f"growth from epoch 2 to the last: {100 * mem['growth_2_to_last']:+.1f}% (limit +5%)."
+              if mem.get("peak_rss_mb") else "")
+    return "\n".join([
+        f"{cfg.get('loader_clips')} clips of 1-2 s (16-bit) in tar shards, cut or padded to "
+        f"{cfg.get('length')} samples, {w} workers, batches of {cfg.get('loader_batch')}; clips/s "
+        f"from shards to collated batches, median (range).", "",
+        f"| format | ours | plain | ours / plain | decode floor, 1 core | ours / (floor x {w}) | "
+        f"plain / (floor x {w}) |", "|---|---:|---:|---:|---:|---:|---:|", *rows, "", growth])
+
+
+def headline(fig: Dict[str, Any]) -> List[str]:
+    from .stats import fmt_ratio, fmt_value
+
+    return [f"Loader, {ext.upper()}: {fmt_ratio(fig['ratios'].get(ext, {}).get('ours vs plain'))} the plain "
+            f"webdataset + soundfile pipeline, "
+            f"{fmt_value(fig['of_floor_x_workers'].get(ext, {}).get('ours'), 2)} of the decode floor x workers"
+            for ext in FORMATS if fig["values"].get(ext)]

@@ -1,26 +1,28 @@
-"""STFT magnitude and Mel spectrogram, side by side in one run: nnaudio_data (both backends),
-torch.stft + filterbank done torchaudio's way, librosa clip by clip, and nnAudio when importable.
+"""``spectrogram`` section: STFT magnitude and Mel spectrogram, seconds for all clips, per system:
 
-Each system is timed in a fresh process (the allocations of one system can slow the next one
-down in the same process), on the same deterministic clips. Prints seconds per system, speed-ups
-of nnaudio_data over each peer, and the bytes each transform's kernels hold; returns the same
-figures as a dict.
+- ``ours-fft``, ``ours-conv1d``: nnaudio_data's two backends;
+- ``torch.stft``: ``torch.stft`` + the Mel filterbank as a matmul, torchaudio's own way;
+- ``torchaudio``: torchaudio's ``Spectrogram(power=1)`` and ``MelSpectrogram``, measured by
+  ``peer_torchaudio.py`` in the environment given by ``--torchaudio-python`` (torchaudio pins its
+  own torch build);
+- ``nnAudio``: nnAudio 0.3's ``STFT`` and ``MelSpectrogram``;
+- ``librosa``: ``librosa.stft`` / ``librosa.feature.melspectrogram`` called on each (B, T) batch
+  (librosa accepts batches).
+
+Every system gets the same deterministic batches (``torch.randn`` from seed 0, in batches of
+``--spec-batch``), a one-batch warm-up, then one timed pass per transform.
 """
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-import torch
-
-from ..features import STFT, MelSpectrogram
-from ..functional.mel import mel_filterbank
-
-TRANSFORMS = ("stft", "mel")
-SYSTEMS = ("ours-fft", "ours-conv1d", "torch.stft", "nnAudio", "librosa")
-_SETTLE_S = 0.3  # idle time before each timed pass
+TASKS = ("stft", "mel")
+SYSTEMS = ("ours-fft", "ours-conv1d", "torch.stft", "torchaudio", "nnAudio", "librosa")
+OURS = ("ours-fft", "ours-conv1d")
+_SETTLE_S = 0.3  # idle time before each timed pass: thread pools left spinning go idle
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,156 +30,159 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spec-n-fft", type=int, default=2048, help="n_fft (default 2048)")
     g.add_argument("--spec-hop", type=int, default=512, help="hop length (default 512)")
     g.add_argument("--spec-n-mels", type=int, default=128, help="mel bands (default 128)")
-    g.add_argument("--spec-batch", type=int, default=16, help="clips per batch for the batched "
-                   "systems (default 16)")
-    g.add_argument("--spec-repeats", type=int, default=3, help="passes per system; the fastest "
-                   "counts (default 3)")
+    g.add_argument("--spec-batch", type=int, default=16, help="clips per batch (default 16)")
     g.add_argument("--spec-systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS),
-                   help="systems to time (default: all)")
-    g.add_argument("--spec-same-process", action="store_true", help="time every system in this "
-                   "process instead of one fresh process each (faster to start, but a system's "
-                   "allocations can slow the next: torch.stft ran 2.5x slower after a conv1d one)")
+                   help="systems to time (default: all that are importable)")
+    g.add_argument("--torchaudio-python", default=None, help="python of an environment with "
+                   "torchaudio, for the torchaudio peer (optional)")
 
 
-def _sync(device: torch.device) -> None:
+def systems(cfg: Dict[str, Any]) -> List[str]:
+    return [s for s in cfg["spec_systems"] if s != "torchaudio" or cfg.get("torchaudio_python")]
+
+
+def external_command(system: str, cfg: Dict[str, Any]) -> Optional[List[str]]:
+    if system != "torchaudio":
+        return None
+    import json
+
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_torchaudio.py")
+    return [cfg["torchaudio_python"], script, json.dumps(cfg)]
+
+
+def batches(cfg: Dict[str, Any], device) -> list:
+    """The clips, as (B, T) float32 batches: ``peer_torchaudio.py`` builds the same ones."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    b, n = cfg["spec_batch"], cfg["clips"]
+    pool = torch.randn(min(n, 4 * b), cfg["length"], generator=gen) * 0.1
+    return [pool.roll(i, 0)[: min(b, n - i * b)].to(device) for i in range(-(-n // b))]
+
+
+def _build(name: str, cfg: Dict[str, Any], device) -> Dict[str, Callable]:
+    import torch
+
+    stft_cfg = dict(n_fft=cfg["spec_n_fft"], hop_length=cfg["spec_hop"])
+    mel_cfg = dict(sr=cfg["sr"], n_mels=cfg["spec_n_mels"], **stft_cfg)
+    if name.startswith("ours-"):
+        from ..features import STFT, MelSpectrogram
+
+        backend = name[len("ours-"):]
+        return {"stft": STFT(output_format="Magnitude", backend=backend, **stft_cfg).to(device),
+                "mel": MelSpectrogram(backend=backend, **mel_cfg).to(device)}
+    if name == "torch.stft":
+        from ..functional.mel import mel_filterbank
+
+        n_fft, hop = cfg["spec_n_fft"], cfg["spec_hop"]
+        window = torch.hann_window(n_fft, device=device)
+        fb_t = mel_filterbank(cfg["sr"], n_fft, cfg["spec_n_mels"]).float().T.contiguous().to(device)
+
+        def torch_stft(x):
+            return torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="reflect",
+                              return_complex=True).abs()
+
+        def torchaudio_way(x):  # Spectrogram(power=2) then MelScale's (F, M) matmul
+            return torch.matmul(torch_stft(x).pow(2).transpose(-1, -2), fb_t).transpose(-1, -2)
+
+        return {"stft": torch_stft, "mel": torchaudio_way}
+    if name == "nnAudio":
+        import nnAudio.features as nna
+
+        return {"stft": nna.STFT(output_format="Magnitude", verbose=False, **stft_cfg).to(device),
+                "mel": nna.MelSpectrogram(verbose=False, **mel_cfg).to(device)}
+    if name == "librosa":
+        import librosa
+        import numpy as np
+
+        def on_batch(f):
+            return lambda x: f(x.cpu().numpy())
+
+        return {"stft": on_batch(lambda y: np.abs(librosa.stft(y, pad_mode="reflect", **stft_cfg))),
+                "mel": on_batch(lambda y: librosa.feature.melspectrogram(y=y, pad_mode="reflect",
+                                                                         **mel_cfg))}
+    raise ValueError(f"system must be one of {SYSTEMS}, got {name!r}")
+
+
+def _sync(device) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def _pass(fn: Callable[[torch.Tensor], object], batches, device: torch.device) -> float:
-    """Seconds for one pass of ``fn`` over all batches."""
-    start = time.perf_counter()
-    for b in batches:
-        fn(b)
-    _sync(device)
-    return time.perf_counter() - start
+def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
+    """Seconds of one pass over all clips, per transform (after a one-batch warm-up)."""
+    import torch
+
+    device = torch.device(cfg["device"])
+    fns = _build(system, cfg, device)
+    data = batches(cfg, device)
+    out = {}
+    with torch.no_grad():
+        for t in TASKS:
+            fns[t](data[0])
+            _sync(device)
+            time.sleep(_SETTLE_S)
+            start = time.perf_counter()
+            for b in data:
+                fns[t](b)
+            _sync(device)
+            out[t] = time.perf_counter() - start
+    return out
 
 
-def kernel_bytes(module: torch.nn.Module) -> int:
+def kernel_bytes(module) -> int:
     """Bytes held by a module's buffers and parameters (its kernels)."""
     return sum(t.numel() * t.element_size() for t in [*module.buffers(), *module.parameters()])
 
 
-def _build(name: str, a: argparse.Namespace, device: torch.device) -> Optional[Dict[str, Callable]]:
-    """The STFT-magnitude and Mel callables of one system, or None when it is not importable."""
-    cfg = dict(n_fft=a.spec_n_fft, hop_length=a.spec_hop)
-    mel_cfg = dict(sr=a.sr, n_mels=a.spec_n_mels, **cfg)
-    if name.startswith("ours-"):
-        backend = name[len("ours-"):]
-        return {"stft": STFT(output_format="Magnitude", backend=backend, **cfg).to(device),
-                "mel": MelSpectrogram(backend=backend, **mel_cfg).to(device)}
-    if name == "torch.stft":
-        window = torch.hann_window(a.spec_n_fft, device=device)
-        fb_t = mel_filterbank(a.sr, a.spec_n_fft, a.spec_n_mels).float().T.contiguous().to(device)
+def once(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """Kernel bytes of ours (both backends) and nnAudio."""
+    import torch
 
-        def torch_stft(x):
-            return torch.stft(x, a.spec_n_fft, a.spec_hop, window=window, center=True,
-                              pad_mode="reflect", return_complex=True).abs()
-
-        def torchaudio_mel(x):  # torchaudio's Spectrogram(power=2) then MelScale, (F, M) filterbank
-            return torch.matmul(torch_stft(x).pow(2).transpose(-1, -2), fb_t).transpose(-1, -2)
-
-        return {"stft": torch_stft, "mel": torchaudio_mel}
-    try:
-        if name == "nnAudio":
-            import nnAudio.features as nna
-
-            return {"stft": nna.STFT(output_format="Magnitude", verbose=False, **cfg).to(device),
-                    "mel": nna.MelSpectrogram(verbose=False, **mel_cfg).to(device)}
-        import librosa
-
-        def per_clip(f):
-            return lambda x: [f(clip) for clip in x.cpu().numpy()]
-
-        return {"stft": per_clip(lambda y: abs(librosa.stft(y, pad_mode="reflect", **cfg))),
-                "mel": per_clip(lambda y: librosa.feature.melspectrogram(y=y, pad_mode="reflect",
-                                                                         **mel_cfg))}
-    except ImportError as e:
-        print(f"{name} not importable: skipped ({e})")
-        return None
-
-
-def _batches(a: argparse.Namespace, device: torch.device):
-    gen = torch.Generator().manual_seed(0)
-    pool = torch.randn(min(a.clips, 4 * a.spec_batch), a.length, generator=gen) * 0.1
-    n_batches = -(-a.clips // a.spec_batch)
-    return [pool.roll(i, 0)[: min(a.spec_batch, a.clips - i * a.spec_batch)].to(device)
-            for i in range(n_batches)]
-
-
-def _measure(name: str, config: Dict[str, object]) -> Optional[Dict[str, float]]:
-    """Fastest of ``spec_repeats`` passes over all clips for one system's STFT and Mel, which
-    take turns. Each pass follows a one-batch warm-up and a short sleep (so that thread pools left
-    spinning by earlier work, e.g. numpy's BLAS, do not steal the cores)."""
-    a = argparse.Namespace(**config)
-    torch.set_num_threads(a.threads)
-    device = torch.device(a.device)
-    fns = _build(name, a, device)
-    if fns is None:
-        return None
-    batches = _batches(a, device)
-    best: Dict[str, float] = {}
-    for _ in range(a.spec_repeats):
-        for t in TRANSFORMS:
-            fns[t](batches[0])
-            _sync(device)
-            time.sleep(_SETTLE_S)
-            best[t] = min(_pass(fns[t], batches, device), best.get(t, float("inf")))
-    return best
-
-
-def _time_all(a: argparse.Namespace) -> Dict[str, Dict[str, float]]:
-    """Seconds per transform and system; each system in a fresh process unless told otherwise."""
-    config = {k: v for k, v in vars(a).items() if isinstance(v, (int, float, str, bool, list))}
-    seconds: Dict[str, Dict[str, float]] = {t: {} for t in TRANSFORMS}
-    ctx = multiprocessing.get_context("spawn")
-    for name in a.spec_systems:
-        if a.spec_same_process:
-            result = _measure(name, config)
-        else:
-            with ctx.Pool(1) as pool:
-                result = pool.apply(_measure, (name, config))
-        if result is None:
-            continue
-        for t in TRANSFORMS:
-            seconds[t][name] = result[t]
-        print(f"  {name:12s} " + "  ".join(f"{t} {result[t]:.3f} s" for t in TRANSFORMS), flush=True)
-    return seconds
-
-
-def run(args: argparse.Namespace) -> Dict[str, object]:
-    defaults = dict(spec_n_fft=2048, spec_hop=512, spec_n_mels=128, spec_batch=16, spec_repeats=3,
-                    spec_systems=list(SYSTEMS), spec_same_process=False)
-    a = argparse.Namespace(**{**defaults, **vars(args)})  # run() also works without add_arguments
-    seconds = _time_all(a)
-    ours = [n for n in ("ours-fft", "ours-conv1d") if n in seconds["stft"]]
-    speedup = {t: {f"{o} vs {peer}": seconds[t][peer] / seconds[t][o] for o in ours
-                   for peer in seconds[t] if not peer.startswith("ours")} for t in TRANSFORMS}
-    kbytes = {}
+    out = {}
     for name in ("ours-fft", "ours-conv1d", "nnAudio"):
-        fns = _build(name, a, torch.device("cpu"))
-        kbytes.update({f"{name}/{t}": kernel_bytes(fns[t]) for t in TRANSFORMS} if fns else {})
-    _print_table(seconds, kbytes, a)
-    figures = {"seconds": seconds, "speedup": speedup, "kernel_bytes": kbytes,
-               "config": {"n_fft": a.spec_n_fft, "hop_length": a.spec_hop, "n_mels": a.spec_n_mels,
-                          "batch": a.spec_batch, "clips": a.clips, "length": a.length,
-                          "same_process": a.spec_same_process}}
-    from .report import write_chart
-
-    write_chart(seconds, a.out, "spectrogram")
-    return figures
+        try:
+            fns = _build(name, cfg, torch.device("cpu"))
+        except ImportError:
+            continue
+        out.update({f"{name}/{t}": kernel_bytes(fns[t]) for t in TASKS})
+    return {"kernel_bytes": out}
 
 
-def _print_table(seconds, kbytes, a) -> None:
-    names = list(seconds["stft"])
-    base = "ours-fft" if "ours-fft" in names else names[0]
-    print(f"\n{a.clips} clips x {a.length} samples @ {a.sr} Hz, n_fft={a.spec_n_fft}, "
-          f"hop={a.spec_hop}, n_mels={a.spec_n_mels}, device={a.device}, threads={a.threads}")
-    print(f"{'system':14s}" + "".join(f"{t + ' s':>12s}" for t in TRANSFORMS)
-          + "".join(f"{'fft x ' + t:>12s}" for t in TRANSFORMS))
-    for n in names:
-        ratios = [seconds[t][n] / seconds[t][base] for t in TRANSFORMS]
-        print(f"{n:14s}" + "".join(f"{seconds[t][n]:12.3f}" for t in TRANSFORMS)
-              + "".join(f"{r:12.2f}" for r in ratios))
-    print(f"(fft x: the system's seconds / {base} seconds; > 1 means {base} is faster)")
-    print("kernel bytes: " + ", ".join(f"{k} {v:,}" for k, v in kbytes.items()))
+def summarize(raw, once, cfg) -> Dict[str, Any]:
+    from .stats import compare
+
+    fig = compare(raw, TASKS, OURS)
+    fig["kernel_bytes"] = (once or {}).get("kernel_bytes", {})
+    return fig
+
+
+def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
+    from .report import ratio_rows, value_rows
+
+    head = (f"n_fft {cfg.get('spec_n_fft')}, hop {cfg.get('spec_hop')}, {cfg.get('spec_n_mels')} "
+            f"mels, batches of {cfg.get('spec_batch')}; seconds for all clips.")
+    parts = [head]
+    for t in TASKS:
+        parts += ["", f"{t}: seconds, median (range)", "", "| system | seconds |", "|---|---:|",
+                  value_rows(fig["values"].get(t, {})), "",
+                  f"{t}: speed-up (peer seconds / ours, by round)", "", "| | ratio |", "|---|---:|",
+                  ratio_rows(fig["ratios"].get(t, {}))]
+    kb = fig.get("kernel_bytes", {})
+    if kb:
+        parts += ["", "Kernel bytes: " + ", ".join(f"{k} {v:,}" for k, v in kb.items())]
+    return "\n".join(parts)
+
+
+def headline(fig: Dict[str, Any]) -> List[str]:
+    from .stats import fmt_ratio
+
+    out = []
+    for t in TASKS:
+        r = {k: v for k, v in fig["ratios"].get(t, {}).items() if k.startswith("ours-fft vs")}
+        if r:
+            out.append(f"{t.upper() if t == 'stft' else 'Mel'}: " + ", ".join(
+                f"{fmt_ratio(v)} {k[len('ours-fft vs '):]}" for k, v in r.items()))
+    return out

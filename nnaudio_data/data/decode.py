@@ -17,7 +17,7 @@ for bit); everything else goes through soundfile (libsndfile). Every failure is 
 from __future__ import annotations
 
 import io
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -155,3 +155,82 @@ def decode_probed(data: bytes, info: Optional[WavInfo], url: str = "<bytes>", ke
     if (info is None or info.is_float) and not np.isfinite(x).all():
         raise SampleError(url, key, "non_finite", "NaN or inf samples")
     return x, sr
+
+
+class FlacInfo(NamedTuple):
+    """A FLAC file's STREAMINFO: what a window decode needs before decoding."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+
+
+_FLAC_MAX_FRAMES = 1 << 36  # the STREAMINFO field's width: no larger value can be read
+
+
+def flac_streaminfo(data: bytes) -> Optional[FlacInfo]:
+    """The STREAMINFO of FLAC bytes, or None when they are not FLAC or do not say their length
+    (a streamed FLAC: total 0), so that the whole-file path decides.
+
+    Example:
+        >>> buf = io.BytesIO(); sf.write(buf, np.zeros((300, 2)), 8000, format="FLAC")
+        >>> flac_streaminfo(buf.getvalue())
+        FlacInfo(sample_rate=8000, channels=2, frames=300)
+        >>> flac_streaminfo(b"RIFF....WAVE") is None
+        True
+    """
+    # "fLaC", then the first metadata block (STREAMINFO, type 0, 34 bytes): rate 20 bits,
+    # channels - 1 3 bits, bits per sample - 1 5 bits, total samples 36 bits, at byte 18
+    if len(data) < 42 or data[:4] != b"fLaC" or data[4] & 0x7F != 0:
+        return None
+    packed = int.from_bytes(data[18:26], "big")
+    rate, channels, frames = packed >> 44, ((packed >> 41) & 7) + 1, packed & (_FLAC_MAX_FRAMES - 1)
+    if rate == 0 or frames == 0:
+        return None
+    return FlacInfo(rate, channels, frames)
+
+
+def read_flac_window(data: bytes, info: FlacInfo, start: int, out: np.ndarray,
+                     url: str = "<bytes>", key: str = "?") -> None:
+    """Decode ``out.shape[-1]`` frames of FLAC ``data`` from frame ``start`` straight into ``out``
+    (C, n) float32, the samples the whole-file decode gives there; nothing before ``start`` or
+    after the window is decoded. ``start + n`` must lie within ``info.frames``.
+
+    Raises:
+        SampleError: "decode" (libsndfile rejects the stream, or it disagrees with STREAMINFO),
+            "truncated" (the stream breaks off inside the window).
+
+    Example:
+        >>> x = np.arange(300)[:, None] / 512.0
+        >>> buf = io.BytesIO(); sf.write(buf, x, 8000, format="FLAC", subtype="PCM_16")
+        >>> data = buf.getvalue(); out = np.empty((1, 4), np.float32)
+        >>> read_flac_window(data, flac_streaminfo(data), 100, out); (out * 512).tolist()
+        [[100.0, 101.0, 102.0, 103.0]]
+    """
+    n = out.shape[-1]
+    try:
+        f = sf.SoundFile(io.BytesIO(data))
+    except Exception as e:
+        raise SampleError(url, key, "decode", _message(e)) from None
+    with f:
+        if (f.format, f.samplerate, f.channels) != ("FLAC", info.sample_rate, info.channels):
+            raise SampleError(url, key, "decode", f"FLAC STREAMINFO says {info.sample_rate} Hz, "
+                              f"{info.channels} channels; libsndfile reads {f.samplerate} Hz, "
+                              f"{f.channels} channels")
+        try:
+            if start:
+                f.seek(start)
+            if info.channels == 1:  # straight into the clip
+                got = f.read(n, dtype="float32", out=out[0]).shape[0]
+            else:
+                block = f.read(n, dtype="float32", always_2d=True)
+                got = block.shape[0]
+                out[:, :got] = block.T
+        except SampleError:
+            raise
+        except Exception as e:
+            raise SampleError(url, key, "truncated", f"FLAC stream breaks off: {_message(e)}") from None
+    if got != n:
+        raise SampleError(url, key, "truncated", f"FLAC header promises {info.frames} frames, the "
+                          f"stream ends before frame {start + got}")
+

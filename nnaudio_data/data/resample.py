@@ -6,7 +6,6 @@ from math import gcd
 from typing import Tuple
 
 import numpy as np
-import scipy.signal
 
 
 @lru_cache(maxsize=64)
@@ -30,6 +29,8 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     if sr_in == sr_out:
         return x
     up, down = _ratio(int(sr_in), int(sr_out))
+    import scipy.signal  # here, not at import time: scipy.signal costs ~1 s to import
+
     return scipy.signal.resample_poly(x, up, down, axis=-1).astype(np.float32, copy=False)
 
 

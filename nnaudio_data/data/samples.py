@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional
 import numpy as np
 import torch
 
-from .decode import AUDIO_EXTENSIONS, decode_probed, probe_audio
+from .decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
 from .errors import ErrorPolicy, SampleError
 from .resample import resample, to_mono
 from .split import generator
@@ -92,6 +92,9 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
     info = probe_audio(data, url, key)
     if _window_applies(info, spec):
         return _window_clip(data, info, spec, url, key, label, crop_gen)
+    flac = flac_streaminfo(data) if info is None else None
+    if flac is not None and _flac_window_applies(flac, spec):
+        return _flac_window_clip(data, flac, spec, url, key, label, crop_gen)
     x, sr = decode_probed(data, info, url, key)
     return prepare_clip(x, sr, spec, url, key, label, crop_gen)
 
@@ -111,6 +114,26 @@ def _window_clip(data: bytes, info: WavInfo, spec: ClipSpec, url: str, key: str,
     clip = np.empty((info.channels, spec.length), np.float32)
     if valid:  # else nothing is kept: rejected as too short below
         read_wav(data, info, start, valid, out=clip[:, :valid])
+    clip[:, valid:] = 0
+    return _item(clip, valid, info.frames, spec, url, key, label)
+
+
+def _flac_window_applies(info: FlacInfo, spec: ClipSpec) -> bool:
+    """Whether a FLAC clip can be decoded window-only: at the target rate, in the channels kept,
+    cut to a fixed length (FLAC holds integer samples: nothing to check for NaN)."""
+    return (info.sample_rate == spec.sr and spec.length is not None
+            and (info.channels == 1 or not spec.mono))
+
+
+def _flac_window_clip(data: bytes, info: FlacInfo, spec: ClipSpec, url: str, key: str, label: Any,
+                      crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
+    """:func:`prepare_clip` of the whole decoded FLAC, sample for sample, for the cases of
+    :func:`_flac_window_applies`: only the kept window is decoded, straight into the padded clip
+    (the window is sized by ``spec.length``, never by the header's frame count)."""
+    start, valid = trim_window(info.frames, spec.offset, spec.length, spec.crop, crop_gen)
+    clip = np.empty((info.channels, spec.length), np.float32)
+    if valid:  # else nothing is kept: rejected as too short below
+        read_flac_window(data, info, start, clip[:, :valid], url, key)
     clip[:, valid:] = 0
     return _item(clip, valid, info.frames, spec, url, key, label)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import scipy.signal.windows
 import torch
 from torch import Tensor, nn
 
@@ -83,6 +82,8 @@ class CFP(nn.Module):
         self.tc_idx, self.fc_idx = int(round(fs * tc)), int(round(fc / fr))
         self.high_freq_idx, self.high_quef_idx = int(round((1 / tc) / fr) + 1), int(round(fs / fc) + 1)
         freq, quef = cfp_logfreq_matrices(fs, fr, fc, tc, NumPerOct)
+        import scipy.signal.windows  # here, not at import time: scipy.signal costs ~1 s to import
+
         self.register_buffer("window", torch.tensor(scipy.signal.windows.blackmanharris(window_size),
                                                     dtype=torch.float32))
         self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))

@@ -18,7 +18,6 @@ import math
 from typing import Optional, Tuple
 
 import numpy as np
-import scipy.signal
 import torch
 
 from .windows import get_window
@@ -212,6 +211,8 @@ def nnaudio_lowpass(band_center: float = 0.5, kernel_length: int = 256,
         ((256,), dtype('float32'), 1.0)
     """
     keys = [0.0, band_center / (1 + transition_bandwidth), band_center * (1 + transition_bandwidth), 1.0]
+    import scipy.signal  # here, not at import time: scipy.signal costs ~1 s to import
+
     return scipy.signal.firwin2(kernel_length, keys, [1.0, 1.0, 0.0, 0.0]).astype(np.float32)
 
 

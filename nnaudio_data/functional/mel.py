@@ -93,8 +93,9 @@ def dct_matrix(n_out: int, n_in: int, norm: Optional[str] = "ortho") -> torch.Te
         output: (n_out, n_in) float64
 
     Example:
-        >>> dct_matrix(2, 4) @ torch.ones(4, dtype=torch.float64)
-        tensor([2., 0.], dtype=torch.float64)
+        >>> y = dct_matrix(2, 4) @ torch.ones(4, dtype=torch.float64)   # DC only: [2, 0]
+        >>> torch.allclose(y, torch.tensor([2.0, 0.0], dtype=torch.float64), atol=1e-12)
+        True
     """
     if norm not in ("ortho", None):
         raise ValueError(f"norm must be 'ortho' or None, got {norm!r}")

@@ -57,8 +57,8 @@ def spectrum_conv1d(x: Tensor, kernel: Tensor, hop_length: int, center: bool = T
     Example:
         >>> k = torch.cat([torch.ones(1, 1, 4), torch.zeros(1, 1, 4)])
         >>> re, im = spectrum_conv1d(torch.ones(1, 8), k, 4, center=False)
-        >>> re.tolist(), im.tolist()
-        ([[[4.0, 4.0]]], [[[-0.0, -0.0]]])
+        >>> re.tolist(), bool((im == 0).all())
+        ([[[4.0, 4.0]]], True)
     """
     y = F.conv1d(pad_signal(x, kernel.shape[-1], center, pad_mode)[:, None], kernel,
                  stride=hop_length)
@@ -82,8 +82,8 @@ def spectrum_fft(x: Tensor, window: Tensor, hop_length: int, freq_bins: int, cen
 
     Example:
         >>> re, im = spectrum_fft(torch.ones(1, 8), torch.ones(4), 4, 3, center=False)
-        >>> re[0, :, 0].tolist()
-        [4.0, 0.0, 0.0]
+        >>> torch.allclose(re[0, :, 0], torch.tensor([4.0, 0.0, 0.0]), atol=1e-6)
+        True
     """
     n_fft = window.shape[-1]
     _check_length(x, n_fft, center, pad_mode)
@@ -152,8 +152,9 @@ def frames_irfft(real: Tensor, imag: Tensor, n_fft: int) -> Tensor:
         real, imag: (B, F, N); output: (B, n_fft, N)
 
     Example:
-        >>> frames_irfft(torch.full((1, 3, 1), 4.), torch.zeros(1, 3, 1), 4).flatten().tolist()
-        [4.0, 0.0, 0.0, 0.0]
+        >>> y = frames_irfft(torch.full((1, 3, 1), 4.), torch.zeros(1, 3, 1), 4).flatten()
+        >>> torch.allclose(y, torch.tensor([4.0, 0.0, 0.0, 0.0]), atol=1e-6)
+        True
     """
     spec = torch.complex(real, imag)
     if real.shape[1] == n_fft:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Union
 
 import numpy as np
-import scipy.signal
 import torch
 
 WindowSpec = Union[str, tuple, float, np.ndarray, torch.Tensor]
@@ -37,6 +36,8 @@ def get_window(window: WindowSpec, win_length: int, fftbins: bool = True,
                              f"got {tuple(w.shape)}")
         return w.to(dtype)
     name = "boxcar" if window in ("ones", "rectangular", "rect", None) else window
+    import scipy.signal  # here, not at import time: scipy.signal costs ~1 s to import
+
     try:
         w = scipy.signal.get_window(name, win_length, fftbins=fftbins)
     except ValueError as e:
