@@ -2,7 +2,8 @@
 clips (84 bins from 32.70 Hz, 12 per octave, hop 512), per system:
 
 - ``ours[librosa]``, ``ours[librosa,fft]``: ``CQT1992v2(mode="librosa")``, backends auto and fft;
-- ``ours[nnaudio]``: ``CQT1992v2(mode="nnaudio")`` (nnAudio's kernels);
+- ``ours[nnaudio]``: ``CQT1992v2(mode="nnaudio")`` (nnAudio's full-width kernels, its numbers);
+- ``ours[nnaudio,octaves]``: ``CQT1992v2(mode="nnaudio", layout="octaves")`` (per-octave kernels);
 - ``nnAudio CQT1992v2``, ``nnAudio CQT2010v2``;
 - ``librosa.cqt``: called on each (B, T) batch (librosa accepts batches).
 
@@ -18,7 +19,7 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-OURS = ("ours[librosa]", "ours[librosa,fft]", "ours[nnaudio]")
+OURS = ("ours[librosa]", "ours[librosa,fft]", "ours[nnaudio]", "ours[nnaudio,octaves]")
 PEERS = ("nnAudio CQT1992v2", "nnAudio CQT2010v2", "librosa.cqt")
 COMMON = dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
 
@@ -78,7 +79,8 @@ def _module(name: str, sr: int):
 
         mode = "nnaudio" if "nnaudio" in name else "librosa"
         backend = "fft" if name.endswith(",fft]") else "auto"
-        return CQT1992v2(sr=sr, **COMMON, mode=mode, backend=backend,
+        layout = "octaves" if name.endswith(",octaves]") else "full"
+        return CQT1992v2(sr=sr, **COMMON, mode=mode, backend=backend, layout=layout,
                          pad_mode="constant" if mode == "librosa" else "reflect")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
