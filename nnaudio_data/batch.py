@@ -39,7 +39,8 @@ class AudioBatch:
         params (dict): augmentation parameters drawn for this batch, ``{"augment": ...,
             "spec_augment": ...}`` (replay: ``GPUSpectrogramCollate.replay(samples, params)``).
         stage (callable, optional): pending device stage, ``stage(batch) -> batch``, run in the
-            main process on first access of ``spec``.
+            main process on first access of ``spec``; its optional ``stage.ahead(batch)`` runs
+            the part that may run ahead of training (see :meth:`finish`).
         dropped (int): items the collate left out (``None`` items of a map-style dataset whose
             bad samples are skipped). Default 0.
         info (list, optional): per-clip provenance tags from the dataset (shard URL and index, for
@@ -89,13 +90,18 @@ class AudioBatch:
         """True while a device stage is still to run on this batch."""
         return self.stage is not None
 
-    def finish(self) -> "AudioBatch":
-        """Run the pending device stage (if any) in place and return self."""
+    def finish(self, ahead: bool = False) -> "AudioBatch":
+        """Run the pending device stage (if any) in place and return self.
+
+        With ``ahead=True``, run only what may run before the batch is used (a stage with an
+        ``ahead`` method, as the collate's, leaves a trainable kernel pending: it must see the
+        parameters of the moment the batch is used, after the previous optimiser step).
+        """
         stage, self.stage = self.stage, None
         if stage is not None:
-            done = stage(self)
+            run = getattr(stage, "ahead", stage) if ahead else stage
+            done = run(self)
             self.__dict__.update(done.__dict__)
-            self.stage = None
         return self
 
     @property

@@ -5,10 +5,13 @@ Where the device stage runs (the contract):
 
 - ``num_workers=0``: in the collate call itself, on the device.
 - ``num_workers>0`` and a CPU target: inside the workers, in parallel.
-- ``num_workers>0`` and a CUDA target (or trainable kernels): the worker returns the batch with a
-  pending stage and never touches CUDA; the main process runs it on first access of
-  ``batch.spec``, or ahead of time on a side stream when the loader is wrapped in
-  :class:`nnaudio_data.DeviceLoader`.
+- ``num_workers>0`` and a CUDA target: the worker returns the batch with a pending stage and never
+  touches CUDA; the main process runs it on first access of ``batch.spec``, or ahead of time on a
+  side stream when the loader is wrapped in :class:`nnaudio_data.DeviceLoader`.
+- a trainable kernel (any parameter requiring grad), with any ``num_workers``: always pending, and
+  split. :class:`nnaudio_data.DeviceLoader` runs the copy and the waveform augmentation ahead,
+  and the kernel and spectrogram augmentation when it hands the batch over, with the parameters
+  of that moment (after the previous optimiser step).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from .features.registry import make_transform
 from .sharedmem import stack_padded
 
 _WHERE = ("auto", "worker", "main")
+_STREAMS = ("augment", "spec_augment")
 
 
 def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
@@ -119,6 +123,26 @@ def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
     return obj
 
 
+class DeviceStage:
+    """A batch's pending device stage: ``part`` of :meth:`GPUSpectrogramCollate.device_stage`.
+
+    Called as ``stage(batch)``; :meth:`ahead` runs only the part that may run ahead of training
+    (it may leave the kernel part pending). Pickles with its collate, as the collate's token.
+    """
+
+    def __init__(self, collate: "GPUSpectrogramCollate", part: str = "all"):
+        self.collate, self.part = collate, part
+
+    def __call__(self, batch: AudioBatch) -> AudioBatch:
+        return self.collate.device_stage(batch, part=self.part)
+
+    def ahead(self, batch: AudioBatch) -> AudioBatch:
+        return self.collate.device_stage(batch, part="ahead" if self.part == "all" else self.part)
+
+    def __repr__(self) -> str:
+        return f"DeviceStage({self.part!r})"
+
+
 class GPUSpectrogramCollate:
     """Collate clips and compute their spectrogram on the device, as a DataLoader ``collate_fn``.
 
@@ -193,12 +217,14 @@ class GPUSpectrogramCollate:
         persistent workers keep the epoch they were started with)."""
         self.epoch = int(epoch)
 
-    def generator(self) -> torch.Generator:
-        """This process's augmentation generator, seeded from (seed, epoch, worker id + 1), or
-        (seed, epoch, 0) in the main process, so workers never repeat each other's draws; it lives
-        on the CPU whatever the device (see ``nnaudio_data.augment.base``)."""
+    def generator(self, stream: str = "augment") -> torch.Generator:
+        """This process's generator for ``stream`` ("augment" or "spec_augment"), seeded from
+        (seed, epoch, worker id + 1, stream), or worker 0 in the main process, so workers never
+        repeat each other's draws, and the two augmentations draw independently of the order in
+        which their batches run; it lives on the CPU whatever the device (see
+        ``nnaudio_data.augment.base``)."""
         info = get_worker_info()
-        key = (self.epoch, 0 if info is None else info.id + 1)
+        key = (self.epoch, 0 if info is None else info.id + 1, _STREAMS.index(stream))
         if key not in self._generators:
             state = np.random.SeedSequence([self.seed, *key]).generate_state(2, np.uint32)
             self._generators[key] = torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
@@ -210,17 +236,19 @@ class GPUSpectrogramCollate:
 
     def _defer(self) -> bool:
         in_worker = get_worker_info() is not None
-        if self.where == "main":
-            return in_worker
         if self.where == "worker":
             return False
-        return in_worker and (self.device.type != "cpu" or self.trainable)
+        if self.trainable:  # also in the main process: the kernel runs when the batch is used
+            return True
+        if self.where == "main":
+            return in_worker
+        return in_worker and self.device.type != "cpu"
 
     # -- the two stages --------------------------------------------------------------------------
     def __call__(self, samples: Sequence[Any]) -> AudioBatch:
         batch = collate_audio(samples)
         if self._defer():
-            batch.stage = self.device_stage  # pickles as a token: see __reduce__
+            batch.stage = DeviceStage(self)  # pickles as the collate's token: see __reduce__
             return batch
         return self.device_stage(batch)
 
@@ -232,28 +260,46 @@ class GPUSpectrogramCollate:
         return self._transform_on[str(device)]
 
     def device_stage(self, batch: AudioBatch, non_blocking: bool = True,
-                     params: Optional[Dict[str, Any]] = None) -> AudioBatch:
+                     params: Optional[Dict[str, Any]] = None, part: str = "all") -> AudioBatch:
         """Move ``batch`` to the device and run augment -> kernel -> spec_augment on it.
 
         Augmentations run in training mode, drawing from :meth:`generator`, or whenever ``params``
         (an earlier ``batch.params``) is given: then they replay that call exactly. Runs in
         whichever process calls it; callers make sure that is not a worker for CUDA.
+
+        ``part`` splits the stage for :class:`nnaudio_data.DeviceLoader`: "ahead" runs what does
+        not read a parameter that requires grad (the copy to the device, waveform augmentation, and
+        the kernel too when it is fixed) and leaves the rest pending; "kernel" runs that rest (the
+        kernel and spec_augment) with the parameters of the moment; "all" runs both.
         """
+        if part not in ("all", "ahead", "kernel"):
+            raise ValueError(f"part must be 'all', 'ahead' or 'kernel', got {part!r}")
         batch.stage = None
+        if part != "kernel":
+            batch = self._ahead(batch, non_blocking, params)
+            if part == "ahead" and self.trainable:
+                batch.stage = DeviceStage(self, "kernel")
+                return batch
+        spec = self.module_on(self.device)(batch.waveform[:, 0] if batch.waveform.shape[1] == 1
+                                           else batch.waveform)
+        if self._runs("spec_augment", params):
+            spec, _, batch.params["spec_augment"] = run_augment(
+                self.spec_augment, spec, None, (params or {}).get("spec_augment"),
+                self.generator("spec_augment"))
+        batch.spec = spec
+        return batch
+
+    def _ahead(self, batch: AudioBatch, non_blocking: bool, params: Optional[Dict[str, Any]]) -> AudioBatch:
+        """The copy to the device and the waveform augmentation."""
         if batch.device != self.device:
             if self.device.type == "cuda" and not batch.waveform.is_pinned():
                 batch = batch.pin_memory()
             batch = batch.to(self.device, non_blocking=non_blocking)
-        x, drawn = batch.waveform, {}
+        batch.params = {}
         if self._runs("augment", params):
-            x, batch.labels, drawn["augment"] = run_augment(
-                self.augment, x, batch.labels, (params or {}).get("augment"), self.generator())
-        module = self.module_on(self.device)
-        spec = module(x[:, 0] if x.shape[1] == 1 else x)
-        if self._runs("spec_augment", params):
-            spec, _, drawn["spec_augment"] = run_augment(
-                self.spec_augment, spec, None, (params or {}).get("spec_augment"), self.generator())
-        batch.waveform, batch.spec, batch.params = x, spec, drawn
+            batch.waveform, batch.labels, batch.params["augment"] = run_augment(
+                self.augment, batch.waveform, batch.labels, (params or {}).get("augment"),
+                self.generator("augment"))
         return batch
 
     def _runs(self, name: str, params: Optional[Dict[str, Any]]) -> bool:
