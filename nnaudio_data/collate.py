@@ -20,18 +20,18 @@ import os
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import get_worker_info
 
+from . import _seed
 from .augment.base import run_augment
 from .batch import AudioBatch
+from .data.split import rank_world
 from .features.registry import make_transform
 from .sharedmem import stack_padded
 
 _WHERE = ("auto", "worker", "main")
-_STREAMS = ("augment", "spec_augment")
 
 
 def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
@@ -156,8 +156,10 @@ class GPUSpectrogramCollate:
             transforms ``batch.labels`` (Mixup) and records its parameters in ``batch.params``.
         spec_augment (Augmentation | callable, optional): spectrogram augmentation on (B, F, N) or
             (B, C, F, N), applied after the kernel while training.
-        seed (int): seed of the augmentation generator (a CPU ``torch.Generator``), derived per
-            process from (seed, epoch, worker id): see :meth:`generator`. Default 0.
+        seed (int): seed of the augmentation generators (CPU ``torch.Generator``), derived per
+            process from (seed, epoch, rank, worker id, stream): see :meth:`generator`. Default 0.
+        rank (int, optional): the rank folded into the seeds. Default: the initialised
+            ``torch.distributed`` process group's, else the RANK variable, else 0.
         where (str): "auto" (default; see the module docstring), "worker" (always compute in the
             collate call: only valid for a CPU target) or "main" (always defer to the main process).
         **kernel_args: arguments of the transform class (nnAudio names: sr, n_fft, hop_length,
@@ -175,7 +177,7 @@ class GPUSpectrogramCollate:
 
     def __init__(self, kind: "str | nn.Module" = "mel", device: "str | torch.device | None" = None,
                  augment: Any = None, spec_augment: Any = None, where: str = "auto",
-                 seed: int = 0, **kernel_args: Any):
+                 seed: int = 0, rank: Optional[int] = None, **kernel_args: Any):
         if where not in _WHERE:
             raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
         self.device = torch.device(device if device is not None
@@ -190,8 +192,10 @@ class GPUSpectrogramCollate:
         self.where = where
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-        self.seed, self.epoch = seed, 0
-        self._generators: Dict[Tuple[int, int], torch.Generator] = {}
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
+            raise ValueError(f"rank must be an int >= 0 or None, got {rank!r}")
+        self.seed, self.epoch, self.rank = seed, 0, rank
+        self._generators: Dict[Tuple[int, int, int, str], torch.Generator] = {}
         self.training = True
         self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
         self._transform_on: Dict[str, nn.Module] = {}
@@ -201,6 +205,8 @@ class GPUSpectrogramCollate:
     # -- pickling: a token plus what a fresh process needs to rebuild --------------------------
     def __reduce__(self):
         state = {k: v for k, v in self.__dict__.items() if k not in ("_transform_on", "_generators")}
+        if state["rank"] is None:  # a spawned worker has no process group: it gets the rank here
+            state["rank"] = rank_world()[0]
         return (_restore, (self._token, state))
 
     # -- mode ----------------------------------------------------------------------------------
@@ -218,16 +224,16 @@ class GPUSpectrogramCollate:
         self.epoch = int(epoch)
 
     def generator(self, stream: str = "augment") -> torch.Generator:
-        """This process's generator for ``stream`` ("augment" or "spec_augment"), seeded from
-        (seed, epoch, worker id + 1, stream), or worker 0 in the main process, so workers never
-        repeat each other's draws, and the two augmentations draw independently of the order in
-        which their batches run; it lives on the CPU whatever the device (see
-        ``nnaudio_data.augment.base``)."""
+        """This process's generator for ``stream`` ("augment" or "spec_augment"), seeded by
+        :func:`nnaudio_data._seed.derive_seed` from (seed, epoch, rank, worker id + 1, stream), worker
+        0 being the main process: ranks and workers never repeat each other's draws, and the two
+        augmentations draw independently of the order in which their batches run. It lives on the
+        CPU whatever the device (see ``nnaudio_data.augment.base``)."""
         info = get_worker_info()
-        key = (self.epoch, 0 if info is None else info.id + 1, _STREAMS.index(stream))
+        rank = self.rank if self.rank is not None else rank_world()[0]
+        key = (self.epoch, rank, 0 if info is None else info.id + 1, stream)
         if key not in self._generators:
-            state = np.random.SeedSequence([self.seed, *key]).generate_state(2, np.uint32)
-            self._generators[key] = torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+            self._generators[key] = _seed.generator(self.seed, *key)
         return self._generators[key]
 
     @property
