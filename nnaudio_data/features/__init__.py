@@ -11,10 +11,12 @@ class names, constructor parameters and defaults.
 - ``cqt.py``         :class:`CQT1992v2`, :class:`CQT2010v2`, :class:`CQT` (constant-Q, multirate engine)
 - ``vqt.py``         :class:`VQT` (variable-Q, ``gamma``)
 - ``cfp.py``         :class:`CFP` (combined frequency and periodicity)
+- ``db.py``          :class:`PowerToDB`, :class:`AmplitudeToDB`, :class:`LogSpectrogram` ("logmel", "logstft")
 - ``registry.py``    kinds by name for ``GPUSpectrogramCollate(kind)``
 """
 from .cfp import CFP
 from .cqt import CQT, CQT1992v2, CQT2010v2
+from .db import AmplitudeToDB, LogSpectrogram, PowerToDB
 from .gammatone import Gammatonegram
 from .griffin_lim import Griffin_Lim
 from .istft import iSTFT
@@ -24,5 +26,5 @@ from .registry import KINDS, make_transform
 from .stft import STFT
 from .vqt import VQT
 
-__all__ = ["CFP", "CQT", "CQT1992v2", "CQT2010v2", "Gammatonegram", "Griffin_Lim", "KINDS", "MFCC",
+__all__ = ["AmplitudeToDB", "LogSpectrogram", "PowerToDB", "CFP", "CQT", "CQT1992v2", "CQT2010v2", "Gammatonegram", "Griffin_Lim", "KINDS", "MFCC",
            "MelSpectrogram", "STFT", "VQT", "iSTFT", "make_transform"]
