@@ -45,6 +45,8 @@ class AudioBatch:
             bad samples are skipped). Default 0.
         info (list, optional): per-clip provenance tags from the dataset (shard URL and index, for
             stats and resume), B of them; empty when the samples carried none.
+        sr (int, optional): the clips' sample rate, when the samples carried it (every clip of a
+            batch has the same). Default None.
 
     Shape:
         waveform: (B, C, T); lengths: (B,); mask: (B, T); spec: (B, F, N) or (B, C, F, N)
@@ -60,7 +62,7 @@ class AudioBatch:
     def __init__(self, waveform: Tensor, lengths: Tensor, keys: List[str], labels: Any,
                  spec: Optional[Tensor] = None, params: Optional[Dict[str, Any]] = None,
                  stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None, dropped: int = 0,
-                 info: Optional[List[Any]] = None):
+                 info: Optional[List[Any]] = None, sr: Optional[int] = None):
         self.waveform = waveform
         self.lengths = lengths
         self.keys = list(keys)
@@ -70,6 +72,7 @@ class AudioBatch:
         self.stage = stage
         self.dropped = dropped
         self.info = [] if info is None else list(info)
+        self.sr = sr
 
     def __len__(self) -> int:
         return self.waveform.shape[0]
@@ -135,5 +138,5 @@ class AudioBatch:
 
     def __repr__(self) -> str:
         spec = None if self._spec is None else tuple(self._spec.shape)
-        return (f"AudioBatch(waveform={tuple(self.waveform.shape)}, spec={spec}, device={self.device}"
+        return (f"AudioBatch(waveform={tuple(self.waveform.shape)}, spec={spec}, sr={self.sr}, device={self.device}"
                 f"{', pending' if self.pending else ''})")

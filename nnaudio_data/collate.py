@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import weakref
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -28,30 +28,36 @@ from . import _seed
 from .augment.base import run_augment
 from .batch import AudioBatch
 from .data.split import rank_world
-from .features.registry import make_transform
+from .features.db import LOG_KINDS
+from .features.registry import KINDS, make_transform
 from .sharedmem import stack_padded
 
 _WHERE = ("auto", "worker", "main")
 
 
 def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
-    """Normalise one dataset item to (waveform (C, T), key, label).
+    """Normalise one dataset item to (waveform (C, T), key, label, valid length).
 
     Accepts dicts with "waveform" (and optional "key", "label", "length": valid samples when the
-    waveform was zero-padded), tuples ``(waveform, label)`` or
+    waveform was zero-padded, "sr" or "sample_rate"), tuples ``(waveform, label)`` or
     ``(waveform, sample_rate, label, ...)`` as torchaudio datasets return, and bare tensors.
     """
-    key, label, length = str(index), None, None
+    return _parse(item, index)[:4]
+
+
+def _parse(item: Any, index: int) -> Tuple[Tensor, str, Any, int, Optional[int]]:
+    """:func:`_as_sample` plus the sample rate the item carries (None if none)."""
+    key, label, length, sr = str(index), None, None, None
     if isinstance(item, dict):
         if "waveform" not in item:
             raise KeyError(f"sample {index} is a dict without a 'waveform' entry (keys: {sorted(item)})")
         wav, key, label = item["waveform"], str(item.get("key", key)), item.get("label")
-        length = item.get("length")
+        length, sr = item.get("length"), item.get("sr", item.get("sample_rate"))
     elif isinstance(item, (tuple, list)):
         wav = item[0]
         rest = list(item[1:])
         if len(rest) >= 2 and isinstance(rest[0], int) and not isinstance(rest[0], bool):
-            rest = rest[1:]  # (waveform, sample_rate, label, ...)
+            sr, rest = rest[0], rest[1:]  # (waveform, sample_rate, label, ...)
         label = rest[0] if rest else None
     else:
         wav = item
@@ -61,7 +67,7 @@ def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
     if wav.dim() != 2:
         raise ValueError(f"sample {key!r}: waveform must be (T,) or (C, T), got shape {tuple(wav.shape)}")
     t = wav.shape[-1]
-    return wav, key, label, t if length is None else min(int(length), t)
+    return wav, key, label, t if length is None else min(int(length), t), None if sr is None else int(sr)
 
 
 def _stack_labels(labels: List[Any]) -> Any:
@@ -93,7 +99,11 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     kept = [s for s in samples if s is not None]
     if len(kept) == 0:
         raise ValueError(f"samples must hold at least one clip, got {len(samples)} items, all None or none")
-    parts = [_as_sample(s, i) for i, s in enumerate(kept)]
+    parts = [_parse(s, i) for i, s in enumerate(kept)]
+    rates = {p[4] for p in parts if p[4] is not None}
+    if len(rates) > 1:
+        raise ValueError(f"all clips in a batch must have the same sample rate, got {sorted(rates)} Hz"
+                         " (keys: " + ", ".join(f"{p[1]}@{p[4]}" for p in parts) + ")")
     channels = {p[0].shape[0] for p in parts}
     if len(channels) != 1:
         raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
@@ -102,7 +112,7 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
     lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
     info = [s.get("info") for s in kept if isinstance(s, dict) and s.get("info") is not None]
     return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]),
-                      dropped=len(samples) - len(kept), info=info)
+                      dropped=len(samples) - len(kept), info=info, sr=rates.pop() if rates else None)
 
 
 # Collates built in this process, by token: a batch pickled back from a worker refers to its collate
@@ -121,6 +131,13 @@ def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
     obj._transform_on, obj._generators = {}, {}
     _LIVE[token] = obj
     return obj
+
+
+def _needs_rate(kind: Any, kernel_args: Dict[str, Any]) -> bool:
+    """Whether the kernel ``kind`` depends on the sample rate (all but a plain STFT's FFT bins)."""
+    if not isinstance(kind, str):
+        return False
+    return kind not in ("stft", "logstft") or kernel_args.get("freq_scale", "no") != "no"
 
 
 class DeviceStage:
@@ -197,7 +214,16 @@ class GPUSpectrogramCollate:
         self.seed, self.epoch, self.rank = seed, 0, rank
         self._generators: Dict[Tuple[int, int, int, str], torch.Generator] = {}
         self.training = True
-        self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
+        self.sr: Optional[int] = kernel_args.get("sr", getattr(kind, "sr", None))
+        self.transform: Optional[nn.Module] = None
+        if isinstance(kind, str) and kind not in KINDS and kind not in LOG_KINDS:
+            raise ValueError(f"kind must be one of {sorted([*KINDS, *LOG_KINDS])} or an nn.Module, "
+                             f"got {kind!r}")
+        if self.sr is not None or not _needs_rate(kind, kernel_args):
+            self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
+        elif any(v for k, v in kernel_args.items() if k.startswith("trainable")):
+            raise ValueError(f"a trainable kernel needs sr= (the clips' rate), so that its parameters "
+                             f"exist before the first batch; got kind={kind!r} without sr")
         self._transform_on: Dict[str, nn.Module] = {}
         self._token = f"{os.getpid()}-{next(_COUNTER)}"
         _LIVE[self._token] = self
@@ -238,7 +264,48 @@ class GPUSpectrogramCollate:
 
     @property
     def trainable(self) -> bool:
-        return any(p.requires_grad for p in self.transform.parameters())
+        return self.transform is not None and any(p.requires_grad for p in self.transform.parameters())
+
+    # -- the kernel's parameters and state, as for any module -------------------------------------
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """The kernel's parameters (none for fixed kernels), for the optimiser:
+        ``Adam(list(model.parameters()) + list(collate.parameters()))``."""
+        return iter(()) if self.transform is None else self.transform.parameters(recurse)
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, nn.Parameter]]:
+        return iter(()) if self.transform is None else self.transform.named_parameters(prefix, recurse)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The kernel's state (``nn.Module.state_dict`` of the transform), for checkpoints."""
+        return {} if self.transform is None else self.transform.state_dict()
+
+    def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> Any:
+        """Load a :meth:`state_dict` into the kernel, in place (the optimiser keeps its parameters)."""
+        if self.transform is None:
+            raise ValueError("this collate builds its kernel at the first batch (no sr= given); "
+                             "pass sr= to load a state before that")
+        return self.transform.load_state_dict(state, strict)
+
+    def to(self, device: "str | torch.device") -> "GPUSpectrogramCollate":
+        """Move the kernel to ``device`` and make it the target of the device stage."""
+        self.device = torch.device(device)
+        if self.transform is not None:
+            self.transform.to(self.device)
+        self._transform_on = {}
+        return self
+
+    def _kernel_for(self, batch: AudioBatch) -> None:
+        """Check the batch's rate against the kernel's; build the kernel from it if not built yet."""
+        if batch.sr is not None and self.sr is not None and int(batch.sr) != int(self.sr):
+            raise ValueError(f"the clips are at sr={batch.sr} Hz but the collate's kernel is built for "
+                             f"sr={self.sr} Hz (keys: {', '.join(batch.keys[:4])}); pass sr={batch.sr} "
+                             "or resample the clips")
+        if self.transform is None:
+            if batch.sr is None:
+                raise ValueError(f"kind {self.kind!r} needs the sample rate: the clips carry none "
+                                 "(no 'sr' in the samples) and the collate has no sr=")
+            self.sr = int(batch.sr)
+            self.transform = make_transform(self.kind, sr=self.sr, **self.kernel_args)
 
     def _defer(self) -> bool:
         in_worker = get_worker_info() is not None
@@ -253,6 +320,7 @@ class GPUSpectrogramCollate:
     # -- the two stages --------------------------------------------------------------------------
     def __call__(self, samples: Sequence[Any]) -> AudioBatch:
         batch = collate_audio(samples)
+        self._kernel_for(batch)
         if self._defer():
             batch.stage = DeviceStage(self)  # pickles as the collate's token: see __reduce__
             return batch
@@ -326,7 +394,9 @@ class GPUSpectrogramCollate:
             >>> torch.equal(collate.replay(clips, first.params).waveform, first.waveform)
             True
         """
-        return self.device_stage(collate_audio(samples), params=params)
+        batch = collate_audio(samples)
+        self._kernel_for(batch)
+        return self.device_stage(batch, params=params)
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.kernel_args.items())
