@@ -58,7 +58,7 @@ def run(ctx, urls):
         loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate,
                             multiprocessing_context=ctx, **opts)
         if train:
-            opt = torch.optim.SGD(collate.transform.parameters(), lr=0.1)
+            opt = torch.optim.SGD(collate.parameters(), lr=0.1)
             batches = []
             for b in nd.DeviceLoader(loader, prefetch=2):
                 loss = b.spec.mean()

@@ -36,7 +36,7 @@ def clips(n=12, t=1024):
 
 def train(collate, loader, prefetch):
     """A training loop as a user writes it; returns how many batches were checked."""
-    params = list(collate.transform.parameters())
+    params = list(collate.parameters())
     assert params and all(p.requires_grad for p in params)
     opt = torch.optim.Adam(params, lr=LR)
     first = [p.detach().clone() for p in params]
@@ -89,3 +89,24 @@ def test_fixed_kernel_still_runs_ahead_and_trainable_waits():
     tb.finish(ahead=True)
     assert tb.pending and tb._spec is None and "augment" in tb.params
     assert tb.spec.requires_grad and not tb.pending
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("prefetch", [0, 1, 2])
+def test_trainable_kernel_on_cuda_side_stream(prefetch):
+    """On CUDA: copies and waveform augmentation on the side stream, the kernel on the current
+    stream at hand-over. Tolerance: cuBLAS/cuDNN may pick other algorithms for the reference call,
+    so agreement is to float32 rounding, far below one Adam step (LR)."""
+    kind, kw = TRAINABLE["mel_both"]
+    collate = GPUSpectrogramCollate(kind, device="cuda", augment=Gain((-6.0, 6.0)), **kw)
+    loader = DataLoader(clips(), batch_size=3, num_workers=2, pin_memory=True, collate_fn=collate)
+    params = list(collate.parameters())
+    opt = torch.optim.Adam(params, lr=LR)
+    for batch in DeviceLoader(loader, prefetch=prefetch):
+        assert batch.spec.is_cuda and not batch.pending
+        with torch.no_grad():
+            want = collate.transform(batch.waveform[:, 0])
+        torch.testing.assert_close(batch.spec, want, rtol=1e-5, atol=1e-6)
+        batch.spec.pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
