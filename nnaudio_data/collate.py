@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import get_worker_info
 
-from . import _seed
+from . import _seed, _worker_exit
 from .augment.base import run_augment
 from .batch import AudioBatch
 from .data.split import rank_world
@@ -96,6 +96,7 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
         >>> b.waveform.shape, b.lengths.tolist(), b.keys, b.labels.tolist(), b.dropped
         (torch.Size([2, 1, 4]), [4, 2], ['a', 'b'], [3, 5], 1)
     """
+    _worker_exit.install()  # a spawned worker's clean exit: see nnaudio_data._worker_exit
     kept = [s for s in samples if s is not None]
     if len(kept) == 0:
         raise ValueError(f"samples must hold at least one clip, got {len(samples)} items, all None or none")

@@ -1,4 +1,4 @@
-"""Run every collate feature (three loaders, four sets of workers) through DataLoader workers started by one start method; print one
+"""Run every collate feature (four loaders, five sets of workers) through DataLoader workers started by one start method; print one
 JSON line of per-configuration digests. Run as a script by ``test_start_methods.py`` so that its
 stderr (worker tracebacks, aborts at shutdown) can be checked for silence:
 
@@ -73,6 +73,14 @@ def run(ctx, urls):
         out[name] = digest(batches)
         if train:  # an iterator abandoned after one batch: its workers are shut down mid-stream
             next(iter(loader)).spec
+    # the shutdown race: an iterator abandoned while workers still send large batches (a spectrogram
+    # computed in the worker is moved to shared memory by the queue's feeder thread)
+    big = [{"waveform": torch.randn(1, 16000, generator=torch.Generator().manual_seed(i))} for i in range(128)]
+    loader = DataLoader(big, batch_size=16, num_workers=2, multiprocessing_context=ctx, prefetch_factor=4,
+                        collate_fn=nd.GPUSpectrogramCollate("stft", device="cpu", n_fft=512, hop_length=16))
+    for i, _ in enumerate(loader):
+        if i == 1:
+            break
     print(json.dumps(out))
 
 
