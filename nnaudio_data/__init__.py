@@ -17,6 +17,8 @@ Modules, one line each:
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
+- ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
+- ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
 - ``bench/``       benchmark sections, side by side with librosa, torch.stft, nnAudio, webdataset
 - ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard); ``demo.py``, ``synth.py`` its demo
 
