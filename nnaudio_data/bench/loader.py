@@ -9,7 +9,9 @@ DataLoader workers and batches of ``--loader-batch``:
 - floor: ``soundfile`` decoding the same bytes in one tight loop, on one core
 
 with ``L`` = ``--length``, and prints the ratios (each loader: best of 2 passes, timed from its
-first batch so that worker start-up is left out). Then a memory check: ``--loader-epochs`` (10)
+first batch so that worker start-up is left out). Then mixed rates: WAV clips at 8, 22.05 and
+44.1 kHz in turn, resampled to 16 kHz (1 s kept): ours, ours with the polyphase filter designed
+again for every clip (as before its cache), and plain with ``scipy.signal.resample_poly``. Then a memory check: ``--loader-epochs`` (10)
 epochs over two shards with 2 persistent workers, printing the peak RSS of the main process plus
 its workers per epoch; the growth from epoch 2 to the last should stay under 5%.
 """
@@ -22,7 +24,7 @@ import shutil
 import tempfile
 import time
 from contextlib import closing
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -33,17 +35,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loader-epochs", type=int, default=10, help="epochs of the memory check (default 10)")
 
 
-def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int = 250) -> List[str]:
-    """Shards of ``clips`` synthetic 1-2 s clips (16-bit), ``per_shard`` to a shard; returns URLs."""
+def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int = 250,
+                       rates: Sequence[int] = ()) -> List[str]:
+    """Shards of ``clips`` synthetic 1-2 s clips (16-bit), ``per_shard`` to a shard; returns URLs.
+    With ``rates``, clip i is at ``rates[i % len(rates)]`` Hz instead of ``sr``."""
     import soundfile as sf
     import webdataset as wds
 
     rng = np.random.default_rng(0)
     urls = []
     for s in range(0, clips, per_shard):
-        url = os.path.join(root, f"{ext}-{s // per_shard:04d}.tar")
+        url = os.path.join(root, f"{ext}{'-mixed' if rates else ''}-{s // per_shard:04d}.tar")
         with wds.TarWriter(url) as w:
             for i in range(s, min(clips, s + per_shard)):
+                sr = rates[i % len(rates)] if rates else sr
                 n = int(sr * rng.uniform(1.0, 2.0))
                 x = 0.1 * rng.standard_normal(n) + 0.3 * np.sin(np.arange(n) * 0.01 * (1 + i % 20))
                 buf = io.BytesIO()
@@ -56,14 +61,21 @@ def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int 
 class _PlainDecode:
     """What a user writes today: soundfile on the bytes, float64 by default, crop/pad, a tensor."""
 
-    def __init__(self, ext: str, length: int):
-        self.ext, self.length = ext, length
+    def __init__(self, ext: str, length: int, sr: Optional[int] = None):
+        self.ext, self.length, self.sr = ext, length, sr
 
     def __call__(self, sample):
         import soundfile as sf
         import torch
 
-        x, _ = sf.read(io.BytesIO(sample[self.ext]))
+        x, sr = sf.read(io.BytesIO(sample[self.ext]))
+        if self.sr is not None and sr != self.sr:  # resampled as a user writes it
+            import math
+
+            import scipy.signal
+
+            g = math.gcd(sr, self.sr)
+            x = scipy.signal.resample_poly(x, self.sr // g, sr // g)
         x = torch.from_numpy(x[: self.length]).float()
         x = torch.nn.functional.pad(x, (0, self.length - x.shape[0]))
         return x, int(sample["cls"])
@@ -112,6 +124,42 @@ def measure(urls: List[str], ext: str, sr: int, length: int, batch: int) -> Dict
     plain_ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(_PlainDecode(ext, length))
     plain = _rate(lambda: DataLoader(plain_ds, batch_size=batch, num_workers=2), len(members))
     return {"ours": ours, "plain": plain, "floor_1core": floor, "ours_over_plain": ours / plain}
+
+
+MIXED_RATES = (8000, 22050, 44100)
+MIXED_TARGET = 16000
+
+
+def measure_mixed(root: str, clips: int, batch: int) -> Dict[str, float]:
+    """clips/s with mixed-rate WAV shards resampled to 16 kHz: ours, ours designing the polyphase
+    filter for every clip (the cache bypassed in the forked workers), and plain."""
+    import webdataset as wds
+    from torch.utils.data import DataLoader
+
+    from nnaudio_data import ShardedAudioDataset, collate_audio
+    import importlib
+
+    resample_module = importlib.import_module("nnaudio_data.data.resample")  # the module, not the function
+
+    urls = write_bench_shards(root, clips, MIXED_TARGET, "wav", rates=MIXED_RATES)
+    ds = ShardedAudioDataset(urls, sr=MIXED_TARGET, length=MIXED_TARGET, on_error="raise")
+
+    def ours_loader():
+        return DataLoader(ds, batch_size=batch, num_workers=2, collate_fn=collate_audio,
+                          multiprocessing_context="fork")
+
+    ours = _rate(ours_loader, clips)
+    cached = resample_module.polyphase_filter
+    resample_module.polyphase_filter = cached.__wrapped__  # designed per call, as before the cache
+    try:
+        uncached = _rate(ours_loader, clips)
+    finally:
+        resample_module.polyphase_filter = cached
+    plain_ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(
+        _PlainDecode("wav", MIXED_TARGET, MIXED_TARGET))
+    plain = _rate(lambda: DataLoader(plain_ds, batch_size=batch, num_workers=2), clips)
+    return {"ours": ours, "ours_filter_per_clip": uncached, "plain": plain,
+            "ours_over_plain": ours / plain, "filter_per_clip_over_plain": uncached / plain}
 
 
 def rss_tree(pid: int) -> int:
@@ -169,6 +217,12 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
             report[ext] = r
             print(f"{ext:5s} ours {r['ours']:8.0f} clips/s   plain {r['plain']:8.0f} clips/s   "
                   f"floor {r['floor_1core']:8.0f} clips/s/core   ours/plain {r['ours_over_plain']:.2f}x", flush=True)
+        r = measure_mixed(root, clips, batch)
+        report["mixed_rate"] = r
+        print(f"mixed {'/'.join(str(s) for s in MIXED_RATES)} -> {MIXED_TARGET} Hz: ours {r['ours']:8.0f} clips/s   "
+              f"filter per clip {r['ours_filter_per_clip']:8.0f} clips/s   plain {r['plain']:8.0f} clips/s   "
+              f"ours/plain {r['ours_over_plain']:.2f}x (filter per clip: {r['filter_per_clip_over_plain']:.2f}x)",
+              flush=True)
         peaks = memory_per_epoch(urls[:2], args.sr, args.length, batch, epochs)
         growth = peaks[-1] / peaks[1] - 1 if len(peaks) > 1 else 0.0
         report["memory"] = {"peak_rss_mb": [round(p / 2**20, 1) for p in peaks], "growth_2_to_last": growth}
