@@ -295,13 +295,14 @@ class GPUSpectrogramCollate:
         self._transform_on = {}
         return self
 
-    def _kernel_for(self, batch: AudioBatch) -> None:
-        """Check the batch's rate against the kernel's; build the kernel from it if not built yet."""
+    def _kernel_for(self, batch: AudioBatch, build: bool = True) -> None:
+        """Check the batch's rate against the kernel's; build the kernel from it if not built yet
+        (``build``: where the kernel runs, never in a worker that only defers the stage)."""
         if batch.sr is not None and self.sr is not None and int(batch.sr) != int(self.sr):
             raise ValueError(f"the clips are at sr={batch.sr} Hz but the collate's kernel is built for "
                              f"sr={self.sr} Hz (keys: {', '.join(batch.keys[:4])}); pass sr={batch.sr} "
                              "or resample the clips")
-        if self.transform is None:
+        if self.transform is None and build:
             if batch.sr is None:
                 raise ValueError(f"kind {self.kind!r} needs the sample rate: the clips carry none "
                                  "(no 'sr' in the samples) and the collate has no sr=")
@@ -321,8 +322,9 @@ class GPUSpectrogramCollate:
     # -- the two stages --------------------------------------------------------------------------
     def __call__(self, samples: Sequence[Any]) -> AudioBatch:
         batch = collate_audio(samples)
-        self._kernel_for(batch)
-        if self._defer():
+        defer = self._defer()
+        self._kernel_for(batch, build=not defer)
+        if defer:
             batch.stage = DeviceStage(self)  # pickles as the collate's token: see __reduce__
             return batch
         return self.device_stage(batch)
@@ -351,6 +353,7 @@ class GPUSpectrogramCollate:
             raise ValueError(f"part must be 'all', 'ahead' or 'kernel', got {part!r}")
         batch.stage = None
         if part != "kernel":
+            self._kernel_for(batch)
             batch = self._ahead(batch, non_blocking, params)
             if part == "ahead" and self.trainable:
                 batch.stage = DeviceStage(self, "kernel")
@@ -395,9 +398,7 @@ class GPUSpectrogramCollate:
             >>> torch.equal(collate.replay(clips, first.params).waveform, first.waveform)
             True
         """
-        batch = collate_audio(samples)
-        self._kernel_for(batch)
-        return self.device_stage(batch, params=params)
+        return self.device_stage(collate_audio(samples), params=params)
 
     def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.kernel_args.items())

@@ -109,6 +109,12 @@ def test_rate_from_the_shards_builds_the_kernel(tmp_path):
     assert batch.sr == 16000 and collate.sr == 16000 and collate.transform.sr == 16000
     ref = MelSpectrogram(sr=16000, n_mels=16, **KW)(batch.waveform[:, 0])
     torch.testing.assert_close(batch.spec, ref, rtol=0, atol=0)
+    # deferred to the main process (as for a CUDA target): the worker only checks, the main builds
+    main = nd.GPUSpectrogramCollate("mel", device="cpu", n_mels=16, where="main", **KW)
+    for b in DataLoader(ds, batch_size=2, num_workers=1, collate_fn=main):
+        assert b.pending and main.transform is None or main.transform.sr == 16000
+        torch.testing.assert_close(b.spec, MelSpectrogram(sr=16000, n_mels=16, **KW)(b.waveform[:, 0]))
+    assert main.sr == 16000
 
 
 def test_mismatching_rate_raises_naming_both():
