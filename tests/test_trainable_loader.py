@@ -6,6 +6,8 @@ previous step moved those parameters in place.
 """
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 from nnaudio_data import DeviceLoader, GPUSpectrogramCollate
@@ -23,9 +25,11 @@ TRAINABLE = {
     "gammatone": ("gammatone", dict(FRAMES, n_bins=16, trainable_bins=True, trainable_STFT=True)),
     "cqt": ("cqt", dict(sr=SR, hop_length=64, fmin=110.0, n_bins=24, trainable=True)),
 }
-# Tolerances: the reference runs the same module on the same input with the same parameters, so
-# the two must agree exactly; one step of Adam at LR moves every parameter by about LR, far above.
-TOL = dict(rtol=0.0, atol=0.0)
+# Tolerances: the reference runs the same module on the same input with the same parameters, but
+# without autograd, where BLAS may take another path (a batch of one: gemv for gemm), so agreement
+# is to float32 rounding (seen: 6e-8 on values near 0.3). One Adam step moves every parameter by
+# about its learning rate (>= 1e-3 here), which moves the spectrogram by orders of magnitude more.
+TOL = dict(rtol=1e-5, atol=1e-6)
 LR = 1e-2
 
 
@@ -34,11 +38,11 @@ def clips(n=12, t=1024):
     return [{"waveform": torch.randn(1, t, generator=g), "key": f"k{i}", "label": i % 2} for i in range(n)]
 
 
-def train(collate, loader, prefetch):
+def train(collate, loader, prefetch, lr=LR):
     """A training loop as a user writes it; returns how many batches were checked."""
     params = list(collate.parameters())
     assert params and all(p.requires_grad for p in params)
-    opt = torch.optim.Adam(params, lr=LR)
+    opt = torch.optim.Adam(params, lr=lr)
     first = [p.detach().clone() for p in params]
     n = 0
     for batch in DeviceLoader(loader, prefetch=prefetch):
@@ -64,6 +68,18 @@ def test_batches_use_the_parameters_current_at_hand_over(name, prefetch):
     collate = GPUSpectrogramCollate(kind, device="cpu", augment=Gain((-6.0, 6.0)), **kw)
     loader = DataLoader(clips(), batch_size=3, num_workers=0, collate_fn=collate)
     assert train(collate, loader, prefetch) == 4
+
+
+@settings(max_examples=10, deadline=None)
+@given(name=st.sampled_from(["stft", "mel_basis", "mel_both"]), prefetch=st.integers(0, 4),
+       n=st.integers(2, 9), batch=st.integers(1, 4), lr=st.sampled_from([1e-3, 1e-2, 1e-1]),
+       spec_mask=st.booleans())
+def test_random_worlds_every_batch_sees_the_current_parameters(name, prefetch, n, batch, lr, spec_mask):
+    kind, kw = TRAINABLE[name]
+    collate = GPUSpectrogramCollate(kind, device="cpu", augment=Gain((-6.0, 6.0)),
+                                    spec_augment=FrequencyMasking(3) if spec_mask else None, **kw)
+    loader = DataLoader(clips(n, 512), batch_size=batch, collate_fn=collate)
+    assert train(collate, loader, prefetch, lr) == -(-n // batch)
 
 
 @pytest.mark.parametrize("prefetch", [1, 2])
