@@ -165,8 +165,9 @@ class GPUSpectrogramCollate:
     """Collate clips and compute their spectrogram on the device, as a DataLoader ``collate_fn``.
 
     Args:
-        kind (str | nn.Module): "stft", "log", "mel", "mfcc", "cqt", "vqt", "gammatone", or a
-            module mapping (B, T) or (B, C, T) to a spectrogram. Default "mel".
+        kind (str | nn.Module): "stft", "log", "mel", "mfcc", "cqt", "vqt", "gammatone", "logmel"
+            (mel power in dB), "logstft" (STFT magnitude in dB), or a module mapping (B, T) or
+            (B, C, T) to a spectrogram. Default "mel".
         device (str | torch.device, optional): target device. Default: "cuda" when available,
             else "cpu" (decided once, here, in the main process).
         augment (Augmentation | callable, optional): waveform augmentation on (B, C, T), applied
@@ -181,7 +182,12 @@ class GPUSpectrogramCollate:
         where (str): "auto" (default; see the module docstring), "worker" (always compute in the
             collate call: only valid for a CPU target) or "main" (always defer to the main process).
         **kernel_args: arguments of the transform class (nnAudio names: sr, n_fft, hop_length,
-            n_mels, ...).
+            n_mels, trainable_mel, ...; ref, amin, top_db for the log kinds). Without ``sr``, a
+            kernel that depends on the rate is built at the first batch, for the clips' rate
+            (``batch.sr``); with ``sr``, clips at another rate raise. A trainable kernel needs ``sr``.
+
+    The collate owns the kernel: :meth:`parameters`, :meth:`state_dict`, :meth:`load_state_dict`
+    and :meth:`to` work as for an ``nn.Module``, for the optimiser and checkpoints.
 
     Shape:
         output batch: waveform (B, C, T), spec (B, F, N) for C = 1, else (B, C, F, N)
