@@ -10,7 +10,8 @@ Data flows down the tree::
 Modules, one line each:
 
 - ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets
-- ``collate.py``   samples -> :class:`AudioBatch`; :class:`GPUSpectrogramCollate`
+- ``stack.py``     samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
+- ``collate.py``   :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
 - ``sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
 - ``batch.py``     :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
 - ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
