@@ -10,7 +10,8 @@ Data flows down the tree::
 Modules, one line each:
 
 - ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets
-- ``collate.py``   samples -> :class:`AudioBatch`; :class:`GPUSpectrogramCollate`
+- ``stack.py``     samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
+- ``collate.py``   :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
 - ``sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
 - ``batch.py``     :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
 - ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
@@ -18,6 +19,8 @@ Modules, one line each:
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
+- ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
+- ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
 - ``bench/``       the benchmark: every figure of the docs, each system in fresh processes against its peers
 - ``gpu_check.py`` ``nnaudio-data gpu-check``: every GPU claim measured in one run, a verdict table
 - ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check); ``demo.py``, ``synth.py`` its demo

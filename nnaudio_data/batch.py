@@ -39,11 +39,14 @@ class AudioBatch:
         params (dict): augmentation parameters drawn for this batch, ``{"augment": ...,
             "spec_augment": ...}`` (replay: ``GPUSpectrogramCollate.replay(samples, params)``).
         stage (callable, optional): pending device stage, ``stage(batch) -> batch``, run in the
-            main process on first access of ``spec``.
+            main process on first access of ``spec``; its optional ``stage.ahead(batch)`` runs
+            the part that may run ahead of training (see :meth:`finish`).
         dropped (int): items the collate left out (``None`` items of a map-style dataset whose
             bad samples are skipped). Default 0.
         info (list, optional): per-clip provenance tags from the dataset (shard URL and index, for
             stats and resume), B of them; empty when the samples carried none.
+        sr (int, optional): the clips' sample rate, when the samples carried it (every clip of a
+            batch has the same). Default None.
 
     Shape:
         waveform: (B, C, T); lengths: (B,); mask: (B, T); spec: (B, F, N) or (B, C, F, N)
@@ -59,7 +62,7 @@ class AudioBatch:
     def __init__(self, waveform: Tensor, lengths: Tensor, keys: List[str], labels: Any,
                  spec: Optional[Tensor] = None, params: Optional[Dict[str, Any]] = None,
                  stage: Optional[Callable[["AudioBatch"], "AudioBatch"]] = None, dropped: int = 0,
-                 info: Optional[List[Any]] = None):
+                 info: Optional[List[Any]] = None, sr: Optional[int] = None):
         self.waveform = waveform
         self.lengths = lengths
         self.keys = list(keys)
@@ -69,6 +72,7 @@ class AudioBatch:
         self.stage = stage
         self.dropped = dropped
         self.info = [] if info is None else list(info)
+        self.sr = sr
 
     def __len__(self) -> int:
         return self.waveform.shape[0]
@@ -89,13 +93,18 @@ class AudioBatch:
         """True while a device stage is still to run on this batch."""
         return self.stage is not None
 
-    def finish(self) -> "AudioBatch":
-        """Run the pending device stage (if any) in place and return self."""
+    def finish(self, ahead: bool = False) -> "AudioBatch":
+        """Run the pending device stage (if any) in place and return self.
+
+        With ``ahead=True``, run only what may run before the batch is used (a stage with an
+        ``ahead`` method, as the collate's, leaves a trainable kernel pending: it must see the
+        parameters of the moment the batch is used, after the previous optimiser step).
+        """
         stage, self.stage = self.stage, None
         if stage is not None:
-            done = stage(self)
+            run = getattr(stage, "ahead", stage) if ahead else stage
+            done = run(self)
             self.__dict__.update(done.__dict__)
-            self.stage = None
         return self
 
     @property
@@ -129,5 +138,5 @@ class AudioBatch:
 
     def __repr__(self) -> str:
         spec = None if self._spec is None else tuple(self._spec.shape)
-        return (f"AudioBatch(waveform={tuple(self.waveform.shape)}, spec={spec}, device={self.device}"
+        return (f"AudioBatch(waveform={tuple(self.waveform.shape)}, spec={spec}, sr={self.sr}, device={self.device}"
                 f"{', pending' if self.pending else ''})")

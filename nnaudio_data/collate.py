@@ -1,104 +1,39 @@
-"""Collate: samples -> :class:`AudioBatch`, and :class:`GPUSpectrogramCollate`, which adds the
-device stage (augment -> spectrogram kernel -> spectrogram augment).
+"""Collate: :class:`GPUSpectrogramCollate`, which stacks samples into an :class:`AudioBatch` (by
+:func:`collate_audio`, in ``stack.py``) and adds the device stage (augment -> spectrogram kernel ->
+spectrogram augment).
 
 Where the device stage runs (the contract):
 
 - ``num_workers=0``: in the collate call itself, on the device.
 - ``num_workers>0`` and a CPU target: inside the workers, in parallel.
-- ``num_workers>0`` and a CUDA target (or trainable kernels): the worker returns the batch with a
-  pending stage and never touches CUDA; the main process runs it on first access of
-  ``batch.spec``, or ahead of time on a side stream when the loader is wrapped in
-  :class:`nnaudio_data.DeviceLoader`.
+- ``num_workers>0`` and a CUDA target: the worker returns the batch with a pending stage and never
+  touches CUDA; the main process runs it on first access of ``batch.spec``, or ahead of time on a
+  side stream when the loader is wrapped in :class:`nnaudio_data.DeviceLoader`.
+- a trainable kernel (any parameter requiring grad), with any ``num_workers``: always pending, and
+  split. :class:`nnaudio_data.DeviceLoader` runs the copy and the waveform augmentation ahead,
+  and the kernel and spectrogram augmentation when it hands the batch over, with the parameters
+  of that moment (after the previous optimiser step).
 """
 from __future__ import annotations
 
 import itertools
 import os
 import weakref
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import get_worker_info
 
+from . import _seed
 from .augment.base import run_augment
 from .batch import AudioBatch
-from .features.registry import make_transform
-from .sharedmem import stack_padded
+from .data.split import rank_world
+from .features.db import LOG_KINDS
+from .features.registry import KINDS, make_transform
+from .stack import _as_sample, collate_audio  # noqa: F401  (_as_sample: augment.sources uses it)
 
 _WHERE = ("auto", "worker", "main")
-
-
-def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
-    """Normalise one dataset item to (waveform (C, T), key, label).
-
-    Accepts dicts with "waveform" (and optional "key", "label", "length": valid samples when the
-    waveform was zero-padded), tuples ``(waveform, label)`` or
-    ``(waveform, sample_rate, label, ...)`` as torchaudio datasets return, and bare tensors.
-    """
-    key, label, length = str(index), None, None
-    if isinstance(item, dict):
-        if "waveform" not in item:
-            raise KeyError(f"sample {index} is a dict without a 'waveform' entry (keys: {sorted(item)})")
-        wav, key, label = item["waveform"], str(item.get("key", key)), item.get("label")
-        length = item.get("length")
-    elif isinstance(item, (tuple, list)):
-        wav = item[0]
-        rest = list(item[1:])
-        if len(rest) >= 2 and isinstance(rest[0], int) and not isinstance(rest[0], bool):
-            rest = rest[1:]  # (waveform, sample_rate, label, ...)
-        label = rest[0] if rest else None
-    else:
-        wav = item
-    wav = torch.as_tensor(wav)
-    if wav.dim() == 1:
-        wav = wav[None]
-    if wav.dim() != 2:
-        raise ValueError(f"sample {key!r}: waveform must be (T,) or (C, T), got shape {tuple(wav.shape)}")
-    t = wav.shape[-1]
-    return wav, key, label, t if length is None else min(int(length), t)
-
-
-def _stack_labels(labels: List[Any]) -> Any:
-    if all(lab is None for lab in labels):
-        return None
-    try:
-        if all(isinstance(lab, (int, float, bool, Tensor)) for lab in labels):
-            return torch.stack([torch.as_tensor(lab) for lab in labels])
-    except RuntimeError:  # tensors of different shapes stay a list
-        pass
-    return list(labels)
-
-
-def collate_audio(samples: Sequence[Any]) -> AudioBatch:
-    """Stack clips into an :class:`AudioBatch`, zero-padding to the longest one.
-
-    ``None`` items (bad items of a map-style dataset under a "warn"/"skip" error policy, see
-    :func:`nnaudio_data.wrap`) are left out and counted in ``batch.dropped``.
-
-    Shape:
-        each sample's waveform: (T_i,) or (C, T_i); output waveform: (B, C, max T_i)
-
-    Example:
-        >>> b = collate_audio([{"waveform": torch.ones(1, 4), "key": "a", "label": 3}, None,
-        ...                    {"waveform": torch.ones(1, 2), "key": "b", "label": 5}])
-        >>> b.waveform.shape, b.lengths.tolist(), b.keys, b.labels.tolist(), b.dropped
-        (torch.Size([2, 1, 4]), [4, 2], ['a', 'b'], [3, 5], 1)
-    """
-    kept = [s for s in samples if s is not None]
-    if len(kept) == 0:
-        raise ValueError(f"samples must hold at least one clip, got {len(samples)} items, all None or none")
-    parts = [_as_sample(s, i) for i, s in enumerate(kept)]
-    channels = {p[0].shape[0] for p in parts}
-    if len(channels) != 1:
-        raise ValueError(f"all clips in a batch must have the same channel count, got {sorted(channels)}"
-                         " (keys: " + ", ".join(p[1] for p in parts) + ")")
-    out = stack_padded([p[0] for p in parts], channels.pop(), max(p[0].shape[-1] for p in parts))
-    lengths = torch.tensor([p[3] for p in parts], dtype=torch.long)
-    info = [s.get("info") for s in kept if isinstance(s, dict) and s.get("info") is not None]
-    return AudioBatch(out, lengths, [p[1] for p in parts], _stack_labels([p[2] for p in parts]),
-                      dropped=len(samples) - len(kept), info=info)
 
 
 # Collates built in this process, by token: a batch pickled back from a worker refers to its collate
@@ -119,12 +54,40 @@ def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
     return obj
 
 
+def _needs_rate(kind: Any, kernel_args: Dict[str, Any]) -> bool:
+    """Whether the kernel ``kind`` depends on the sample rate (all but a plain STFT's FFT bins)."""
+    if not isinstance(kind, str):
+        return False
+    return kind not in ("stft", "logstft") or kernel_args.get("freq_scale", "no") != "no"
+
+
+class DeviceStage:
+    """A batch's pending device stage: ``part`` of :meth:`GPUSpectrogramCollate.device_stage`.
+
+    Called as ``stage(batch)``; :meth:`ahead` runs only the part that may run ahead of training
+    (it may leave the kernel part pending). Pickles with its collate, as the collate's token.
+    """
+
+    def __init__(self, collate: "GPUSpectrogramCollate", part: str = "all"):
+        self.collate, self.part = collate, part
+
+    def __call__(self, batch: AudioBatch) -> AudioBatch:
+        return self.collate.device_stage(batch, part=self.part)
+
+    def ahead(self, batch: AudioBatch) -> AudioBatch:
+        return self.collate.device_stage(batch, part="ahead" if self.part == "all" else self.part)
+
+    def __repr__(self) -> str:
+        return f"DeviceStage({self.part!r})"
+
+
 class GPUSpectrogramCollate:
     """Collate clips and compute their spectrogram on the device, as a DataLoader ``collate_fn``.
 
     Args:
-        kind (str | nn.Module): "stft", "log", "mel", "mfcc", "cqt", "vqt", "gammatone", or a
-            module mapping (B, T) or (B, C, T) to a spectrogram. Default "mel".
+        kind (str | nn.Module): "stft", "log", "mel", "mfcc", "cqt", "vqt", "gammatone", "logmel"
+            (mel power in dB), "logstft" (STFT magnitude in dB), or a module mapping (B, T) or
+            (B, C, T) to a spectrogram. Default "mel".
         device (str | torch.device, optional): target device. Default: "cuda" when available,
             else "cpu" (decided once, here, in the main process).
         augment (Augmentation | callable, optional): waveform augmentation on (B, C, T), applied
@@ -132,12 +95,19 @@ class GPUSpectrogramCollate:
             transforms ``batch.labels`` (Mixup) and records its parameters in ``batch.params``.
         spec_augment (Augmentation | callable, optional): spectrogram augmentation on (B, F, N) or
             (B, C, F, N), applied after the kernel while training.
-        seed (int): seed of the augmentation generator (a CPU ``torch.Generator``), derived per
-            process from (seed, epoch, worker id): see :meth:`generator`. Default 0.
+        seed (int): seed of the augmentation generators (CPU ``torch.Generator``), derived per
+            process from (seed, epoch, rank, worker id, stream): see :meth:`generator`. Default 0.
+        rank (int, optional): the rank folded into the seeds. Default: the initialised
+            ``torch.distributed`` process group's, else the RANK variable, else 0.
         where (str): "auto" (default; see the module docstring), "worker" (always compute in the
             collate call: only valid for a CPU target) or "main" (always defer to the main process).
         **kernel_args: arguments of the transform class (nnAudio names: sr, n_fft, hop_length,
-            n_mels, ...).
+            n_mels, trainable_mel, ...; ref, amin, top_db for the log kinds). Without ``sr``, a
+            kernel that depends on the rate is built at the first batch, for the clips' rate
+            (``batch.sr``); with ``sr``, clips at another rate raise. A trainable kernel needs ``sr``.
+
+    The collate owns the kernel: :meth:`parameters`, :meth:`state_dict`, :meth:`load_state_dict`
+    and :meth:`to` work as for an ``nn.Module``, for the optimiser and checkpoints.
 
     Shape:
         output batch: waveform (B, C, T), spec (B, F, N) for C = 1, else (B, C, F, N)
@@ -151,7 +121,7 @@ class GPUSpectrogramCollate:
 
     def __init__(self, kind: "str | nn.Module" = "mel", device: "str | torch.device | None" = None,
                  augment: Any = None, spec_augment: Any = None, where: str = "auto",
-                 seed: int = 0, **kernel_args: Any):
+                 seed: int = 0, rank: Optional[int] = None, **kernel_args: Any):
         if where not in _WHERE:
             raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
         self.device = torch.device(device if device is not None
@@ -166,10 +136,21 @@ class GPUSpectrogramCollate:
         self.where = where
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-        self.seed, self.epoch = seed, 0
-        self._generators: Dict[Tuple[int, int], torch.Generator] = {}
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
+            raise ValueError(f"rank must be an int >= 0 or None, got {rank!r}")
+        self.seed, self.epoch, self.rank = seed, 0, rank
+        self._generators: Dict[Tuple[int, int, int, str], torch.Generator] = {}
         self.training = True
-        self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
+        self.sr: Optional[int] = kernel_args.get("sr", getattr(kind, "sr", None))
+        self.transform: Optional[nn.Module] = None
+        if isinstance(kind, str) and kind not in KINDS and kind not in LOG_KINDS:
+            raise ValueError(f"kind must be one of {sorted([*KINDS, *LOG_KINDS])} or an nn.Module, "
+                             f"got {kind!r}")
+        if self.sr is not None or not _needs_rate(kind, kernel_args):
+            self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
+        elif any(v for k, v in kernel_args.items() if k.startswith("trainable")):
+            raise ValueError(f"a trainable kernel needs sr= (the clips' rate), so that its parameters "
+                             f"exist before the first batch; got kind={kind!r} without sr")
         self._transform_on: Dict[str, nn.Module] = {}
         self._token = f"{os.getpid()}-{next(_COUNTER)}"
         _LIVE[self._token] = self
@@ -177,6 +158,8 @@ class GPUSpectrogramCollate:
     # -- pickling: a token plus what a fresh process needs to rebuild --------------------------
     def __reduce__(self):
         state = {k: v for k, v in self.__dict__.items() if k not in ("_transform_on", "_generators")}
+        if state["rank"] is None:  # a spawned worker has no process group: it gets the rank here
+            state["rank"] = rank_world()[0]
         return (_restore, (self._token, state))
 
     # -- mode ----------------------------------------------------------------------------------
@@ -193,34 +176,82 @@ class GPUSpectrogramCollate:
         persistent workers keep the epoch they were started with)."""
         self.epoch = int(epoch)
 
-    def generator(self) -> torch.Generator:
-        """This process's augmentation generator, seeded from (seed, epoch, worker id + 1), or
-        (seed, epoch, 0) in the main process, so workers never repeat each other's draws; it lives
-        on the CPU whatever the device (see ``nnaudio_data.augment.base``)."""
+    def generator(self, stream: str = "augment") -> torch.Generator:
+        """This process's generator for ``stream`` ("augment" or "spec_augment"), seeded by
+        :func:`nnaudio_data._seed.derive_seed` from (seed, epoch, rank, worker id + 1, stream), worker
+        0 being the main process: ranks and workers never repeat each other's draws, and the two
+        augmentations draw independently of the order in which their batches run. It lives on the
+        CPU whatever the device (see ``nnaudio_data.augment.base``)."""
         info = get_worker_info()
-        key = (self.epoch, 0 if info is None else info.id + 1)
+        rank = self.rank if self.rank is not None else rank_world()[0]
+        key = (self.epoch, rank, 0 if info is None else info.id + 1, stream)
         if key not in self._generators:
-            state = np.random.SeedSequence([self.seed, *key]).generate_state(2, np.uint32)
-            self._generators[key] = torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+            self._generators[key] = _seed.generator(self.seed, *key)
         return self._generators[key]
 
     @property
     def trainable(self) -> bool:
-        return any(p.requires_grad for p in self.transform.parameters())
+        return self.transform is not None and any(p.requires_grad for p in self.transform.parameters())
+
+    # -- the kernel's parameters and state, as for any module -------------------------------------
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """The kernel's parameters (none for fixed kernels), for the optimiser:
+        ``Adam(list(model.parameters()) + list(collate.parameters()))``."""
+        return iter(()) if self.transform is None else self.transform.parameters(recurse)
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[Tuple[str, nn.Parameter]]:
+        return iter(()) if self.transform is None else self.transform.named_parameters(prefix, recurse)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The kernel's state (``nn.Module.state_dict`` of the transform), for checkpoints."""
+        return {} if self.transform is None else self.transform.state_dict()
+
+    def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> Any:
+        """Load a :meth:`state_dict` into the kernel, in place (the optimiser keeps its parameters)."""
+        if self.transform is None:
+            raise ValueError("this collate builds its kernel at the first batch (no sr= given); "
+                             "pass sr= to load a state before that")
+        return self.transform.load_state_dict(state, strict)
+
+    def to(self, device: "str | torch.device") -> "GPUSpectrogramCollate":
+        """Move the kernel to ``device`` and make it the target of the device stage."""
+        self.device = torch.device(device)
+        if self.transform is not None:
+            self.transform.to(self.device)
+        self._transform_on = {}
+        return self
+
+    def _kernel_for(self, batch: AudioBatch, build: bool = True) -> None:
+        """Check the batch's rate against the kernel's; build the kernel from it if not built yet
+        (``build``: where the kernel runs, never in a worker that only defers the stage)."""
+        if batch.sr is not None and self.sr is not None and int(batch.sr) != int(self.sr):
+            raise ValueError(f"the clips are at sr={batch.sr} Hz but the collate's kernel is built for "
+                             f"sr={self.sr} Hz (keys: {', '.join(batch.keys[:4])}); pass sr={batch.sr} "
+                             "or resample the clips")
+        if self.transform is None and build:
+            if batch.sr is None:
+                raise ValueError(f"kind {self.kind!r} needs the sample rate: the clips carry none "
+                                 "(no 'sr' in the samples) and the collate has no sr=")
+            self.sr = int(batch.sr)
+            self.transform = make_transform(self.kind, sr=self.sr, **self.kernel_args)
 
     def _defer(self) -> bool:
         in_worker = get_worker_info() is not None
-        if self.where == "main":
-            return in_worker
         if self.where == "worker":
             return False
-        return in_worker and (self.device.type != "cpu" or self.trainable)
+        if self.trainable:  # also in the main process: the kernel runs when the batch is used
+            return True
+        if self.where == "main":
+            return in_worker
+        return in_worker and self.device.type != "cpu"
 
     # -- the two stages --------------------------------------------------------------------------
     def __call__(self, samples: Sequence[Any]) -> AudioBatch:
         batch = collate_audio(samples)
-        if self._defer():
-            batch.stage = self.device_stage  # pickles as a token: see __reduce__
+        defer = self._defer()
+        self._kernel_for(batch, build=not defer)
+        if defer:
+            batch.stage = DeviceStage(self)  # pickles as the collate's token: see __reduce__
             return batch
         return self.device_stage(batch)
 
@@ -232,28 +263,47 @@ class GPUSpectrogramCollate:
         return self._transform_on[str(device)]
 
     def device_stage(self, batch: AudioBatch, non_blocking: bool = True,
-                     params: Optional[Dict[str, Any]] = None) -> AudioBatch:
+                     params: Optional[Dict[str, Any]] = None, part: str = "all") -> AudioBatch:
         """Move ``batch`` to the device and run augment -> kernel -> spec_augment on it.
 
         Augmentations run in training mode, drawing from :meth:`generator`, or whenever ``params``
         (an earlier ``batch.params``) is given: then they replay that call exactly. Runs in
         whichever process calls it; callers make sure that is not a worker for CUDA.
+
+        ``part`` splits the stage for :class:`nnaudio_data.DeviceLoader`: "ahead" runs what does
+        not read a parameter that requires grad (the copy to the device, waveform augmentation, and
+        the kernel too when it is fixed) and leaves the rest pending; "kernel" runs that rest (the
+        kernel and spec_augment) with the parameters of the moment; "all" runs both.
         """
+        if part not in ("all", "ahead", "kernel"):
+            raise ValueError(f"part must be 'all', 'ahead' or 'kernel', got {part!r}")
         batch.stage = None
+        if part != "kernel":
+            self._kernel_for(batch)
+            batch = self._ahead(batch, non_blocking, params)
+            if part == "ahead" and self.trainable:
+                batch.stage = DeviceStage(self, "kernel")
+                return batch
+        spec = self.module_on(self.device)(batch.waveform[:, 0] if batch.waveform.shape[1] == 1
+                                           else batch.waveform)
+        if self._runs("spec_augment", params):
+            spec, _, batch.params["spec_augment"] = run_augment(
+                self.spec_augment, spec, None, (params or {}).get("spec_augment"),
+                self.generator("spec_augment"))
+        batch.spec = spec
+        return batch
+
+    def _ahead(self, batch: AudioBatch, non_blocking: bool, params: Optional[Dict[str, Any]]) -> AudioBatch:
+        """The copy to the device and the waveform augmentation."""
         if batch.device != self.device:
             if self.device.type == "cuda" and not batch.waveform.is_pinned():
                 batch = batch.pin_memory()
             batch = batch.to(self.device, non_blocking=non_blocking)
-        x, drawn = batch.waveform, {}
+        batch.params = {}
         if self._runs("augment", params):
-            x, batch.labels, drawn["augment"] = run_augment(
-                self.augment, x, batch.labels, (params or {}).get("augment"), self.generator())
-        module = self.module_on(self.device)
-        spec = module(x[:, 0] if x.shape[1] == 1 else x)
-        if self._runs("spec_augment", params):
-            spec, _, drawn["spec_augment"] = run_augment(
-                self.spec_augment, spec, None, (params or {}).get("spec_augment"), self.generator())
-        batch.waveform, batch.spec, batch.params = x, spec, drawn
+            batch.waveform, batch.labels, batch.params["augment"] = run_augment(
+                self.augment, batch.waveform, batch.labels, (params or {}).get("augment"),
+                self.generator("augment"))
         return batch
 
     def _runs(self, name: str, params: Optional[Dict[str, Any]]) -> bool:

@@ -1,6 +1,11 @@
 """DeviceLoader: run each batch's host-to-device copy and device stage one batch ahead, on a side
 CUDA stream, while the model works on the current batch.
 
+What reads a parameter that requires grad (a trainable kernel, and the spectrogram augmentation
+after it) does not run ahead: it runs when the batch is handed over, on the current stream, with
+the parameters of that moment, so an optimiser step between two batches is seen by the next one
+and never modifies a tensor that a pending backward still needs.
+
 All CUDA-specific code of the package (streams, events, ``record_stream``) lives in
 :class:`_SideStream`; on a CPU device the same loop runs with a no-op stream, so its logic (order,
 look-ahead, finishing pending stages) is tested on CPU.
@@ -83,9 +88,17 @@ class DeviceLoader:
     def _stage(self, batch: Any) -> Any:
         if isinstance(batch, AudioBatch):
             if batch.pending:
-                return batch.finish()
+                return batch.finish(ahead=True)
             return batch.to(self.device, non_blocking=True)
         return map_tensors(batch, lambda t: t.to(self.device, non_blocking=True))
+
+    @staticmethod
+    def _at_hand_over(batch: Any) -> Any:
+        """What must not run ahead: a trainable kernel, on the current stream, with the parameters
+        of the moment the batch is handed over (after the previous batch's optimiser step)."""
+        if isinstance(batch, AudioBatch) and batch.pending:
+            batch.finish()
+        return batch
 
     def __iter__(self) -> Iterator[Any]:
         side = _SideStream(self.device)
@@ -93,9 +106,9 @@ class DeviceLoader:
         for batch in self.loader:
             ahead.append(side.run(self._stage, batch))
             if len(ahead) > self.prefetch:
-                yield side.hand_over(*ahead.popleft())
+                yield self._at_hand_over(side.hand_over(*ahead.popleft()))
         while ahead:
-            yield side.hand_over(*ahead.popleft())
+            yield self._at_hand_over(side.hand_over(*ahead.popleft()))
 
     def __len__(self) -> int:
         return len(self.loader)  # type: ignore[arg-type]

@@ -67,6 +67,17 @@ def per_example(v: Tensor, x: Tensor) -> Tensor:
     return v.to(x.device).view(-1, *([1] * (x.dim() - 1)))
 
 
+class _GeneratorState(NamedTuple):
+    """A CPU ``torch.Generator``'s state as plain bytes (see :meth:`Augmentation.__getstate__`)."""
+
+    state: bytes
+
+    def restore(self) -> torch.Generator:
+        g = torch.Generator()
+        g.set_state(torch.frombuffer(bytearray(self.state), dtype=torch.uint8))
+        return g
+
+
 class Augmentation:
     """Base class: probability, per-example mask, float32 computation, replay.
 
@@ -89,6 +100,22 @@ class Augmentation:
             raise ValueError(f"p must be a number in [0, 1], got {p!r}")
         self.p = float(p)
         self.generator = torch.Generator().manual_seed(0)
+
+    # -- pickling: the generator's state travels as bytes ------------------------------------------
+    def __getstate__(self) -> Dict[str, Any]:
+        """A ``torch.Generator`` pickles its state as a temporary tensor; sent to a spawned or
+        forkserver worker, that tensor goes into shared memory by a file descriptor that is closed
+        again, before the worker starts, when the temporary dies (the worker then fails with "bad
+        value(s) in fds_to_keep" or "unable to resize file"). Bytes carry no descriptor."""
+        state = dict(self.__dict__)
+        state["generator"] = _GeneratorState(bytes(self.generator.get_state().numpy().tobytes()))
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        gen = state.get("generator")
+        if isinstance(gen, _GeneratorState):
+            state = {**state, "generator": gen.restore()}
+        self.__dict__.update(state)
 
     # -- to implement ----------------------------------------------------------------------------
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:

@@ -9,6 +9,10 @@
 The shards (``--loader-clips`` clips of 1 to 2 s, 16-bit, 250 to a shard) are written once, before
 the rounds. Both loaders use ``--loader-workers`` workers and batches of ``--loader-batch``, timed
 from their first batch (worker start-up left out), and are compared with the floor x workers.
+Mixed rates (task ``mixed``): WAV clips at 8, 22.05 and 44.1 kHz in turn, resampled to 16 kHz
+(1 s kept): ``ours``; ``ours[filter per clip]``, ours with the polyphase filter designed again for
+every clip (as before its cache), to show what the cache earns; ``plain`` reading the whole file
+and calling ``scipy.signal.resample_poly``, as a user writes it.
 Once, in its own process: peak RSS (main + workers) over ``--loader-epochs`` epochs with persistent
 workers; the growth from epoch 2 to the last should stay under 5%.
 """
@@ -19,12 +23,16 @@ import io
 import os
 import time
 from contextlib import closing
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
 FORMATS = ("wav", "flac")
-SYSTEMS = ("ours", "plain", "floor")
+TASKS = FORMATS + ("mixed",)
+UNCACHED = "ours[filter per clip]"
+SYSTEMS = ("ours", UNCACHED, "plain", "floor")
+MIXED_RATES = (8000, 22050, 44100)
+MIXED_TARGET = 16000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,17 +43,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--loader-epochs", type=int, default=10, help="epochs of the memory check (default 10)")
 
 
-def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int = 250) -> List[str]:
-    """Shards of ``clips`` synthetic 1-2 s clips (16-bit), ``per_shard`` to a shard; returns URLs."""
+def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int = 250,
+                       rates: Sequence[int] = ()) -> List[str]:
+    """Shards of ``clips`` synthetic 1-2 s clips (16-bit), ``per_shard`` to a shard; returns URLs.
+    With ``rates``, clip i is at ``rates[i % len(rates)]`` Hz instead of ``sr``."""
     import soundfile as sf
     import webdataset as wds
 
     rng = np.random.default_rng(0)
     urls = []
     for s in range(0, clips, per_shard):
-        url = os.path.join(root, f"{ext}-{s // per_shard:04d}.tar")
+        url = os.path.join(root, f"{ext}{'-mixed' if rates else ''}-{s // per_shard:04d}.tar")
         with wds.TarWriter(url) as w:
             for i in range(s, min(clips, s + per_shard)):
+                sr = rates[i % len(rates)] if rates else sr
                 n = int(sr * rng.uniform(1.0, 2.0))
                 x = 0.1 * rng.standard_normal(n) + 0.3 * np.sin(np.arange(n) * 0.01 * (1 + i % 20))
                 buf = io.BytesIO()
@@ -58,16 +69,27 @@ def write_bench_shards(root: str, clips: int, sr: int, ext: str, per_shard: int 
 class PlainDecode:
     """The plain pipeline's map: the idiomatic soundfile call for a fixed-length window."""
 
-    def __init__(self, ext: str, length: int):
-        self.ext, self.length = ext, length
+    def __init__(self, ext: str, length: int, sr: Optional[int] = None):
+        self.ext, self.length, self.sr = ext, length, sr
 
     def __call__(self, sample):
         import soundfile as sf
         import torch
 
-        x, _ = sf.read(io.BytesIO(sample[self.ext]), frames=self.length, dtype="float32",
-                       fill_value=0.0, always_2d=False)
-        return torch.from_numpy(x), int(sample["cls"])
+        if self.sr is None:
+            x, _ = sf.read(io.BytesIO(sample[self.ext]), frames=self.length, dtype="float32",
+                           fill_value=0.0, always_2d=False)
+            return torch.from_numpy(x), int(sample["cls"])
+        x, sr = sf.read(io.BytesIO(sample[self.ext]), dtype="float32")
+        if sr != self.sr:  # resampled as a user writes it
+            import math
+
+            import scipy.signal
+
+            g = math.gcd(sr, self.sr)
+            x = scipy.signal.resample_poly(x, self.sr // g, sr // g).astype(np.float32)
+        x = torch.from_numpy(x[: self.length])
+        return torch.nn.functional.pad(x, (0, self.length - x.shape[0])), int(sample["cls"])
 
 
 def _size(batch) -> int:
@@ -107,8 +129,36 @@ def prepare(cfg: Dict[str, Any], workdir: str) -> Dict[str, Any]:
     if cfg["loader_clips"] < least:  # each worker must deliver a batch after the untimed first one
         raise ValueError(f"loader_clips must be >= 2 x loader_batch x loader_workers ({least}), "
                          f"got {cfg['loader_clips']}")
-    return {"_urls": {ext: write_bench_shards(workdir, cfg["loader_clips"], cfg["sr"], ext)
-                      for ext in FORMATS}}
+    urls = {ext: write_bench_shards(workdir, cfg["loader_clips"], cfg["sr"], ext) for ext in FORMATS}
+    urls["mixed"] = write_bench_shards(workdir, cfg["loader_clips"], MIXED_TARGET, "wav", rates=MIXED_RATES)
+    return {"_urls": urls}
+
+
+def _measure_mixed(system: str, cfg: Dict[str, Any]) -> Optional[float]:
+    """clips/s over the mixed-rate WAV shards, resampled to 16 kHz (None for the floor)."""
+    from torch.utils.data import DataLoader
+
+    urls, n, batch, workers = cfg["_urls"]["mixed"], cfg["loader_clips"], cfg["loader_batch"], cfg["loader_workers"]
+    if system == "plain":
+        import webdataset as wds
+
+        ds = wds.WebDataset(urls, shardshuffle=False, empty_check=False).map(
+            PlainDecode("wav", MIXED_TARGET, MIXED_TARGET))
+        return _rate(DataLoader(ds, batch_size=batch, num_workers=workers), n)
+    if system not in ("ours", UNCACHED):
+        return None
+    from nnaudio_data import ShardedAudioDataset, collate_audio
+    from nnaudio_data.data import resample as resample_module
+
+    ds = ShardedAudioDataset(urls, sr=MIXED_TARGET, length=MIXED_TARGET, on_error="raise")
+    cached = resample_module.polyphase_filter
+    if system == UNCACHED:  # designed per call, as before the cache; the forked workers see it too
+        resample_module.polyphase_filter = cached.__wrapped__
+    try:
+        return _rate(DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate_audio,
+                                multiprocessing_context="fork"), n)
+    finally:
+        resample_module.polyphase_filter = cached
 
 
 def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
@@ -118,6 +168,11 @@ def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
 
     length, batch, workers = cfg["length"], cfg["loader_batch"], cfg["loader_workers"]
     out = {}
+    mixed = _measure_mixed(system, cfg)
+    if mixed is not None:
+        out["mixed"] = mixed
+    if system == UNCACHED:
+        return out
     for ext in FORMATS:
         urls, n = cfg["_urls"][ext], cfg["loader_clips"]
         if system == "floor":
@@ -195,7 +250,8 @@ def once(cfg: Dict[str, Any]) -> Dict[str, Any]:
 def summarize(raw, once, cfg) -> Dict[str, Any]:
     from .stats import compare, paired_ratios, series, summary
 
-    fig = compare({s: v for s, v in raw.items() if s != "floor"}, FORMATS, ["ours"], higher_is_better=True)
+    fig = compare({s: v for s, v in raw.items() if s != "floor"}, TASKS, ["ours", UNCACHED],
+                  higher_is_better=True)
     workers = cfg.get("loader_workers", 2)
     fig["floor_1core"] = {ext: summary([v for v in series(raw, "floor", ext) if v]) for ext in FORMATS}
     fig["of_floor_x_workers"] = {
@@ -217,6 +273,14 @@ def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
                     f"{fmt_ratio(fig['ratios'].get(ext, {}).get('ours vs plain'))} | "
                     f"{fmt_value(fig['floor_1core'].get(ext), 0)} | "
                     f"{fmt_value(fl.get('ours'), 2)} | {fmt_value(fl.get('plain'), 2)} |")
+    mixed = fig["values"].get("mixed", {})
+    mixed_ratios = fig["ratios"].get("mixed", {})
+    mixed_line = (f"Mixed rates ({', '.join(f'{r / 1000:g}' for r in MIXED_RATES)} kHz to "
+                  f"{MIXED_TARGET / 1000:g} kHz, 1 s kept), clips/s: ours {fmt_value(mixed.get('ours'), 0)}, "
+                  f"ours with the filter designed per clip {fmt_value(mixed.get(UNCACHED), 0)}, plain "
+                  f"{fmt_value(mixed.get('plain'), 0)}; ours / plain {fmt_ratio(mixed_ratios.get('ours vs plain'))}, "
+                  f"per-clip filter / plain {fmt_ratio(mixed_ratios.get(UNCACHED + ' vs plain'))}."
+                  if mixed else "")
     mem = fig.get("memory", {})
     growth = (f"Peak RSS (main + workers) per epoch, MB: {' '.join(str(p) for p in mem['peak_rss_mb'])}; "
               f"growth from epoch 2 to the last: {100 * mem['growth_2_to_last']:+.1f}% (limit +5%)."
@@ -226,7 +290,7 @@ def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
         f"{cfg.get('length')} samples, {w} workers, batches of {cfg.get('loader_batch')}; clips/s "
         f"from shards to collated batches, median (range).", "",
         f"| format | ours | plain | ours / plain | decode floor, 1 core | ours / (floor x {w}) | "
-        f"plain / (floor x {w}) |", "|---|---:|---:|---:|---:|---:|---:|", *rows, "", growth])
+        f"plain / (floor x {w}) |", "|---|---:|---:|---:|---:|---:|---:|", *rows, "", mixed_line, "", growth])
 
 
 def headline(fig: Dict[str, Any]) -> List[str]:

@@ -22,7 +22,8 @@ from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
 from .shards import count_shards, default_index_url, expand_urls, read_index_doc, sizes_for
 from .sources import open_shard
-from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
+from .._seed import generator
+from .split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
 from .tario import tar_samples
 from .trim import CROPS
 
@@ -206,7 +207,7 @@ class ShardedAudioDataset(IterableDataset):
                rank: int, w: int) -> Iterator[Dict[str, Any]]:
         raw = self._raw(slices, policy, skip)
         if self.shuffle is not True and self.shuffle > 1:
-            raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, 1))
+            raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, "shuffle"))
         items = map_labels(make_items(raw, self.spec, policy, self.seed, epoch), self.label_map, policy)
         if self.bucket:
             items = bucket_by_length(items, self.bucket)

@@ -22,7 +22,7 @@ import torch
 from .decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
 from .errors import ErrorPolicy, SampleError
 from .resample import resample, to_mono
-from .split import generator
+from .._seed import generator
 from .trim import trim_pad, trim_window
 from .wav import WavInfo, read_wav
 
@@ -181,7 +181,7 @@ def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolic
     for sample in src:
         gen = None
         if spec.crop == "random":
-            gen = generator(seed, epoch, int(sample.get("__shard__", 0)), int(sample["__index__"]))
+            gen = generator(seed, epoch, 0, 0, "crop", int(sample.get("__shard__", 0)), int(sample["__index__"]))
         try:
             item = make_item(sample, spec, gen)
         except SampleError as e:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Op
 
 import torch
 
-_MASK = (1 << 64) - 1
+from .._seed import generator
 
 
 class Slice(NamedTuple):
@@ -30,35 +30,12 @@ class Slice(NamedTuple):
         return None if sizes is None else len(range(self.start, sizes[self.shard], self.step))
 
 
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (seed, epoch, rank, worker, ...): splitmix64 over them, stable
-    across processes and runs (unlike ``hash``).
-
-    Example:
-        >>> derive_seed(0, 1) == derive_seed(0, 1) != derive_seed(1, 0)
-        True
-    """
-    h = 0x9E3779B97F4A7C15
-    for p in parts:
-        h = (h ^ (int(p) & _MASK)) * 0xBF58476D1CE4E5B9 & _MASK
-        h = (h ^ (h >> 31)) * 0x94D049BB133111EB & _MASK
-        h ^= h >> 29
-    return h >> 1
-
-
-def generator(*parts: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with :func:`derive_seed` of ``parts``."""
-    g = torch.Generator()
-    g.manual_seed(derive_seed(*parts))
-    return g
-
-
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> List[int]:
     """Shard order for an epoch: identity, or a permutation drawn from (seed, epoch) alone, so that
     every rank and worker computes the same one."""
     if not shuffle:
         return list(range(n))
-    return torch.randperm(n, generator=generator(seed, epoch, 0x5A4D)).tolist()
+    return torch.randperm(n, generator=generator(seed, epoch, 0, 0, "shard_order")).tolist()
 
 
 def assign(slices: Sequence[Slice], parts: int, sizes: Optional[Sequence[int]] = None) -> List[List[Slice]]:

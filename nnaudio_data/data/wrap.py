@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from .._seed import generator
 from .decode import decode_audio
 from .errors import ErrorPolicy, SampleError
 from .samples import ClipSpec, prepare_clip
@@ -126,7 +127,7 @@ class _Prepare:
             raise SampleError(url, key, "non_finite", "NaN or inf samples")
         gen = None
         if self.crop == "random":
-            gen = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) & (2 ** 63 - 1))
+            gen = generator(self.seed, self.epoch, 0, 0, "crop", index)
         return prepare_clip(np.ascontiguousarray(x, dtype=np.float32), int(rate), self.spec, url, key,
                             label, gen)
 

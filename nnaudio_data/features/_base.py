@@ -49,6 +49,35 @@ def register_kernel(module: nn.Module, name: str, value: Tensor, trainable: bool
         module.register_buffer(name, value)
 
 
+class _ReflectedAbs(torch.autograd.Function):
+    """``|v|`` whose gradient at v = 0 is the gradient of v (torch's ``abs`` gives 0 there, which
+    would freeze every zero of a filterbank for good)."""
+
+    @staticmethod
+    def forward(ctx: Any, v: Tensor) -> Tensor:
+        ctx.save_for_backward(v)
+        return v.abs()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (v,) = ctx.saved_tensors
+        return torch.where(v < 0, -grad, grad)
+
+
+def nonnegative(v: Tensor) -> Tensor:
+    """The non-negative parametrisation of a trainable filterbank: the weights used are ``|v|`` of
+    the stored parameter ``v`` (equal to it as built, since a built filterbank is >= 0). A gradient
+    step that would push a weight below zero reflects it instead, so a power spectrogram through
+    the filterbank stays >= 0 and its log finite, however large the learning rate.
+
+    Example:
+        >>> v = torch.tensor([0.5, 0.0, -0.25], requires_grad=True)
+        >>> nonnegative(v).tolist()
+        [0.5, 0.0, 0.25]
+    """
+    return _ReflectedAbs.apply(v)
+
+
 def like(kernel: Tensor, x: Tensor) -> Tensor:
     """``kernel`` in x's dtype and device (a no-op in the usual float32 case)."""
     return kernel if kernel.dtype == x.dtype and kernel.device == x.device else kernel.to(x)

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ..functional.filterbank import apply_filterbank, band_blocks
-from ._base import as_batch, like, register_kernel, restore
+from ._base import as_batch, like, nonnegative, register_kernel, restore
 from .stft import STFT
 
 
@@ -35,6 +35,10 @@ class FilterbankSpectrogram(nn.Module):
         basis (Tensor): (M, n_fft // 2 + 1) filterbank.
         basis_name (str): attribute name of the filterbank ("mel_basis", "gammatone_basis").
         trainable_basis (bool): the filterbank is an ``nn.Parameter``.
+        nonnegative (bool, keyword, in ``stft_args``): a trainable filterbank stays >= 0: the
+            weights used (:attr:`basis`) are ``|v|`` of the stored parameter ``v`` (see
+            :func:`nnaudio_data.features._base.nonnegative`). False trains the raw weights, which
+            a gradient step may push below zero (and a log of the output to NaN). Default True.
         power (float): exponent of the magnitude, > 0 (2 = power spectrogram).
         verbose (bool): accepted; logs at debug level only.
         **stft_args: arguments of :class:`STFT` (n_fft, hop_length, trainable, backend, ...).
@@ -53,6 +57,7 @@ class FilterbankSpectrogram(nn.Module):
         super().__init__()
         if not power > 0:
             raise ValueError(f"power must be > 0, got {power}")
+        self.nonnegative = bool(stft_args.pop("nonnegative", True)) and trainable_basis
         self.stft = STFT(freq_bins=None, freq_scale="no", output_format="Magnitude", verbose=verbose,
                          **stft_args)
         self.power, self.basis_name = float(power), basis_name
@@ -66,7 +71,9 @@ class FilterbankSpectrogram(nn.Module):
 
     @property
     def basis(self) -> Tensor:
-        return getattr(self, self.basis_name)
+        """The filterbank applied (M, F): the stored one, or ``|v|`` of it when non-negative."""
+        v = getattr(self, self.basis_name)
+        return nonnegative(v) if self.nonnegative else v
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = as_batch(x)

@@ -29,8 +29,12 @@ def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
             raise ValueError(f"kernel arguments are only accepted with a kind name, got a module "
                              f"and {sorted(kwargs)}")
         return kind
+    from .db import LOG_KINDS, make_log
+
+    if kind in LOG_KINDS:
+        return make_log(kind, **kwargs)
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)} or an nn.Module, got {kind!r}")
+        raise ValueError(f"kind must be one of {sorted([*KINDS, *LOG_KINDS])} or an nn.Module, got {kind!r}")
     from nnaudio_data import features
 
     cls_name, defaults = KINDS[kind]
