@@ -148,7 +148,9 @@ def _measure_mixed(system: str, cfg: Dict[str, Any]) -> Optional[float]:
     if system not in ("ours", UNCACHED):
         return None
     from nnaudio_data import ShardedAudioDataset, collate_audio
-    from nnaudio_data.data import resample as resample_module
+    import importlib
+
+    resample_module = importlib.import_module("nnaudio_data.data.resample")  # the module, not the function
 
     ds = ShardedAudioDataset(urls, sr=MIXED_TARGET, length=MIXED_TARGET, on_error="raise")
     cached = resample_module.polyphase_filter
