@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..functional.cfp import cfp_logfreq_matrices
+from ._base import flat_signal
 from ._multirate import non_default_args
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
@@ -127,17 +128,9 @@ class CFP(nn.Module):
         return self.freq2logfreq_matrix.to(spec.dtype) @ \
             spec[..., :half][..., : self.high_freq_idx].transpose(1, 2)
 
-    @staticmethod
-    def _flat(x: Tensor):
-        if x.dim() not in (1, 2, 3):
-            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-        lead = (1,) if x.dim() == 1 else x.shape[:1] if x.dim() == 2 or x.shape[1] == 1 else x.shape[:2]
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return x.reshape(-1, x.shape[-1]).to(dtype), lead
-
     def forward(self, x: Tensor) -> Tensor:
         """Z for ``x``; see the class docstring for shapes."""
-        flat, lead = self._flat(x)
+        flat, lead = flat_signal(x)
         _, tfr, ceps = self._parts(flat)
         z = self._log_bins(tfr) * self._log_bins(ceps, quef=True)
         z = z.reshape(*lead, *z.shape[1:])
@@ -165,7 +158,7 @@ class Combined_Frequency_Periodicity(CFP):
 
     def forward(self, x: Tensor):  # type: ignore[override]
         """(Z, tfrL0, tfrLF, tfrLQ) for ``x``; see the class docstring for shapes."""
-        flat, lead = self._flat(x)
+        flat, lead = flat_signal(x)
         tfr0, tfr, ceps = self._parts(flat, drop_edges=True)
         lf, lq = self._log_bins(tfr), self._log_bins(ceps, quef=True)
         out = (lf * lq, self._log_bins(tfr0), lf, lq)

@@ -42,6 +42,18 @@ def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
 
 
+def bin_frequencies(sr, fmin, fmax, n_bins, bins_per_octave):
+    """``(n_bins, centre frequencies)``: ``fmax``, when given, sets ``n_bins`` (as nnAudio); the top
+    bin must lie at or below ``sr / 2``."""
+    if fmax is not None:
+        n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
+    freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
+    if freqs[-1] > sr / 2:
+        raise ValueError(f"the top bin must be <= sr / 2 ({sr / 2}), got {freqs[-1]:.1f} Hz: "
+                         "reduce n_bins or fmin")
+    return n_bins, freqs
+
+
 class CQT1992v2(MultirateCQ):
     """Constant-Q transform, nnAudio's ``CQT1992v2`` (Brown & Puckette kernels, one hop for all bins).
 
@@ -104,12 +116,7 @@ class CQT1992v2(MultirateCQ):
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
                    sparsity=sparsity)
         hop_length, n_bins, bins_per_octave = int(hop_length), int(n_bins), int(bins_per_octave)
-        if fmax is not None:
-            n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
-        freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
-        if freqs[-1] > sr / 2:
-            raise ValueError(f"the top bin must be <= sr / 2 ({sr / 2}), got {freqs[-1]:.1f} Hz: "
-                             "reduce n_bins or fmin")
+        n_bins, freqs = bin_frequencies(sr, fmin, fmax, n_bins, bins_per_octave)
         if mode == "librosa":
             if not center:
                 raise ValueError("center must be True in mode='librosa' (librosa always centres)")

@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..functional.cqt import cqt_frequencies, nnaudio_kernels
+from ..functional.cqt import nnaudio_kernels
 from ..functional.cqt_plan import nnaudio_fir_plan
+from ._base import flat_signal
 from ._multirate import OUTPUT_FORMATS, fir_decimate, non_default_args
-from .cqt import check_args
+from .cqt import bin_frequencies, check_args
 
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
 
@@ -103,14 +104,6 @@ class _LegacyCQT(nn.Module):
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
         return out.reshape(*lead, *out.shape[1:])
 
-    @staticmethod
-    def _flat(x: Tensor):
-        if x.dim() not in (1, 2, 3):
-            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-        lead = (1,) if x.dim() == 1 else x.shape[:1] if x.dim() == 2 or x.shape[1] == 1 else x.shape[:2]
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        return x.reshape(-1, x.shape[-1]).to(dtype), lead
-
     def extra_repr(self) -> str:
         return self._repr_args
 
@@ -145,12 +138,7 @@ class CQT1992(_LegacyCQT):
         super().__init__()
         self._repr_args = non_default_args(CQT1992.__init__, locals())
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, "nnaudio")
-        if fmax is not None:
-            n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
-        freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
-        if freqs[-1] > sr / 2:
-            raise ValueError(f"the top bin must be <= sr / 2 ({sr / 2}), got {freqs[-1]:.1f} Hz: "
-                             "reduce n_bins or fmin")
+        n_bins, freqs = bin_frequencies(sr, fmin, fmax, n_bins, bins_per_octave)
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
         if pad_mode not in ("reflect", "constant"):
@@ -163,7 +151,7 @@ class CQT1992(_LegacyCQT):
 
     def forward(self, x: Tensor, output_format=None, normalization_type="librosa") -> Tensor:
         """Transform ``x``; see the class docstring for shapes and formats."""
-        x, lead = self._flat(x)
+        x, lead = flat_signal(x)
         cqt = self._cqt(x, self.hop_length, self.center) * x.new_tensor([1.0, -1.0])
         return self._output(cqt, output_format, normalization_type, lead)
 
@@ -219,7 +207,7 @@ class CQT2010(_LegacyCQT):
 
     def forward(self, x: Tensor, output_format=None, normalization_type="librosa") -> Tensor:
         """Transform ``x``; see the class docstring for shapes and formats."""
-        x, lead = self._flat(x)
+        x, lead = flat_signal(x)
         first = None if self.early_downsample_filter is None else self.early_downsample_filter.view(-1)
         levels = fir_decimate(x, self._levels, first, self._factor, self.lowpass_filter.view(-1))
         parts = [self._cqt(levels[d], hop) for d, hop in zip(self._levels, self._hops)]
