@@ -12,6 +12,8 @@ stream              what draws from it                          rank / worker it
                                                                 window never depends on the split
 ``augment``         waveform augmentation in the collate        its rank / worker id + 1 (0: main)
 ``spec_augment``    spectrogram augmentation in the collate     its rank / worker id + 1 (0: main)
+``partition``       the shard writer's ``--split`` draw and     0 / 0, plus the draw's step and
+                    ``--shuffle`` order                         group (one process writes)
 ==================  ==========================================  =================================
 
 Example:
@@ -25,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment")
+STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition")
 
 
 def derive_seed(seed: int, epoch: int, rank: int, worker: int, stream: str, *more: int) -> int:

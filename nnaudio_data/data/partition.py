@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, TypeVar
 
 import torch
 
-from .split import generator
+from .._seed import generator
 
 T = TypeVar("T")
 DEFAULT_SPLIT = "train"
@@ -70,7 +70,7 @@ def _group_key(label: Any) -> str:
 
 
 def _permutation(n: int, seed: int, *parts: int) -> List[int]:
-    return torch.randperm(n, generator=generator(seed, *parts)).tolist() if n > 1 else list(range(n))
+    return torch.randperm(n, generator=generator(seed, 0, 0, 0, "partition", *parts)).tolist() if n > 1 else list(range(n))
 
 
 def _systematic(n: int, frac: float, start: float) -> List[bool]:
@@ -105,7 +105,7 @@ def assign_splits(labels: Sequence[Any], fixed: Sequence[Optional[str]], fractio
         order += [members[j] for j in _permutation(len(members), seed, 1, g)]
     left = 1.0
     for k, (name, frac) in enumerate(fractions.items()):
-        start = float(torch.rand((), generator=generator(seed, 2, k)))
+        start = float(torch.rand((), generator=generator(seed, 0, 0, 0, "partition", 2, k)))
         taken = _systematic(len(order), min(frac / left, 1.0), start)
         for i, take in zip(order, taken):
             if take:
