@@ -18,8 +18,9 @@ from torch import Tensor, nn
 
 from ..functional.cqt import cqt_frequencies, nnaudio_kernels
 from ..functional.cqt_plan import nnaudio_fir_plan
-from ._multirate import OUTPUT_FORMATS, fir_decimate, non_default_args
+from ._multirate import OUTPUT_FORMATS, fir_decimate
 from .cqt import check_args
+from ._repr import Transform
 
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
 
@@ -47,7 +48,7 @@ def _drop_fourier(module: "_LegacyCQT", state: dict, prefix: str, local_metadata
                           f"DFT's (trained?); build {type(module).__name__}(trainable_STFT=True)")
 
 
-class _LegacyCQT(nn.Module):
+class _LegacyCQT(Transform):
     """Shared by CQT1992 and CQT2010: kernels, the frame spectra, the kernel product, output."""
 
     def _kernels(self, basis: np.ndarray, lengths: np.ndarray, trainable_STFT: bool,
@@ -111,9 +112,6 @@ class _LegacyCQT(nn.Module):
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         return x.reshape(-1, x.shape[-1]).to(dtype), lead
 
-    def extra_repr(self) -> str:
-        return self._repr_args
-
 
 class CQT1992(_LegacyCQT):
     """nnAudio's ``CQT1992``: frames of the kernel width W, their DFT (conv1d kernels when
@@ -143,7 +141,6 @@ class CQT1992(_LegacyCQT):
                  trainable_STFT=False, trainable_CQT=False, bins_per_octave=12, filter_scale=1,
                  output_format="Magnitude", norm=1, window="hann", center=True, pad_mode="reflect"):
         super().__init__()
-        self._repr_args = non_default_args(CQT1992.__init__, locals())
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, "nnaudio")
         if fmax is not None:
             n_bins = int(math.ceil(bins_per_octave * math.log2(fmax / fmin)))
@@ -197,7 +194,6 @@ class CQT2010(_LegacyCQT):
                  trainable_STFT=False, filter_scale=1, trainable_CQT=False,
                  output_format="Magnitude", earlydownsample=True, verbose=True):
         super().__init__()
-        self._repr_args = non_default_args(CQT2010.__init__, locals())
         check_args(sr, hop_length, fmin, None, n_bins, bins_per_octave, filter_scale, "nnaudio")
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")

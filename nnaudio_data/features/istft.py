@@ -120,7 +120,7 @@ class iSTFT(STFTBase):
             register_kernel(self, "kernel_cos", kernel_cos, trainable_kernels)
             register_kernel(self, "kernel_sin", kernel_sin, trainable_kernels)
         self.register_load_state_dict_pre_hook(_from_nnaudio_state)
-        _base.quiet(verbose, f"iSTFT kernels built: {self.extra_repr()}")
+        _base.quiet(verbose, f"iSTFT kernels built: {self.summary()}")
 
     def forward(self, X: Tensor, onesided: bool = False, length: Optional[int] = None,
                 refresh_win: Optional[bool] = None) -> Tensor:
@@ -140,7 +140,7 @@ class iSTFT(STFTBase):
         y = overlap_add(frames, like(self.window_mask, re), self.hop_length, self.center, length)
         return y.reshape(*lead, y.shape[-1])
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         out = f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}"
         if self.trainable_kernels:
             out += ", trainable_kernels=True"
