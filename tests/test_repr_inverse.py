@@ -97,3 +97,16 @@ def test_inverse_arguments_must_be_bools():
         stft.inverse(X, onesided="yes")
     with pytest.raises(TypeError, match="refresh_win=None"):
         stft.inverse(X, refresh_win=None)
+
+
+def test_istft_refresh_win_gives_the_same_result_for_any_length():
+    stft = F.STFT(n_fft=128, hop_length=32, output_format="Complex", verbose=False)
+    istft = F.iSTFT(n_fft=128, hop_length=32, verbose=False)
+    x = _signal()
+    X = stft(x)
+    full = istft(X, length=x.shape[-1], refresh_win=False)
+    torch.testing.assert_close(full, x, atol=ROUNDTRIP_ATOL, rtol=0)
+    part = istft(X[..., :20], length=600, refresh_win=False)  # another length after a "cached" call
+    torch.testing.assert_close(part[..., 64:500], x[..., 64:500], atol=ROUNDTRIP_ATOL, rtol=0)
+    with pytest.raises(TypeError, match="refresh_win must be a bool or None, got 'no'"):
+        istft(X, refresh_win="no")

@@ -92,7 +92,7 @@ class Transform(nn.Module):
             self.__dict__["_given_args"] = _given(sig, (self, *args), kw)
 
         recording_init._records_args = True  # type: ignore[attr-defined]
-        cls.__init__ = recording_init  # type: ignore[misc]
+        cls.__init__ = recording_init  # type: ignore[method-assign]
 
     def given_args(self) -> Dict[str, Any]:
         """The constructor arguments given that differ from the defaults, by name."""

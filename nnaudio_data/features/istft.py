@@ -125,7 +125,11 @@ class iSTFT(STFTBase):
     def forward(self, X: Tensor, onesided: bool = False, length: Optional[int] = None,
                 refresh_win: Optional[bool] = None) -> Tensor:
         """Waveform of ``X``. A spectrum with n_fft // 2 + 1 bins is taken as onesided whatever
-        ``onesided`` says (nnAudio's default ``onesided=False`` would fail on it)."""
+        ``onesided`` says (nnAudio's default ``onesided=False`` would fail on it). ``refresh_win``
+        (nnAudio: recompute the window envelope, or reuse the previous call's) is accepted for old
+        code: the envelope is computed for every call, the correct result for any ``length``."""
+        if refresh_win is not None and not isinstance(refresh_win, bool):
+            raise TypeError(f"refresh_win must be a bool or None, got {refresh_win!r}")
         re, im, lead = split_complex(X)
         half = self.n_fft // 2 + 1
         if re.shape[1] not in (half, self.n_fft):
