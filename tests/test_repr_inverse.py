@@ -110,3 +110,10 @@ def test_istft_refresh_win_gives_the_same_result_for_any_length():
     torch.testing.assert_close(part[..., 64:500], x[..., 64:500], atol=ROUNDTRIP_ATOL, rtol=0)
     with pytest.raises(TypeError, match="refresh_win must be a bool or None, got 'no'"):
         istft(X, refresh_win="no")
+
+
+def test_module_arguments_show_as_children_only():
+    log = F.LogSpectrogram(F.MelSpectrogram(sr=8000, n_fft=256, n_mels=20, verbose=False), F.PowerToDB())
+    lines = repr(log).splitlines()
+    assert lines[0] == "LogSpectrogram(" and lines[1].strip().startswith("(spectrogram): MelSpectrogram(")
+    assert "sr=8000, n_fft=256, n_mels=20" in lines[2]

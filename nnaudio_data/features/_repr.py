@@ -30,8 +30,6 @@ def _same(a: Any, b: Any) -> bool:
 def _show(value: Any) -> str:
     if isinstance(value, Tensor):
         return f"tensor(shape={tuple(value.shape)}, dtype={value.dtype})"
-    if isinstance(value, nn.Module):
-        return type(value).__name__
     return repr(value)
 
 
@@ -99,7 +97,8 @@ class Transform(nn.Module):
         return dict(self.__dict__.get("_given_args", {}))
 
     def _repr_parts(self) -> List[str]:
-        given = self.given_args()
+        given = {k: v for k, v in self.given_args().items()
+                 if not isinstance(v, nn.Module)}  # a module argument is a child: shown below
         own = [p for p in _split(self.summary()) if p.split("=", 1)[0].strip() not in given]
         return [f"{k}={_show(v)}" for k, v in given.items()] + own
 
