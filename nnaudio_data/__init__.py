@@ -9,7 +9,8 @@ Data flows down the tree::
 
 Modules, one line each:
 
-- ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets
+- ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets;
+  ``data/wds_stage.py`` :func:`prepare_stage`, our clip preparation as a webdataset stage
 - ``stack.py``     samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
 - ``collate.py``   :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
 - ``sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
@@ -33,6 +34,7 @@ from .batch import AudioBatch
 from .collate import GPUSpectrogramCollate, collate_audio
 from .data import *  # noqa: F401,F403  (ShardedAudioDataset, wrap, ...)
 from .data import __all__ as _data_all
+from .data.wds_stage import prepare_stage
 from .loader import DeviceLoader
 
 __version__ = "0.1.0"
@@ -45,5 +47,6 @@ __all__ = [
     "collate_audio",
     "features",
     "functional",
+    "prepare_stage",
     *_data_all,
 ]

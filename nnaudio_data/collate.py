@@ -29,8 +29,7 @@ from . import _seed
 from .augment.base import run_augment
 from .batch import AudioBatch
 from .data.split import rank_world
-from .features.db import LOG_KINDS
-from .features.registry import KINDS, make_transform
+from .features.registry import make_transform, resolve_kind
 from .stack import _as_sample, collate_audio  # noqa: F401  (_as_sample: augment.sources uses it)
 
 _WHERE = ("auto", "worker", "main")
@@ -52,6 +51,29 @@ def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
     obj._transform_on, obj._generators = {}, {}
     _LIVE[token] = obj
     return obj
+
+
+def _check_device(device: "str | torch.device") -> torch.device:
+    """``device`` as a ``torch.device``; a CUDA device needs CUDA here, checked now rather than at the
+    first batch (only the main process builds a collate, so this never initialises CUDA in a worker)."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device must be available in this process: got device={str(dev)!r}, but "
+                         "torch.cuda.is_available() is False (a CPU build of torch, or no visible GPU); "
+                         "pass device='cpu' or leave device=None to pick one")
+    return dev
+
+
+def _check_augment(name: str, augment: Any) -> Any:
+    """An augmentation is one callable: a list of them gets a pointer to ``Compose``."""
+    if isinstance(augment, (list, tuple)):
+        raise TypeError(f"{name} must be one augmentation (a callable), got a {type(augment).__name__} "
+                        f"of {len(augment)}; chain them with "
+                        f"{name}=nnaudio_data.augment.Compose([...]) (or OneOf / SomeOf)")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"{name} must be an augmentation (a callable) or None, got "
+                        f"{type(augment).__name__}")
+    return augment
 
 
 def _needs_rate(kind: Any, kernel_args: Dict[str, Any]) -> bool:
@@ -124,15 +146,19 @@ class GPUSpectrogramCollate:
                  seed: int = 0, rank: Optional[int] = None, **kernel_args: Any):
         if where not in _WHERE:
             raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
-        self.device = torch.device(device if device is not None
-                                   else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = _check_device(device if device is not None
+                                    else ("cuda" if torch.cuda.is_available() else "cpu"))
         if where == "worker" and self.device.type != "cpu":
             raise ValueError(f"where='worker' needs a CPU target (CUDA is never used in a worker), "
                              f"got device={self.device}")
+        if isinstance(kind, str):
+            kind = resolve_kind(kind)  # case-insensitive; a misspelt kind says what was meant
+        elif not isinstance(kind, nn.Module):
+            raise TypeError(f"kind must be a kind name (str) or an nn.Module, got {type(kind).__name__}")
         self.kind = kind if isinstance(kind, str) else type(kind).__name__
         self.kernel_args = kernel_args
-        self.augment = augment
-        self.spec_augment = spec_augment
+        self.augment = _check_augment("augment", augment)
+        self.spec_augment = _check_augment("spec_augment", spec_augment)
         self.where = where
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
@@ -143,9 +169,6 @@ class GPUSpectrogramCollate:
         self.training = True
         self.sr: Optional[int] = kernel_args.get("sr", getattr(kind, "sr", None))
         self.transform: Optional[nn.Module] = None
-        if isinstance(kind, str) and kind not in KINDS and kind not in LOG_KINDS:
-            raise ValueError(f"kind must be one of {sorted([*KINDS, *LOG_KINDS])} or an nn.Module, "
-                             f"got {kind!r}")
         if self.sr is not None or not _needs_rate(kind, kernel_args):
             self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
         elif any(v for k, v in kernel_args.items() if k.startswith("trainable")):
@@ -215,7 +238,7 @@ class GPUSpectrogramCollate:
 
     def to(self, device: "str | torch.device") -> "GPUSpectrogramCollate":
         """Move the kernel to ``device`` and make it the target of the device stage."""
-        self.device = torch.device(device)
+        self.device = _check_device(device)
         if self.transform is not None:
             self.transform.to(self.device)
         self._transform_on = {}

@@ -12,7 +12,6 @@ Two backends per octave: ``"conv"`` (frames x time-domain kernel, one strided co
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -23,6 +22,7 @@ from torch import Tensor, nn
 
 from ..functional.cqt_plan import Octave, Plan
 from ._nnaudio_state import from_nnaudio_state
+from ._repr import Transform
 
 OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
@@ -148,25 +148,9 @@ def apply_octave(y: Tensor, k: Tensor, oc: Octave, n_frames: int, pad_mode: str,
     return F.conv1d(y[..., :need].unsqueeze(1), k.T.unsqueeze(1), stride=oc.hop)
 
 
-def non_default_args(func, values: dict) -> str:
-    """``name=value`` for the arguments of ``func`` whose value in ``values`` is not the default."""
-    out = []
-    for name, p in inspect.signature(func).parameters.items():
-        if name != "self" and name in values and not _same(values[name], p.default):
-            out.append(f"{name}={values[name]!r}")
-    return ", ".join(out)
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        a, b = list(a), list(b)
-    try:
-        return a is b or (type(a) is type(b) and bool(a == b))
-    except (TypeError, ValueError, RuntimeError):  # arrays, tensors: shown
-        return False
-
-
-class MultirateCQ(nn.Module):
+class MultirateCQ(Transform):
     """Base module: owns a plan's kernels (buffers, or Parameters when trainable); subclasses build
     the plan. Not public."""
 
@@ -199,9 +183,6 @@ class MultirateCQ(nn.Module):
             self.register_buffer("halfband", torch.from_numpy(plan.fir["halfband"]))
             first = plan.fir["first"]
             self.register_buffer("early_filter", None if first is None else torch.from_numpy(first))
-
-    def extra_repr(self) -> str:
-        return getattr(self, "_repr_args", "")
 
     def _use_full_layout(self, n_taps: int) -> None:
         """Switch an nnAudio-mode CQT1992v2 to nnAudio's layout (one octave, full-width kernels at

@@ -11,11 +11,11 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.cfp import cfp_logfreq_matrices
 from ._base import flat_signal
-from ._multirate import non_default_args
+from ._repr import Transform
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
 
@@ -33,7 +33,7 @@ def _from_nnaudio_state(module: "CFP", state: dict, prefix: str, *args) -> None:
         state[prefix + "window"] = state.pop(prefix + "h")
 
 
-class CFP(nn.Module):
+class CFP(Transform):
     """Combined frequency and periodicity feature ``Z = tfrLF * tfrLQ``, nnAudio's ``CFP``.
 
     Args:
@@ -62,7 +62,6 @@ class CFP(nn.Module):
     def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
                  g: Sequence[float] = [0.24, 0.6, 1], NumPerOct=48):  # nnAudio's default (a list)
         super().__init__()
-        self._repr_args = non_default_args(CFP.__init__, locals())
         if not fr > 0:
             raise ValueError(f"fr must be > 0, got {fr!r}")
         if not fs > 0:
@@ -90,9 +89,6 @@ class CFP(nn.Module):
         self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))
         self.register_buffer("quef2logfreq_matrix", torch.tensor(quef, dtype=torch.float32))
         self.register_load_state_dict_pre_hook(_from_nnaudio_state)
-
-    def extra_repr(self) -> str:
-        return self._repr_args
 
     def _layer(self, x: Tensor, g: float, cutoff: int) -> Tensor:
         x = torch.fft.fft(x).real / np.sqrt(self.N)

@@ -9,7 +9,7 @@ from numbers import Integral
 
 from ..functional.cqt import cqt_frequencies
 from ..functional.cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir_plan
-from ._multirate import MultirateCQ, non_default_args
+from ._multirate import MultirateCQ
 
 MODES = ("nnaudio", "librosa")
 LAYOUTS = ("octaves", "full")
@@ -110,7 +110,6 @@ class CQT1992v2(MultirateCQ):
                  trainable=False, output_format="Magnitude", verbose=True, *, mode="nnaudio",
                  backend="auto", sparsity=0.01, layout="full"):
         super().__init__()
-        self._repr_args = non_default_args(CQT1992v2.__init__, locals())
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
@@ -162,7 +161,6 @@ class CQT2010v2(MultirateCQ):
                  earlydownsample=True, trainable=False, output_format="Magnitude", verbose=True, *,
                  mode="nnaudio", backend="auto", sparsity=0.01):
         super().__init__()
-        self._repr_args = non_default_args(CQT2010v2.__init__, locals())
         self._build(sr, hop_length, fmin, fmax, n_bins, filter_scale, bins_per_octave, basis_norm,
                     window, pad_mode, earlydownsample, trainable, output_format, mode, backend, sparsity)
 

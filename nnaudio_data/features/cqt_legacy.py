@@ -19,7 +19,8 @@ from torch import Tensor, nn
 from ..functional.cqt import nnaudio_kernels
 from ..functional.cqt_plan import nnaudio_fir_plan
 from ._base import flat_signal
-from ._multirate import OUTPUT_FORMATS, fir_decimate, non_default_args
+from ._multirate import OUTPUT_FORMATS, fir_decimate
+from ._repr import Transform
 from .cqt import bin_frequencies, check_args
 
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
@@ -48,7 +49,7 @@ def _drop_fourier(module: "_LegacyCQT", state: dict, prefix: str, local_metadata
                           f"DFT's (trained?); build {type(module).__name__}(trainable_STFT=True)")
 
 
-class _LegacyCQT(nn.Module):
+class _LegacyCQT(Transform):
     """Shared by CQT1992 and CQT2010: kernels, the frame spectra, the kernel product, output."""
 
     def _kernels(self, basis: np.ndarray, lengths: np.ndarray, trainable_STFT: bool,
@@ -104,8 +105,6 @@ class _LegacyCQT(nn.Module):
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
         return out.reshape(*lead, *out.shape[1:])
 
-    def extra_repr(self) -> str:
-        return self._repr_args
 
 
 class CQT1992(_LegacyCQT):
@@ -136,7 +135,6 @@ class CQT1992(_LegacyCQT):
                  trainable_STFT=False, trainable_CQT=False, bins_per_octave=12, filter_scale=1,
                  output_format="Magnitude", norm=1, window="hann", center=True, pad_mode="reflect"):
         super().__init__()
-        self._repr_args = non_default_args(CQT1992.__init__, locals())
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, "nnaudio")
         n_bins, freqs = bin_frequencies(sr, fmin, fmax, n_bins, bins_per_octave)
         if output_format not in OUTPUT_FORMATS:
@@ -185,7 +183,6 @@ class CQT2010(_LegacyCQT):
                  trainable_STFT=False, filter_scale=1, trainable_CQT=False,
                  output_format="Magnitude", earlydownsample=True, verbose=True):
         super().__init__()
-        self._repr_args = non_default_args(CQT2010.__init__, locals())
         check_args(sr, hop_length, fmin, None, n_bins, bins_per_octave, filter_scale, "nnaudio")
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")

@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 from torch import Tensor, nn
 
 from ..functional.mel import power_to_db
+from ._repr import Transform
 
 # collate kind -> (spectrogram kind, what it outputs)
 LOG_KINDS: Dict[str, tuple] = {"logmel": ("mel", "power"), "logstft": ("stft", "amplitude")}
@@ -20,7 +21,7 @@ def _check(amin: float, top_db: Optional[float]) -> None:
         raise ValueError(f"top_db must be >= 0 or None, got {top_db}")
 
 
-class PowerToDB(nn.Module):
+class PowerToDB(Transform):
     """``10 log10(max(S, amin) / ref)``, floored ``top_db`` below each spectrogram's peak (per clip
     and channel), as ``librosa.power_to_db(S, ref=ref, amin=amin, top_db=top_db)`` on one clip.
 
@@ -47,7 +48,7 @@ class PowerToDB(nn.Module):
     def forward(self, S: Tensor) -> Tensor:
         return power_to_db(S, self.ref, self.amin, self.top_db)
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         return f"ref={self.ref}, amin={self.amin}, top_db={self.top_db}"
 
 
@@ -77,7 +78,7 @@ class AmplitudeToDB(PowerToDB):
         return power_to_db(S.square(), self.ref ** 2, self.amin ** 2, self.top_db)
 
 
-class LogSpectrogram(nn.Module):
+class LogSpectrogram(Transform):
     """A spectrogram transform followed by its dB conversion: ``db(spectrogram(x))``.
 
     Args:

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.filterbank import apply_filterbank, band_blocks
 from ._base import as_batch, like, nonnegative, register_kernel, restore
 from .stft import STFT
+from ._repr import Transform
 
 
 def check_band(sr: float, fmin: float, fmax: Optional[float]) -> float:
@@ -28,7 +29,7 @@ def _refresh_blocks(module: "FilterbankSpectrogram", incompatible_keys: Any) -> 
         module._blocks = band_blocks(module.basis)
 
 
-class FilterbankSpectrogram(nn.Module):
+class FilterbankSpectrogram(Transform):
     """``basis @ |STFT(x)| ** power``: an :class:`STFT` (its ``.stft``) and a filterbank matrix.
 
     Args:
@@ -85,5 +86,5 @@ class FilterbankSpectrogram(nn.Module):
         blocks = self._blocks if p.device.type == "cpu" else None
         return restore(apply_filterbank(p, like(self.basis, p), blocks), lead)
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         return f"{self.basis_name}={tuple(self.basis.shape)}, power={self.power}"

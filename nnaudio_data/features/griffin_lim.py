@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from . import _base
 from .stft import STFT
+from ._repr import Transform
 
 
 def _fill_window(module: "Griffin_Lim", state: dict, prefix: str, *args) -> None:
@@ -18,7 +19,7 @@ def _fill_window(module: "Griffin_Lim", state: dict, prefix: str, *args) -> None
         state[key] = module.stft.window.detach().clone()
 
 
-class Griffin_Lim(nn.Module):
+class Griffin_Lim(Transform):
     """Phase reconstruction from a magnitude spectrogram by fast Griffin-Lim.
 
     Args:
@@ -80,5 +81,5 @@ class Griffin_Lim(nn.Module):
             angles = angles / (angles.abs() + 1e-16)
         return self.stft.inverse(S * angles, length=length)
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, n_iter={self.n_iter}, momentum={self.momentum}"

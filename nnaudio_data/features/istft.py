@@ -120,12 +120,16 @@ class iSTFT(STFTBase):
             register_kernel(self, "kernel_cos", kernel_cos, trainable_kernels)
             register_kernel(self, "kernel_sin", kernel_sin, trainable_kernels)
         self.register_load_state_dict_pre_hook(_from_nnaudio_state)
-        _base.quiet(verbose, f"iSTFT kernels built: {self.extra_repr()}")
+        _base.quiet(verbose, f"iSTFT kernels built: {self.summary()}")
 
     def forward(self, X: Tensor, onesided: bool = False, length: Optional[int] = None,
                 refresh_win: Optional[bool] = None) -> Tensor:
         """Waveform of ``X``. A spectrum with n_fft // 2 + 1 bins is taken as onesided whatever
-        ``onesided`` says (nnAudio's default ``onesided=False`` would fail on it)."""
+        ``onesided`` says (nnAudio's default ``onesided=False`` would fail on it). ``refresh_win``
+        (nnAudio: recompute the window envelope, or reuse the previous call's) is accepted for old
+        code: the envelope is computed for every call, the correct result for any ``length``."""
+        if refresh_win is not None and not isinstance(refresh_win, bool):
+            raise TypeError(f"refresh_win must be a bool or None, got {refresh_win!r}")
         re, im, lead = split_complex(X)
         half = self.n_fft // 2 + 1
         if re.shape[1] not in (half, self.n_fft):
@@ -140,7 +144,7 @@ class iSTFT(STFTBase):
         y = overlap_add(frames, like(self.window_mask, re), self.hop_length, self.center, length)
         return y.reshape(*lead, y.shape[-1])
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         out = f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}"
         if self.trainable_kernels:
             out += ", trainable_kernels=True"

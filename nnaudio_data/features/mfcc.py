@@ -4,12 +4,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.mel import dct_matrix
 from . import _base
 from ._base import like
 from .mel import MelSpectrogram
+from ._repr import Transform
 
 
 def _drop_dct(module: "MFCC", state: dict, prefix: str, *args) -> None:
@@ -17,7 +18,7 @@ def _drop_dct(module: "MFCC", state: dict, prefix: str, *args) -> None:
     state.pop(prefix + "dct", None)
 
 
-class MFCC(nn.Module):
+class MFCC(Transform):
     """Mel-frequency cepstral coefficients, nnAudio 0.3 compatible (type-II DCT).
 
     Args:
@@ -72,5 +73,5 @@ class MFCC(nn.Module):
             db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - self.top_db)
         return torch.matmul(like(self.dct, db), db)
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         return f"n_mfcc={self.n_mfcc}, norm={self.norm!r}, top_db={self.top_db}"

@@ -1,6 +1,7 @@
 """Spectrogram kinds by name: the one table that ``GPUSpectrogramCollate(kind)`` reads."""
 from __future__ import annotations
 
+import difflib
 from typing import Any, Dict, Tuple
 
 from torch import nn
@@ -17,6 +18,31 @@ KINDS: Dict[str, Tuple[str, Dict[str, Any]]] = {
 }
 
 
+def resolve_kind(kind: str) -> str:
+    """The registered kind named ``kind``, matched case-insensitively ("MEL" is "mel"); any other
+    name raises a ``ValueError`` that lists the kinds and suggests the closest ones.
+
+    Example:
+        >>> resolve_kind("LogMel")
+        'logmel'
+        >>> resolve_kind("mell")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: kind 'mell' is not a spectrogram kind; did you mean 'mel' or 'logmel'? ...
+    """
+    from .db import LOG_KINDS
+
+    names = sorted([*KINDS, *LOG_KINDS])
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be one of {names} or an nn.Module, got {type(kind).__name__}")
+    if kind.lower() in names:
+        return kind.lower()
+    close = difflib.get_close_matches(kind.lower(), names, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise ValueError(f"kind {kind!r} is not a spectrogram kind; {hint}"
+                     f"kind must be one of {names} or an nn.Module")
+
+
 def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
     """Build the transform named ``kind`` with ``kwargs``, or return a given module as it is.
 
@@ -31,10 +57,9 @@ def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
         return kind
     from .db import LOG_KINDS, make_log
 
+    kind = resolve_kind(kind)
     if kind in LOG_KINDS:
         return make_log(kind, **kwargs)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted([*KINDS, *LOG_KINDS])} or an nn.Module, got {kind!r}")
     from nnaudio_data import features
 
     cls_name, defaults = KINDS[kind]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.fourier import FREQ_SCALES, fourier_kernels, pad_window
 from ..functional.spectral import PAD_MODES, spectrum_conv1d, spectrum_fft
 from . import _base
 from ._base import as_batch, check_choice, like, register_kernel, restore
+from ._repr import Transform
 
 
 def _power(re: Tensor, im: Tensor) -> Tensor:
@@ -36,7 +37,7 @@ def _from_nnaudio_state(module: "STFT", state: dict, prefix: str, local_metadata
                           "the built ones (trained?); load them into an STFT with backend='conv1d'")
 
 
-class STFTBase(nn.Module):
+class STFTBase(Transform):
     """The base class of :class:`STFT` and :class:`~nnaudio_data.features.iSTFT`, as in nnAudio
     (where it holds their shared inverse); kept so that ``isinstance`` checks and subclasses of old
     code keep working. It adds nothing to ``nn.Module``.
@@ -114,7 +115,7 @@ class STFT(STFTBase):
             freqs = torch.arange(freq_bins, dtype=torch.float64).numpy() * sr / n_fft
         self.bins2freq = freqs.tolist()
         self.register_load_state_dict_pre_hook(_from_nnaudio_state)
-        _base.quiet(verbose, f"STFT kernels built: {self.extra_repr()}")
+        _base.quiet(verbose, f"STFT kernels built: {self.summary()}")
 
     @property
     def wcos(self) -> Tensor:
@@ -168,16 +169,37 @@ class STFT(STFTBase):
                 refresh_win: bool = True) -> Tensor:
         """Waveform from a "Complex" spectrogram of this STFT (see :class:`iSTFT`).
 
+        Args:
+            X (Tensor): the spectrum, real/imaginary pairs or complex.
+            onesided (bool): ``X`` holds the n_fft // 2 + 1 non-negative frequencies (True, what
+                this STFT outputs) or all n_fft (False); the bin count must say the same, else a
+                ``ValueError``. Default True.
+            length (int, optional): output length in samples. Default: what the frames cover.
+            refresh_win (bool): nnAudio's switch to recompute the window envelope for this call
+                (False reuses the one cached by the previous call). Here the envelope is computed
+                for every call, which is what True asks for, so both values give the same, correct
+                result for any ``length``. Default True.
+
         Shape:
             X: (B, F, N, 2) or complex (B, F, N) (also with a channel axis); output: (B, T)
         """
         if self.freq_scale != "no":
             raise ValueError(f"inverse needs freq_scale='no', got {self.freq_scale!r}")
-        from .istft import inverse_stft
+        if not isinstance(onesided, bool) or not isinstance(refresh_win, bool):
+            raise TypeError(f"onesided and refresh_win must be bool, got onesided={onesided!r}, "
+                            f"refresh_win={refresh_win!r}")
+        from .istft import inverse_stft, split_complex
 
+        bins = split_complex(X)[0].shape[1]
+        want = self.n_fft // 2 + 1 if onesided else self.n_fft
+        if bins != want:
+            raise ValueError(f"X must have {want} frequency bins for onesided={onesided} "
+                             f"({'n_fft // 2 + 1' if onesided else 'n_fft'}, n_fft={self.n_fft}), got "
+                             f"{bins}; pass onesided={not onesided} if X holds "
+                             f"{'all n_fft' if onesided else 'n_fft // 2 + 1'} bins")
         return inverse_stft(X, self.window, self.n_fft, self.hop_length, self.center, length)
 
-    def extra_repr(self) -> str:
+    def summary(self) -> str:
         out = f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}"
         if self.win_length != self.n_fft:
             out += f", win_length={self.win_length}"

@@ -2,7 +2,6 @@
 low filters; ``gamma=0`` is a constant-Q transform)."""
 from __future__ import annotations
 
-from ._multirate import non_default_args
 from .cqt import CQT2010v2
 
 
@@ -37,7 +36,6 @@ class VQT(CQT2010v2):
                  pad_mode="reflect", earlydownsample=True, trainable=False, output_format="Magnitude",
                  verbose=True, *, mode="nnaudio", backend="auto", sparsity=0.01):
         super(CQT2010v2, self).__init__()
-        self._repr_args = non_default_args(VQT.__init__, locals())
         if not isinstance(gamma, (int, float)) or gamma < 0:
             raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
         self.gamma = float(gamma)

@@ -2,6 +2,7 @@
 DCT-II matrix that turns log-mel spectra into MFCCs."""
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Union
 
 import numpy as np
@@ -68,6 +69,13 @@ def mel_filterbank(sr: float, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0.0, np.minimum(lower, upper))
+    empty = [int(i) for i in np.flatnonzero((mel_f[:-2] != 0) & (weights.max(axis=1) <= 0))]
+    if empty:  # librosa's test: a filter of all zeros (but one starting at 0 Hz)
+        warnings.warn(f"Empty filters detected in mel frequency basis: {len(empty)} of n_mels={n_mels} "
+                      f"filters are all zeros (bands {empty[:8]}{' ...' if len(empty) > 8 else ''}) "
+                      f"with sr={sr}, n_fft={n_fft}, fmin={fmin}, fmax={fmax}; those channels will be "
+                      "empty. Try increasing n_fft or the sample rate (and fmax), or reducing n_mels.",
+                      UserWarning, stacklevel=2)
     if norm == "slaney":
         weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
     elif norm is not None:

@@ -1,0 +1,49 @@
+"""The public API, listed once: a change to it is a deliberate edit of this file (and of the docs).
+
+Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage) plus the
+data helpers ``nnaudio_data.data`` re-exports (``from .data import *``); ``features``: the
+transform classes (nnAudio's names) and the kind registry.
+"""
+import importlib
+import inspect
+
+import pytest
+
+TOP_LEVEL = [
+    "AUDIO_EXTENSIONS", "AudioBatch", "DeviceLoader", "ErrorPolicy", "GPUSpectrogramCollate",
+    "LabelMap", "LoaderStats", "Provenance", "Retry", "SampleError", "SampleWarning", "ShardSummary",
+    "ShardedAudioDataset", "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment",
+    "bucket_by_length", "collate_audio", "count_shards", "decode_audio", "expand_urls", "features",
+    "functional", "open_shard", "prepare_stage", "resample", "shuffle_buffer", "to_mono", "trim_pad",
+    "wrap", "write_index", "write_shards",
+]
+
+FEATURES = [
+    "AmplitudeToDB", "CFP", "CQT", "CQT1992", "CQT1992v2", "CQT2010", "CQT2010v2",
+    "Combined_Frequency_Periodicity", "Gammatonegram", "Griffin_Lim", "KINDS", "LogSpectrogram",
+    "MFCC", "MelSpectrogram", "PowerToDB", "STFT", "STFTBase", "VQT", "iSTFT", "make_transform",
+]
+
+SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.features": FEATURES}
+
+
+@pytest.mark.parametrize("module", sorted(SURFACES))
+def test_all_is_the_listed_surface(module):
+    mod = importlib.import_module(module)
+    listed = SURFACES[module]
+    assert len(set(mod.__all__)) == len(mod.__all__), f"{module}.__all__ names a name twice"
+    added, removed = sorted(set(mod.__all__) - set(listed)), sorted(set(listed) - set(mod.__all__))
+    assert not added and not removed, (f"{module}'s public API changed: added {added}, removed {removed}; "
+                                       "if deliberate, update tests/test_public_api.py and the docs")
+
+
+@pytest.mark.parametrize("module", sorted(SURFACES))
+def test_every_public_name_resolves_and_star_import_gives_exactly_it(module):
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)  # AttributeError names the missing one
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert (obj.__doc__ or "").strip(), f"{module}.{name} has no docstring"
+    namespace: dict = {}
+    exec(f"from {module} import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == sorted(mod.__all__)
