@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from contextlib import closing
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -174,21 +174,30 @@ class ShardedAudioDataset(IterableDataset):
         skip = self._consumed
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
-        items = self._items(slices, policy, skip, epoch, rank, w)
-        if equal:
-            target = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[1][w]
-            if skip.per_worker and self._workers_seen not in (None, workers):
-                raise ValueError(f"resuming equal batches needs the same num_workers as the saved "
-                                 f"state ({self._workers_seen}), got {workers}")
+        if not equal:
+            items = self._items(slices, policy, skip, epoch, rank, w)
+            return self._tag(items, policy.stats, w, epoch)
+        total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
+        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+        done = sum(skip.per_worker.values())
+        if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
+            owned = _deal_rest(share, self.sizes, self.urls, skip, workers, w)
+            items = self._items(share, policy, skip, epoch, rank, w, owned)
+            target, expected = len(range(w, total - done, workers)), sum(map(len, owned.values()))
+        else:  # a fresh epoch, or a worker's own record (StatefulDataLoader restores one per worker)
+            if done and self._workers_seen not in (None, workers):
+                raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
+                                 f"as the saved state ({self._workers_seen}), got {workers}")
+            items = self._items(slices, policy, skip, epoch, rank, w)
+            target = len(range(w, total, workers)) - skip.per_worker[w]
             expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
-            share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
-            items = equalise(items, target - skip.per_worker[w], expected, policy.stats,
-                             lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
+        items = equalise(items, target, expected, policy.stats,
+                         lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
         return self._tag(items, policy.stats, w, epoch)
 
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
-               rank: int, w: int) -> Iterator[Dict[str, Any]]:
-        raw = self._raw(slices, policy, skip)
+               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None) -> Iterator[Dict[str, Any]]:
+        raw = self._raw(slices, policy, skip, owned)
         if self.shuffle is not True and self.shuffle > 1:
             raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, 1))
         items = make_items(raw, self.spec, policy, self.seed, epoch)
@@ -196,17 +205,22 @@ class ShardedAudioDataset(IterableDataset):
             items = bucket_by_length(items, self.bucket)
         return items
 
-    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed) -> Iterator[Dict[str, Any]]:
+    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
+             owned: Optional[Dict[int, Set[int]]] = None) -> Iterator[Dict[str, Any]]:
+        """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
+        only those indices of each slice's shard."""
         for s in slices:
             url = self.urls[s.shard]
-
-            def keep(i: int, s: Slice = s, url: str = url) -> bool:
-                return i % s.step == s.start and (url, i) not in skip
+            if owned is not None:
+                keep = owned.get(s.shard, set()).__contains__
+            else:
+                def keep(i: int, s: Slice = s, url: str = url) -> bool:
+                    return i % s.step == s.start and (url, i) not in skip
 
             try:
                 f = open_shard(url)
             except SampleError as e:
-                if s.start == 0:  # readers sharing a shard: the owner of sample 0 reports it
+                if s.start == 0 and (owned is None or keep(0)):  # readers sharing a shard: the owner of sample 0 reports it
                     policy.handle(e)
                 continue
             with closing(f):  # any stream open_shard returns has close()
@@ -243,23 +257,29 @@ class ShardedAudioDataset(IterableDataset):
             self._mailbox.post(leftover)
 
     # -- resume -------------------------------------------------------------------------------------
-    def track(self, batches: Iterable[Any]) -> Iterator[Any]:
+    def track(self, batches: Iterable[Any]) -> "Tracked":
         """Yield ``batches`` (a DataLoader over this dataset), recording each one as consumed when it
-        is handed out; :meth:`state_dict` saves that record."""
-        self._workers_seen = getattr(batches, "num_workers", None) or 1
-        for batch in batches:
-            tags = tags_of(batch)
-            if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
-                self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
-            self._consumed.add(tags)
-            yield batch
+        is handed out; :meth:`state_dict` saves that record.
+
+        ``track`` must be the outermost wrapper, the one whose batches the training loop takes:
+        ``ds.track(nd.DeviceLoader(loader))``. A wrapper outside it that reads ahead would have
+        batches recorded before they are used (lost on resume), so ``nd.DeviceLoader(ds.track(...))``
+        raises TypeError."""
+        return Tracked(self, batches)
+
+    def _record(self, batch: Any) -> None:
+        tags = tags_of(batch)
+        if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
+            self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
+        self._consumed.add(tags)
 
     def state_dict(self) -> Dict[str, Any]:
         """Epoch and consumed samples, to resume mid-epoch: in the main process, what
         :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
         there), what that worker has yielded."""
+        scope = "rank" if _in_main() else "worker"
         return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
-                "workers": self._workers_seen, "consumed": self._consumed.state()}
+                "workers": self._workers_seen, "scope": scope, "consumed": self._consumed.state()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Resume: the next pass is ``state["epoch"]`` without the samples consumed before."""
@@ -269,6 +289,7 @@ class ShardedAudioDataset(IterableDataset):
             raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={self.seed}")
         self.set_epoch(int(state["epoch"]))
         self._consumed, self._workers_seen = Consumed.from_state(state["consumed"]), state["workers"]
+        self._consumed.scope = state.get("scope", "worker")
 
     def __repr__(self) -> str:
         spec = self.spec
@@ -284,9 +305,53 @@ class ShardedAudioDataset(IterableDataset):
         return f"ShardedAudioDataset({', '.join(args)})"
 
 
+class Tracked:
+    """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
+    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's."""
+
+    records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
+
+    def __init__(self, dataset: "ShardedAudioDataset", batches: Iterable[Any]):
+        self.dataset, self.batches = dataset, batches
+
+    def __iter__(self) -> Iterator[Any]:
+        self.dataset._workers_seen = getattr(self.batches, "num_workers", None) or 1
+        for batch in self.batches:
+            self.dataset._record(batch)
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("dataset", "batches"):
+            raise AttributeError(name)
+        return getattr(self.batches, name)
+
+
 def _check(ok: bool, name: str, rule: str, value: Any) -> None:
     if not ok:
         raise ValueError(f"{name} must be {rule}, got {value!r}")
+
+
+def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: Consumed, workers: int,
+               w: int) -> Dict[int, Set[int]]:
+    """The samples worker ``w`` of ``workers`` reads when resuming: the rank's stream (``share``,
+    in order) less the consumed samples, dealt to the workers in turn, as :func:`interleave` deals
+    a fresh stream. Each worker's count then depends only on what is left, whatever the worker
+    count of the run that was saved."""
+    out: Dict[int, Set[int]] = {}
+    pos = 0
+    for s in share:
+        done = skip.indices.get(urls[s.shard], ())
+        mine = out.setdefault(s.shard, set())
+        for i in range(s.start, sizes[s.shard], s.step):
+            if i in done:
+                continue
+            if pos % workers == w:
+                mine.add(i)
+            pos += 1
+    return out
 
 
 def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
