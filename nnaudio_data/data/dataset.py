@@ -175,7 +175,7 @@ class ShardedAudioDataset(IterableDataset):
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
         if not equal:
-            items = self._items(slices, policy, skip, epoch, rank, w)
+            items = self._items(slices, policy, skip, epoch, rank, w, checked=False)
             return self._tag(items, policy.stats, w, epoch)
         total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
         share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
@@ -196,8 +196,9 @@ class ShardedAudioDataset(IterableDataset):
         return self._tag(items, policy.stats, w, epoch)
 
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
-               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None) -> Iterator[Dict[str, Any]]:
-        raw = self._raw(slices, policy, skip, owned)
+               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
+               checked: bool = True) -> Iterator[Dict[str, Any]]:
+        raw = self._raw(slices, policy, skip, owned, checked)
         if self.shuffle is not True and self.shuffle > 1:
             raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, 1))
         items = make_items(raw, self.spec, policy, self.seed, epoch)
@@ -206,9 +207,10 @@ class ShardedAudioDataset(IterableDataset):
         return items
 
     def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
-             owned: Optional[Dict[int, Set[int]]] = None) -> Iterator[Dict[str, Any]]:
+             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True) -> Iterator[Dict[str, Any]]:
         """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
-        only those indices of each slice's shard."""
+        only those indices of each slice's shard. With ``checked``, shards are held to their sizes
+        (equal batches plan with them): a stale index is counted, never silent loss."""
         for s in slices:
             url = self.urls[s.shard]
             if owned is not None:
@@ -224,7 +226,8 @@ class ShardedAudioDataset(IterableDataset):
                     policy.handle(e)
                 continue
             with closing(f):  # any stream open_shard returns has close()
-                for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS):
+                size = self.sizes[s.shard] if checked and self.sizes is not None else None
+                for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS, size):
                     sample["__shard__"] = s.shard
                     yield sample
 

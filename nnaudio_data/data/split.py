@@ -196,7 +196,8 @@ def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats:
     n = 0
     for item in items:
         if n == target:
-            stats.dropped += max(0, expected - n - stats.total_skipped)
+            unplanned = stats.skipped.get("stale_index", 0)  # clips past the index: not in ``expected``
+            stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
             return
         n += 1
         yield item

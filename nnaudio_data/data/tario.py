@@ -8,7 +8,8 @@ a sample ends where the key changes.
 
 Errors, each a :class:`SampleError` given to the policy: ``truncated`` (the stream ends before the
 end-of-archive zero blocks; the sample being read is lost, those before it are kept), ``bad_tar`` (a header checksum fails),
-``empty_shard`` (no member at all), ``duplicate_key`` (a key seen earlier in the shard, or an
+``empty_shard`` (no member at all), ``stale_index`` (a sample past the count the index gives),
+``stale_index_missing`` (one the index promises that the shard lacks), ``duplicate_key`` (a key seen earlier in the shard, or an
 extension repeated within a sample: the later one is rejected). When several readers share a
 shard (each keeping every k-th sample), only the owner of the sample an error hits reports it.
 """
@@ -115,7 +116,7 @@ def split_name(name: str) -> Optional[Tuple[str, str]]:
 
 
 def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
-                exts: Optional[Set[str]] = None) -> Iterator[Dict[str, object]]:
+                exts: Optional[Set[str]] = None, size: Optional[int] = None) -> Iterator[Dict[str, object]]:
     """Group the members of one shard into samples (a stream stage).
 
     Args:
@@ -124,6 +125,9 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         keep (callable): ``keep(index)`` says whether sample number ``index`` of the shard (0-based,
             in tar order) is wanted; the bytes of the others are skipped unread.
         exts (set[str], optional): the extensions to read (others are skipped); None reads all.
+        size (int, optional): the sample count an index gives for this shard. Samples past it are
+            rejected unread ("stale_index"), and samples it promises that the shard does not hold
+            are counted ("stale_index_missing"): the index was written before the shard changed.
 
     Yields:
         dicts ``{"__key__", "__url__", "__index__", ext: bytes, ...}``.
@@ -144,11 +148,13 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             index += 1
             cur, cur_exts = {"__key__": key, "__url__": url, "__index__": index}, set()
             wanted = keep(index)
+            if size is not None and index >= size:
+                cur["__stale__"] = size
             if key in seen:
                 cur["__dup__"] = True
             seen.add(key)
         cur_exts.add(ext)
-        return wanted and (exts is None or ext.rsplit(".", 1)[-1] in exts)
+        return wanted and "__stale__" not in cur and (exts is None or ext.rsplit(".", 1)[-1] in exts)
 
     pending: Optional[Dict[str, object]] = None
     members = 0
@@ -170,9 +176,17 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         yield from _finish(pending, policy)
     if members == 0 and keep(0):
         policy.handle(SampleError(url, None, "empty_shard", "no member in the tar"))
+    for i in range(index + 1, size or 0):  # promised by the index, not in the shard
+        if keep(i):
+            policy.handle(SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
+                                      f"the shard holds {index + 1} (sample {i} is missing)"))
 
 
 def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str, object]]:
+    if "__stale__" in sample:
+        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "stale_index",
+                                  f"the index says {sample['__stale__']} samples, the shard holds more"))
+        return
     if sample.pop("__dup__", False):
         policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
                                   "key already seen earlier in this shard"))
