@@ -67,10 +67,29 @@ def test_too_short_and_min_length(tmp_path):
     assert 0 < len(short) < sum(GOOD)
     assert sorted(keys) == sorted(set(source_clips(GOOD)) - short)
     assert ds.stats.skipped == {"too_short": len(short)}
-    keys, ds = run(urls, offset=1000)  # nothing left after the offset
-    assert keys == [] and ds.stats.skipped == {"too_short": sum(GOOD)}  # through the mailbox
-    keys, ds = run(urls, workers=0, offset=1000)
-    assert ds.stats.skipped == {"too_short": sum(GOOD)}
+    for workers in (0, 2):  # nothing left after the offset: an empty epoch is an error, not 0 batches
+        with pytest.raises(nd.EmptyEpochError, match=r"rank 0 delivers no clip.*2 shard.*'too_short': 7"):
+            run(urls, workers=workers, offset=1000)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("equal", [False, True])
+def test_empty_epoch_raises_whatever_the_policy(tmp_path, workers, equal):
+    """Regression: a rank whose clips are all bad gave an epoch of zero batches with only warnings."""
+    urls = write_shards(str(tmp_path), [0], extra={0: [BAD["decode"], BAD["empty"] | {"__key__": "b2"}]})
+    ds = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", equal_batches=equal, rank=0, world_size=2)
+    loader = DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=nd.collate_audio)
+    with pytest.raises(nd.EmptyEpochError, match=r"delivers no clip.*s-0000.tar.*'decode': 1"):
+        list(loader)
+
+
+def test_missing_local_shard_is_a_configuration_error(tmp_path):
+    """Regression: a mistyped path gave an epoch of zero batches with only warnings."""
+    urls = write_shards(str(tmp_path), GOOD)
+    with pytest.raises(ValueError, match=r"urls: local shard .*nope.tar' does not exist \(1 of 3"):
+        nd.ShardedAudioDataset(urls + [str(tmp_path / "nope.tar")], sr=8000)
+    with pytest.raises(ValueError, match="does not exist"):
+        nd.ShardedAudioDataset("file://" + str(tmp_path / "nope.tar"), sr=8000)
 
 
 def test_silence_check_can_be_off(tmp_path):
@@ -100,7 +119,7 @@ def test_truncated_tar_keeps_earlier_clips(tmp_path):
 
 
 @pytest.mark.parametrize("kind,reason", [("zero_bytes", "empty_shard"), ("no_members", "empty_shard"),
-                                         ("missing", "missing_shard"), ("garbage", "bad_tar")])
+                                         ("garbage", "bad_tar")])
 @pytest.mark.parametrize("workers", [0, 2])
 def test_broken_shard(tmp_path, kind, reason, workers):
     urls = write_shards(str(tmp_path), GOOD, index=False)
@@ -156,8 +175,8 @@ def test_counts_reach_main_from_spawned_workers(tmp_path):
     assert sorted(keys) == sorted(source_clips(GOOD))
     assert ds.stats.delivered == sum(GOOD) and ds.stats.skipped == {"decode": 1}
     idle = nd.ShardedAudioDataset(urls, sr=8000, on_error="skip", offset=10**6)
-    assert list(DataLoader(idle, batch_size=2, num_workers=1, multiprocessing_context="spawn")) == []
-    assert idle.stats.skipped == {"too_short": sum(GOOD), "decode": 1}
+    with pytest.raises(nd.EmptyEpochError, match="'too_short': 7, 'decode': 1"):
+        list(DataLoader(idle, batch_size=2, num_workers=1, multiprocessing_context="spawn"))
 
 
 @pytest.mark.parametrize("delta", [-4, 3])
@@ -192,3 +211,15 @@ def test_stale_index_is_counted(tmp_path, delta, remainder):
     assert len(set(keys)) == delivered  # repeats (topping up a short rank) are counted apart
     assert set(keys) <= set(source_clips(counts))
     assert tally == sum(counts) + max(0, delta)  # every clip, plus the phantoms the index promised
+
+
+def test_equal_batches_count_local_shards_without_index(tmp_path):
+    """Regression: under torchrun, shards without an index.json made every worker raise "equal_batches
+    needs shard sizes" at the first batch. Local shards are counted in the main process instead."""
+    urls = write_shards(str(tmp_path), [5, 2, 3], index=False)
+    keys = []
+    for rank in (0, 1):
+        ds = nd.ShardedAudioDataset(urls, sr=8000, rank=rank, world_size=2)
+        assert ds.sizes == [5, 2, 3] and len(ds) == 5
+        keys += keys_of(DataLoader(ds, batch_size=2, num_workers=2, collate_fn=nd.collate_audio))
+    assert sorted(keys) == sorted(source_clips([5, 2, 3]))

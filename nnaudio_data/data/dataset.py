@@ -15,17 +15,22 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set,
 
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .errors import ErrorPolicy, SampleError
+from .errors import EmptyEpochError, ErrorPolicy, SampleError
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
-from .shards import count_shards, default_index_url, expand_urls, read_index, sizes_for
-from .sources import open_shard
+from .remote import DATASET_RETRY, Retry
+from .shards import count_samples, default_index_url, expand_urls, read_index, sizes_for
+from .sources import local_path, open_shard
 from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
 from .tario import tar_samples
 from .trim import CROPS
 
 REMAINDERS = ("drop", "wrap")
+_NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
+                "cheaply: add an index.json beside the shards (nnaudio-data shard / "
+                "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
+                "here), or set equal_batches=False")
 STATE_FORMAT = "nnaudio_data.state/1"
 _COUNTER = itertools.count()
 
@@ -58,12 +63,21 @@ class ShardedAudioDataset(IterableDataset):
         bucket (int, optional): sort windows of this many clips by length (see
             :func:`bucket_by_length`); use a multiple of the batch size.
         rank, world_size (int, optional): override what ``torch.distributed`` / torchrun say.
+        retry (Retry, optional): attempts, pauses and per-read timeout for remote shards. Default
+            ``Retry(attempts=3, backoff=0.5, timeout=15)``: a stalled read gives up within 60 s
+            in all (``retry.worst_case()``), and the shard becomes a counted "network" skip.
+
+    Raises:
+        ValueError: before the first batch, for a configuration that cannot work: an argument out
+            of range, a local shard that does not exist, equal batches over remote shards that no
+            index counts.
+        EmptyEpochError: during an epoch in which this rank delivers no clip at all.
 
     Shape:
         item["waveform"]: (C, T), C = 1 when ``mono``, T = ``length`` when given.
 
     Example:
-        >>> ds = ShardedAudioDataset("shards/a-{0..3}.tar", sr=16000, length=16000, shuffle=100)
+        >>> ds = ShardedAudioDataset("pipe:cat shards/a-{0..3}.tar", sr=16000, length=16000, shuffle=100)
         >>> ds
         ShardedAudioDataset(4 shards, sr=16000, length=16000, shuffle=100)
     """
@@ -74,7 +88,7 @@ class ShardedAudioDataset(IterableDataset):
                  on_error: str = "warn", silence: Optional[float] = 0.0, require_label: bool = False,
                  index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
                  remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
-                 world_size: Optional[int] = None):
+                 world_size: Optional[int] = None, retry: Optional[Retry] = None):
         super().__init__()
         _check(isinstance(sr, int) and sr > 0, "sr", "an int > 0", sr)
         _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
@@ -87,8 +101,14 @@ class ShardedAudioDataset(IterableDataset):
         _check(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
         _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
         _check(rank is None or 0 <= rank < world_size, "rank", f"in [0, world_size={world_size})", rank)
+        _check(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
         ErrorPolicy(on_error)  # validates on_error
+        self.retry = DATASET_RETRY if retry is None else retry
         self.urls = expand_urls(urls)
+        missing = [u for u in self.urls if local_path(u) is not None and not os.path.isfile(local_path(u))]
+        if missing:
+            raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
+                             f"{len(self.urls)} local shards missing)")
         self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
@@ -96,6 +116,7 @@ class ShardedAudioDataset(IterableDataset):
         self._rank_world = rank_world(self._explicit_rank)
         self.index = index
         self.sizes = self._load_sizes(index, count)
+        self._ensure_sizes()
         self.epoch, self._passes = 0, 0
         self._stats, self._mailbox = LoaderStats(), Mailbox()
         self._consumed, self._consumed_epoch, self._workers_seen = Consumed(), 0, None
@@ -104,12 +125,24 @@ class ShardedAudioDataset(IterableDataset):
 
     def _load_sizes(self, index: Optional[str], count: bool) -> Optional[List[int]]:
         where = index or default_index_url(self.urls)
-        table = read_index(where) if where is not None else None
+        table = read_index(where, self.retry) if where is not None else None
         if table is None and index is not None:
             raise ValueError(f"index: no index file at {index!r}")
         if table is None and count:
-            table, where = count_shards(self.urls), "<counted>"
+            return [count_samples(u, self.retry) for u in self.urls]
         return None if table is None else sizes_for(self.urls, table, where)
+
+    def _ensure_sizes(self) -> None:
+        """Equal batches plan with shard sizes: decide them here, in the main process (never in a
+        worker). Local shards without an index are counted (headers only, seeking); remote ones
+        cannot be counted cheaply, so that is a configuration error, raised now."""
+        on = self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches
+        if not on or self.sizes is not None:
+            return
+        if all(local_path(u) is not None for u in self.urls):
+            self.sizes = [count_samples(u, self.retry) for u in self.urls]
+            return
+        raise ValueError(_NEEDS_SIZES)
 
     @property
     def stats(self) -> LoaderStats:
@@ -127,6 +160,7 @@ class ShardedAudioDataset(IterableDataset):
             self._consumed, self._consumed_epoch = Consumed(), epoch
         self.epoch, self._passes = int(epoch), 0
         self._world()  # the process group may have been initialised after construction
+        self._ensure_sizes()
 
     def _world(self) -> Tuple[int, int]:
         """(rank, world size), asked of torch.distributed in the main process only: a worker
@@ -139,9 +173,7 @@ class ShardedAudioDataset(IterableDataset):
     def _equal(self, world: int) -> bool:
         on = world > 1 if self.equal_batches is None else self.equal_batches
         if on and self.sizes is None:
-            raise ValueError("equal_batches needs shard sizes: add an index.json beside the shards "
-                             "(nnaudio-data shard / nnaudio_data.data.write_index), pass index= or "
-                             "count=True, or set equal_batches=False")
+            raise ValueError(_NEEDS_SIZES)
         return on
 
     def _rank_totals(self, epoch: int, world: int) -> List[int]:
@@ -165,6 +197,8 @@ class ShardedAudioDataset(IterableDataset):
         epoch = self.epoch + self._passes
         self._passes += 1
         rank, world = self._world()
+        if _in_main():
+            self._ensure_sizes()
         w, workers = worker_id()
         order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
         equal = self._equal(world)
@@ -174,11 +208,16 @@ class ShardedAudioDataset(IterableDataset):
         skip = self._consumed
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
+        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
         if not equal:
             items = self._items(slices, policy, skip, epoch, rank, w, checked=False)
+            items = self._not_empty(items, share, epoch, rank, w)
             return self._tag(items, policy.stats, w, epoch)
         total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
-        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+        if total == 0:
+            raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips "
+                                  f"(remainder={self.remainder!r}, clips per rank "
+                                  f"{self._rank_totals(epoch, world)}, shards {self._names(range(len(self.urls)))})")
         done = sum(skip.per_worker.values())
         if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
             owned = _deal_rest(share, self.sizes, self.urls, skip, workers, w)
@@ -191,9 +230,36 @@ class ShardedAudioDataset(IterableDataset):
             items = self._items(slices, policy, skip, epoch, rank, w)
             target = len(range(w, total, workers)) - skip.per_worker[w]
             expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
+        again = ErrorPolicy("skip")
         items = equalise(items, target, expected, policy.stats,
-                         lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
+                         lambda: self._items(share, again, Consumed(), epoch, rank, w),
+                         lambda: self._empty_error(share, again, epoch, rank))
         return self._tag(items, policy.stats, w, epoch)
+
+    def _not_empty(self, items: Iterable[Dict[str, Any]], share: List[Slice], epoch: int, rank: int,
+                   w: int) -> Iterator[Dict[str, Any]]:
+        """Stream stage: pass ``items`` on; when this worker yields none, look through the whole
+        rank's share (from the start, to the first valid clip) and raise :class:`EmptyEpochError`
+        if the rank has none to deliver."""
+        n = 0
+        for item in items:
+            n += 1
+            yield item
+        if n == 0:
+            scan = ErrorPolicy("skip")
+            for _ in self._items(share, scan, Consumed(), epoch, rank, w, checked=False):
+                return
+            raise self._empty_error(share, scan, epoch, rank)
+
+    def _names(self, shards: Iterable[int]) -> str:
+        names = [self.urls[i] for i in dict.fromkeys(shards)]
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    def _empty_error(self, share: List[Slice], scan: ErrorPolicy, epoch: int, rank: int) -> EmptyEpochError:
+        shards = [s.shard for s in share]
+        return EmptyEpochError(f"epoch {epoch}: rank {rank} delivers no clip: none of its "
+                               f"{len(set(shards))} shard(s) ({self._names(shards) or 'none'}) holds a valid "
+                               f"clip; skipped: {dict(scan.stats.skipped) or 'nothing'}")
 
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
                rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
@@ -220,7 +286,7 @@ class ShardedAudioDataset(IterableDataset):
                     return i % s.step == s.start and (url, i) not in skip
 
             try:
-                f = open_shard(url)
+                f = open_shard(url, self.retry)
             except SampleError as e:
                 if s.start == 0 and (owned is None or keep(0)):  # readers sharing a shard: the owner of sample 0 reports it
                     policy.handle(e)

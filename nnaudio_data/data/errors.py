@@ -34,6 +34,12 @@ class SampleError(Exception):
         return (SampleError, (self.url, self.key, self.reason, self.detail))
 
 
+class EmptyEpochError(RuntimeError):
+    """An epoch in which a rank delivers no clip at all: every sample of its shards was rejected
+    (or there is none). Raised whatever ``on_error`` says, naming the shards and the skip counts,
+    since an epoch of zero batches is never what a training run wants."""
+
+
 class SampleWarning(UserWarning):
     """Warning category for samples skipped under ``on_error="warn"``."""
 

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Union
 from braceexpand import braceexpand
 
 from .errors import SampleError
+from .remote import Retry
 from .sources import open_shard
 from .tario import split_name, tar_members
 
@@ -68,14 +69,14 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
     return INDEX_NAME if len(head) == 1 else f"{head[0]}/{INDEX_NAME}"
 
 
-def read_index(url: str) -> Optional[Dict[str, int]]:
+def read_index(url: str, retry: Optional[Retry] = None) -> Optional[Dict[str, int]]:
     """The ``shards`` mapping of the index at ``url``; None when there is no file there.
 
     Raises:
         ValueError: the file exists but is not an index of this format.
     """
     try:
-        f = open_shard(url)
+        f = open_shard(url, retry)
     except SampleError:
         return None
     with closing(f):
@@ -99,15 +100,17 @@ def sizes_for(urls: Sequence[str], index: Dict[str, int], where: str) -> List[in
     return [index[shard_name(u)] for u in urls]
 
 
-def count_shards(urls: Sequence[str]) -> Dict[str, int]:
+def count_shards(urls: Sequence[str], retry: Optional[Retry] = None) -> Dict[str, int]:
     """Count the samples of each shard by reading it once (headers only where the file seeks).
 
     A missing or broken shard counts the samples read before the error.
     """
-    return {shard_name(url): _count(url) for url in urls}
+    return {shard_name(url): count_samples(url, retry) for url in urls}
 
 
-def _count(url: str) -> int:
+def count_samples(url: str, retry: Optional[Retry] = None) -> int:
+    """Samples in one shard, as :func:`nnaudio_data.data.tario.tar_samples` groups them, reading
+    headers only (seeking past member bytes where the stream seeks)."""
     n, key, exts = 0, None, set()
 
     def want(name: str) -> bool:  # group members as tar_samples does; read no bytes
@@ -120,7 +123,7 @@ def _count(url: str) -> int:
         return False
 
     try:
-        with closing(open_shard(url)) as f:
+        with closing(open_shard(url, retry)) as f:
             for _ in tar_members(f, url, want):
                 pass
     except SampleError:

@@ -182,10 +182,12 @@ def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[i
 
 
 def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
-             again: Callable[[], Iterable[Dict[str, Any]]]) -> Iterator[Dict[str, Any]]:
+             again: Callable[[], Iterable[Dict[str, Any]]],
+             empty: Optional[Callable[[], Exception]] = None) -> Iterator[Dict[str, Any]]:
     """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
     the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
     passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
+    A pass that yields nothing raises ``empty()`` (the rank has no valid clip at all).
 
     Example:
         >>> from nnaudio_data.data.progress import LoaderStats
@@ -210,5 +212,7 @@ def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats:
             n += 1
             yield item
         if n == before:
+            if empty is not None:
+                raise empty()
             raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
                                f"{target - n} more; its shards hold no readable clip")
