@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from contextlib import closing
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from torch.utils.data import IterableDataset, get_worker_info
@@ -19,14 +18,16 @@ from .errors import EmptyEpochError, ErrorPolicy, SampleError
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
+from .decode import AUDIO_EXTENSIONS
 from .remote import DATASET_RETRY, Retry
 from .shards import count_samples, default_index_url, expand_urls, read_index, sizes_for
-from .sources import local_path, open_shard
+from .sources import PipeStream, local_path, open_shard
 from .split import Slice, epoch_order, equal_targets, equalise, generator, plan, rank_world, worker_id
-from .tario import tar_samples
+from .tario import open_tar, tar_samples
 from .trim import CROPS
 
 REMAINDERS = ("drop", "wrap")
+AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
 _NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
                 "cheaply: add an index.json beside the shards (nnaudio-data shard / "
                 "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
@@ -291,11 +292,24 @@ class ShardedAudioDataset(IterableDataset):
                 if s.start == 0 and (owned is None or keep(0)):  # readers sharing a shard: the owner of sample 0 reports it
                     policy.handle(e)
                 continue
-            with closing(f):  # any stream open_shard returns has close()
-                size = self.sizes[s.shard] if checked and self.sizes is not None else None
-                for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS, size):
+            size = self.sizes[s.shard] if checked and self.sizes is not None else None
+            try:
+                for sample in tar_samples(open_tar(f, url), url, policy, keep, READ_EXTENSIONS, size,
+                                          AUDIO_SET):
                     sample["__shard__"] = s.shard
                     yield sample
+                if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status
+                    try:
+                        _drain(f)
+                    except SampleError as e:
+                        if keep(0) or (owned is None and s.start == 0):
+                            policy.handle(e)
+            finally:
+                try:
+                    f.close()  # a pipe: checks the command's exit status
+                except SampleError as e:
+                    if keep(0) or (owned is None and s.start == 0):
+                        policy.handle(e)
 
     def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
              epoch: int) -> Iterator[Dict[str, Any]]:
@@ -425,6 +439,16 @@ def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: 
 
 def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
     return sum(1 for s in slices for i in skip.indices.get(urls[s.shard], ()) if i % s.step == s.start)
+
+
+def _drain(f: Any, limit: int = 1 << 20) -> None:
+    """Read what is left of a stream, up to ``limit`` bytes (past that, closing stops it)."""
+    got = 0
+    while got < limit:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return
+        got += len(chunk)
 
 
 def _in_main() -> bool:
