@@ -46,6 +46,8 @@ class ShardedAudioDataset(IterableDataset):
         length (int, optional): samples kept, zero-padding shorter clips; None keeps all (batches
             then pad to their longest clip). Default None.
         mono (bool): average channels to one. Default True.
+        channels (int, optional): with ``mono=False``, the channel count every clip must have;
+            others are skipped ("channels"). None: the first clip each worker delivers fixes it.
         crop (str): "start", "center" or "random" placement of the kept window. Default "start".
         min_length (int, optional): reject clips with fewer valid samples ("too_short").
         shuffle (bool | int): False keeps shard order; True reshuffles shards each epoch from
@@ -84,7 +86,8 @@ class ShardedAudioDataset(IterableDataset):
     """
 
     def __init__(self, urls: Union[str, Sequence[str]], sr: int, offset: int = 0,
-                 length: Optional[int] = None, mono: bool = True, crop: str = "start",
+                 length: Optional[int] = None, mono: bool = True, channels: Optional[int] = None,
+                 crop: str = "start",
                  min_length: Optional[int] = None, shuffle: Union[bool, int] = False, seed: int = 0,
                  on_error: str = "warn", silence: Optional[float] = 0.0, require_label: bool = False,
                  index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
@@ -95,6 +98,8 @@ class ShardedAudioDataset(IterableDataset):
         _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
         _check(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
         _check(crop in CROPS, "crop", f"one of {CROPS}", crop)
+        _check(channels is None or (isinstance(channels, int) and channels >= 1 and not mono), "channels",
+               "None, or an int >= 1 with mono=False", channels)
         _check(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
         _check(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
         _check(silence is None or silence >= 0, "silence", "None or >= 0", silence)
@@ -110,7 +115,7 @@ class ShardedAudioDataset(IterableDataset):
         if missing:
             raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
                              f"{len(self.urls)} local shards missing)")
-        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label)
+        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None else (rank, world_size)
@@ -379,7 +384,7 @@ class ShardedAudioDataset(IterableDataset):
         args = [f"{len(self.urls)} shards", f"sr={spec.sr}"]
         defaults = ClipSpec(spec.sr)
         args += [f"{k}={getattr(spec, k)!r}" for k in ("offset", "length", "mono", "crop", "min_length",
-                                                        "silence", "require_label")
+                                                        "silence", "require_label", "channels")
                  if getattr(spec, k) != getattr(defaults, k)]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
                      ("remainder", "drop"), ("bucket", None)):
