@@ -270,7 +270,7 @@ class ShardedAudioDataset(IterableDataset):
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
                rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
                checked: bool = True) -> Iterator[Dict[str, Any]]:
-        raw = self._raw(slices, policy, skip, owned, checked)
+        raw = self._raw(slices, policy, skip, owned, checked, (w, worker_id()[1]))
         if self.shuffle is not True and self.shuffle > 1:
             raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, 1))
         items = make_items(raw, self.spec, policy, self.seed, epoch)
@@ -279,14 +279,18 @@ class ShardedAudioDataset(IterableDataset):
         return items
 
     def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
-             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True) -> Iterator[Dict[str, Any]]:
+             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True,
+             deal: Tuple[int, int] = (0, 1)) -> Iterator[Dict[str, Any]]:
         """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
         only those indices of each slice's shard. With ``checked``, shards are held to their sizes
         (equal batches plan with them): a stale index is counted, never silent loss."""
         for s in slices:
             url = self.urls[s.shard]
-            if owned is not None:
-                keep = owned.get(s.shard, set()).__contains__
+            if owned is not None:  # resuming: the indices dealt to this worker, and its turn of
+                # the samples past the index that the rank's slice holds (counted as stale there)
+                def keep(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
+                    past = self.sizes is not None and i >= self.sizes[s.shard] and i % s.step == s.start
+                    return i in mine or (past and (i // s.step) % deal[1] == deal[0])
             else:
                 def keep(i: int, s: Slice = s, url: str = url) -> bool:
                     return i % s.step == s.start and (url, i) not in skip

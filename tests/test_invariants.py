@@ -1,0 +1,248 @@
+"""The streaming guarantees, checked on random worlds (model-based, hypothesis).
+
+A *world* is a set of real tar shards (uneven sizes, bad members at random positions, an index that
+is right, absent or stale), a rank count (ranks simulated in one process by ``rank=``/``world_size=``;
+real gloo ranks in ``test_invariants_gloo``), DataLoader worker processes, shuffle, buckets, equal
+batches with either remainder, epochs, and a resume at batch k with another worker count through
+``ds.track(loader)`` or ``ds.track(nd.DeviceLoader(loader))``.
+
+Invariant, per epoch, over all ranks (``tally`` below):
+  * delivered ∪ skipped (by reason) ∪ dropped = every sample of the shards, each once; plus the
+    samples a stale index promises that a shard lacks ("stale_index_missing"), counted once;
+  * a delivered clip is a good clip, delivered once (over ranks, workers and the resumed run);
+  * repeats only under equal batches: under "wrap", or under "drop" to replace rejected clips
+    (never more than the rank's skips);
+  * with equal batches, every rank yields the same number of batches;
+  * no exception but :class:`EmptyEpochError`, and that only for a rank whose share holds no good
+    clip (or when equal batches give every rank 0 clips).
+Every run is bounded by the DataLoader ``timeout`` and the pytest-wide one: only a hang reaches them.
+"""
+import io
+import json
+import os
+import tempfile
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Set, Tuple
+
+import numpy as np
+import pytest
+import soundfile as sf
+import webdataset as wds
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch.utils.data import DataLoader
+
+import nnaudio_data as nd
+from nnaudio_data.data.progress import tags_of
+from nnaudio_data.data.split import epoch_order, plan
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+SR = 8000
+DRAWN = Counter()  # worlds drawn, by test (reported at the end of the module's run)
+
+# bad member kinds -> what the sample holds (each a rejection under warn/skip)
+BAD = {
+    "decode": {"wav": b"RIFF\x00\x00garbage" * 10},
+    "empty": {"flac": b""},
+    "no_audio": {"cls": b"1"},
+    "silent": None,  # built below: a valid WAV of zeros
+    "bad_rate": None,  # a WAV whose header says 0 Hz
+}
+
+
+def _wav(x: np.ndarray, sr: int = SR) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, sr, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _bad(kind: str) -> Dict[str, bytes]:
+    if kind == "silent":
+        return {"wav": _wav(np.zeros(200))}
+    if kind == "bad_rate":
+        data = bytearray(_wav(np.full(200, 0.2)))
+        pos = data.index(b"fmt ") + 12
+        data[pos:pos + 4] = b"\0\0\0\0"
+        return {"wav": bytes(data)}
+    return dict(BAD[kind])
+
+
+@dataclass
+class World:
+    shards: List[List[Optional[str]]]  # per shard, per sample: None (a good clip) or a bad kind
+    index: str  # "yes", "none", "stale"
+    stale: Tuple[int, int]  # (shard, delta) of a stale index
+    world: int
+    workers: int
+    workers_after: int
+    shuffle: object
+    bucket: Optional[int]
+    equal: Optional[bool]
+    remainder: str
+    epochs: int
+    batch: int
+    resume: Optional[int]  # batches consumed before the resume; None: no resume
+    wrapper: str  # "track" or "device"
+    on_error: str
+    seed: int
+
+
+def worlds(max_shards=6, max_size=14, big=40, max_world=3, max_workers=2):
+    sample = st.one_of(st.none(), st.none(), st.none(), st.sampled_from(sorted(BAD)))
+    size = st.one_of(st.integers(0, max_size), st.sampled_from([1, big]))
+    shard = size.flatmap(lambda n: st.lists(sample, min_size=n, max_size=n))
+    return st.builds(
+        World, shards=st.lists(shard, min_size=1, max_size=max_shards),
+        index=st.sampled_from(["yes", "none", "stale"]),
+        stale=st.tuples(st.integers(0, 100), st.sampled_from([-4, -1, 2, 4])),
+        world=st.integers(1, max_world), workers=st.integers(0, max_workers),
+        workers_after=st.integers(0, max_workers), shuffle=st.sampled_from([False, True, 4]),
+        bucket=st.sampled_from([None, 4]), equal=st.sampled_from([None, False, True]),
+        remainder=st.sampled_from(["drop", "wrap"]), epochs=st.integers(1, 2), batch=st.integers(1, 3),
+        resume=st.one_of(st.none(), st.integers(0, 3), st.just(1000)),
+        wrapper=st.sampled_from(["track", "device"]), on_error=st.sampled_from(["skip", "warn"]),
+        seed=st.integers(0, 3))
+
+
+def build(root: str, w: World):
+    """Write the shards (an empty one is a tar without members); return (urls, real sample counts, the index sizes the dataset will use or
+    None, good clips as {(shard, index)})."""
+    urls, real, good, uid = [], [], set(), 0
+    for s, samples in enumerate(w.shards):
+        url = os.path.join(root, f"w-{s:03d}.tar")
+        with wds.TarWriter(url) as tw:
+            for i, kind in enumerate(samples):
+                body = _bad(kind) if kind else {"wav": _wav(0.05 + 0.4 * ((uid % 13) + 1) / 14 * np.ones(150 + uid % 5 * 20)),
+                                                "cls": uid}
+                tw.write({"__key__": f"k{s}_{i}", **body})
+                if kind is None:
+                    good.add((s, i))
+                uid += 1
+        urls.append(url)
+        real.append(len(samples))
+    index = list(real)
+    if w.index == "stale":
+        s, d = w.stale[0] % len(real), w.stale[1]
+        index[s] = max(0, index[s] + d)
+    if w.index != "none":
+        with open(os.path.join(root, "index.json"), "w") as f:
+            json.dump({"format": "nnaudio_data.index/1",
+                       "shards": {os.path.basename(u): n for u, n in zip(urls, index)}}, f)
+    return urls, real, index, good
+
+
+def _loader(ds, workers, batch):
+    return DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=nd.collate_audio,
+                      timeout=120 if workers else 0)
+
+
+def _wrap(ds, loader, how):
+    return ds.track(nd.DeviceLoader(loader, device="cpu") if how == "device" else loader)
+
+
+@dataclass
+class RankRun:
+    batches: int
+    delivered: List[Tuple[str, int]]  # (url, index) of non-repeat clips, over both runs
+    repeated: List[Tuple[str, int]]
+    skipped: Counter  # of the run that finished the epoch
+    dropped: int
+    tally: int  # delivered + skipped + dropped, with a resumed run's consumed part
+
+
+def run_rank(urls, w: World, rank: int, epoch: int) -> RankRun:
+    def make():
+        return nd.ShardedAudioDataset(urls, sr=SR, rank=rank, world_size=w.world, shuffle=w.shuffle,
+                                      seed=w.seed, on_error=w.on_error, equal_batches=w.equal,
+                                      remainder=w.remainder, bucket=w.bucket)
+
+    ds = make()
+    ds.set_epoch(epoch)
+    delivered, repeated, n_batches, consumed, consumed_repeats = [], [], 0, 0, 0
+    if w.resume is not None:
+        it = iter(_wrap(ds, _loader(ds, w.workers, w.batch), w.wrapper))
+        for _ in range(w.resume):
+            b = next(it, None)
+            if b is None:
+                break
+            n_batches += 1
+            for t in tags_of(b):
+                (repeated if t.repeat else delivered).append((t.url, t.index))
+        del it
+        consumed, consumed_repeats = len(delivered), len(repeated)
+        state = json.loads(json.dumps(ds.state_dict()))
+        ds = make()
+        ds.load_state_dict(state)
+    workers = w.workers if w.resume is None else w.workers_after
+    for b in _wrap(ds, _loader(ds, workers, w.batch), w.wrapper):
+        n_batches += 1
+        for t in tags_of(b):
+            (repeated if t.repeat else delivered).append((t.url, t.index))
+    s = ds.stats
+    assert s.delivered == len(delivered) - consumed and s.repeated == len(repeated) - consumed_repeats
+    return RankRun(n_batches, delivered, repeated, Counter(s.skipped), s.dropped,
+                   consumed + s.delivered + s.total_skipped + s.dropped)
+
+
+def rank_has_good_clip(urls, w: World, sizes, good, rank, epoch) -> bool:
+    order = epoch_order(len(urls), w.seed, epoch, bool(w.shuffle))
+    share = plan(len(urls), order, w.world, 1, sizes)[(rank, 0)]
+    return any((sl.shard, i) in good for sl in share for i in range(sl.start, sizes[sl.shard], sl.step))
+
+
+def check_world(w: World) -> None:
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        urls, real, index, good = build(root, w)
+        shard_of = {u: s for s, u in enumerate(urls)}
+        equal = w.world > 1 if w.equal is None else w.equal
+        sizes = real if w.index == "none" else index  # what the dataset plans with
+        for epoch in range(w.epochs):
+            runs: Dict[int, RankRun] = {}
+            for rank in range(w.world):
+                try:
+                    runs[rank] = run_rank(urls, w, rank, epoch)
+                except nd.EmptyEpochError as e:
+                    legit = not rank_has_good_clip(urls, w, sizes, good, rank, epoch) or "every rank 0 clips" in str(e)
+                    assert legit, f"EmptyEpochError for rank {rank} which holds a good clip: {e}"
+            if len(runs) < w.world:
+                continue  # an epoch that raised: nothing more to count
+            seen = [(shard_of[u], i) for r in runs.values() for u, i in r.delivered]
+            assert len(seen) == len(set(seen)), "a clip delivered twice"
+            assert set(seen) <= good, "a bad sample delivered"
+            assert {(shard_of[u], i) for r in runs.values() for u, i in r.repeated} <= good
+            n_all = sum(max(a, b) for a, b in zip(real, index)) if equal and w.index != "none" else sum(real)
+            n_all += real.count(0)  # an empty shard is one "empty_shard" skip
+            assert sum(r.tally for r in runs.values()) == n_all, "delivered + skipped + dropped != all"
+            if not equal:
+                assert set(seen) == good and all(not r.repeated and not r.dropped for r in runs.values())
+            else:
+                assert len({r.batches for r in runs.values()}) == 1, "ranks yield different batch counts"
+                if w.remainder == "drop" and w.resume is None:
+                    for r in runs.values():
+                        assert len(r.repeated) <= sum(r.skipped.values())
+            if not any(runs[r].skipped for r in runs):  # no rejection: every good clip once, or dropped
+                assert len(seen) + sum(r.dropped for r in runs.values()) == n_all or w.resume is not None
+
+
+@settings(max_examples=int(os.environ.get("NND_WORLDS", "30")), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(w=worlds())
+def test_streaming_invariants(w):
+    DRAWN["default"] += 1
+    check_world(w)
+
+
+@pytest.mark.slow
+@settings(max_examples=int(os.environ.get("NND_WIDE_WORLDS", "200")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(w=worlds(max_shards=20, max_size=40, big=120, max_world=4, max_workers=3))
+def test_streaming_invariants_wide(w):
+    DRAWN["slow"] += 1
+    check_world(w)
+
+
+def teardown_module(module):
+    print(f"\ninvariant worlds drawn: {dict(DRAWN)}")
