@@ -134,9 +134,9 @@ def build(root: str, w: World):
     return urls, real, index, good
 
 
-def _loader(ds, workers, batch):
+def _loader(ds, workers, batch, context=None):
     return DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=nd.collate_audio,
-                      timeout=120 if workers else 0)
+                      timeout=120 if workers else 0, multiprocessing_context=context if workers else None)
 
 
 def _wrap(ds, loader, how):
@@ -153,9 +153,12 @@ class RankRun:
     tally: int  # delivered + skipped + dropped, with a resumed run's consumed part
 
 
-def run_rank(urls, w: World, rank: int, epoch: int) -> RankRun:
+def run_rank(urls, w: World, rank: Optional[int], epoch: int, each_batch=None, context=None) -> RankRun:
+    """One rank's epoch (``rank=None``: the rank torch.distributed gives); ``each_batch()`` runs
+    after every batch (a collective, under gloo)."""
     def make():
-        return nd.ShardedAudioDataset(urls, sr=SR, rank=rank, world_size=w.world, shuffle=w.shuffle,
+        return nd.ShardedAudioDataset(urls, sr=SR, rank=rank, world_size=None if rank is None else w.world,
+                                      shuffle=w.shuffle,
                                       seed=w.seed, on_error=w.on_error, equal_batches=w.equal,
                                       remainder=w.remainder, bucket=w.bucket)
 
@@ -163,12 +166,14 @@ def run_rank(urls, w: World, rank: int, epoch: int) -> RankRun:
     ds.set_epoch(epoch)
     delivered, repeated, n_batches, consumed, consumed_repeats = [], [], 0, 0, 0
     if w.resume is not None:
-        it = iter(_wrap(ds, _loader(ds, w.workers, w.batch), w.wrapper))
+        it = iter(_wrap(ds, _loader(ds, w.workers, w.batch, context), w.wrapper))
         for _ in range(w.resume):
             b = next(it, None)
             if b is None:
                 break
             n_batches += 1
+            if each_batch:
+                each_batch()
             for t in tags_of(b):
                 (repeated if t.repeat else delivered).append((t.url, t.index))
         del it
@@ -177,8 +182,10 @@ def run_rank(urls, w: World, rank: int, epoch: int) -> RankRun:
         ds = make()
         ds.load_state_dict(state)
     workers = w.workers if w.resume is None else w.workers_after
-    for b in _wrap(ds, _loader(ds, workers, w.batch), w.wrapper):
+    for b in _wrap(ds, _loader(ds, workers, w.batch, context), w.wrapper):
         n_batches += 1
+        if each_batch:
+            each_batch()
         for t in tags_of(b):
             (repeated if t.repeat else delivered).append((t.url, t.index))
     s = ds.stats
@@ -197,35 +204,42 @@ def check_world(w: World) -> None:
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         urls, real, index, good = build(root, w)
-        shard_of = {u: s for s, u in enumerate(urls)}
-        equal = w.world > 1 if w.equal is None else w.equal
-        sizes = real if w.index == "none" else index  # what the dataset plans with
         for epoch in range(w.epochs):
             runs: Dict[int, RankRun] = {}
+            errors: Dict[int, str] = {}
             for rank in range(w.world):
                 try:
                     runs[rank] = run_rank(urls, w, rank, epoch)
                 except nd.EmptyEpochError as e:
-                    legit = not rank_has_good_clip(urls, w, sizes, good, rank, epoch) or "every rank 0 clips" in str(e)
-                    assert legit, f"EmptyEpochError for rank {rank} which holds a good clip: {e}"
-            if len(runs) < w.world:
-                continue  # an epoch that raised: nothing more to count
-            seen = [(shard_of[u], i) for r in runs.values() for u, i in r.delivered]
-            assert len(seen) == len(set(seen)), "a clip delivered twice"
-            assert set(seen) <= good, "a bad sample delivered"
-            assert {(shard_of[u], i) for r in runs.values() for u, i in r.repeated} <= good
-            n_all = sum(max(a, b) for a, b in zip(real, index)) if equal and w.index != "none" else sum(real)
-            n_all += real.count(0)  # an empty shard is one "empty_shard" skip
-            assert sum(r.tally for r in runs.values()) == n_all, "delivered + skipped + dropped != all"
-            if not equal:
-                assert set(seen) == good and all(not r.repeated and not r.dropped for r in runs.values())
-            else:
-                assert len({r.batches for r in runs.values()}) == 1, "ranks yield different batch counts"
-                if w.remainder == "drop" and w.resume is None:
-                    for r in runs.values():
-                        assert len(r.repeated) <= sum(r.skipped.values())
-            if not any(runs[r].skipped for r in runs):  # no rejection: every good clip once, or dropped
-                assert len(seen) + sum(r.dropped for r in runs.values()) == n_all or w.resume is not None
+                    errors[rank] = str(e)
+            check_epoch(w, urls, real, index, good, epoch, runs, errors)
+
+
+def check_epoch(w: World, urls, real, index, good, epoch: int, runs: Dict[int, RankRun],
+                errors: Dict[int, str]) -> None:
+    """The invariant of the module docstring, for one epoch of every rank."""
+    shard_of = {u: s for s, u in enumerate(urls)}
+    equal = w.world > 1 if w.equal is None else w.equal
+    sizes = real if w.index == "none" else index  # what the dataset plans with
+    for rank, msg in errors.items():
+        legit = not rank_has_good_clip(urls, w, sizes, good, rank, epoch) or "every rank 0 clips" in msg
+        assert legit, f"EmptyEpochError for rank {rank} which holds a good clip: {msg}"
+    if errors:
+        return  # an epoch that raised: nothing more to count
+    seen = [(shard_of[u], i) for r in runs.values() for u, i in r.delivered]
+    assert len(seen) == len(set(seen)), "a clip delivered twice"
+    assert set(seen) <= good, "a bad sample delivered"
+    assert {(shard_of[u], i) for r in runs.values() for u, i in r.repeated} <= good
+    n_all = sum(max(a, b) for a, b in zip(real, index)) if equal and w.index != "none" else sum(real)
+    n_all += real.count(0)  # an empty shard is one "empty_shard" skip
+    assert sum(r.tally for r in runs.values()) == n_all, "delivered + skipped + dropped != all"
+    if not equal:
+        assert set(seen) == good and all(not r.repeated and not r.dropped for r in runs.values())
+    else:
+        assert len({r.batches for r in runs.values()}) == 1, "ranks yield different batch counts"
+        if w.remainder == "drop" and w.resume is None:
+            for r in runs.values():
+                assert len(r.repeated) <= sum(r.skipped.values())
 
 
 @settings(max_examples=int(os.environ.get("NND_WORLDS", "30")), deadline=None, database=None,
@@ -237,11 +251,79 @@ def test_streaming_invariants(w):
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("NND_WIDE_WORLDS", "200")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=int(os.environ.get("NND_WIDE_WORLDS", "20")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(w=worlds(max_shards=20, max_size=40, big=120, max_world=4, max_workers=3))
 def test_streaming_invariants_wide(w):
     DRAWN["slow"] += 1
     check_world(w)
+
+
+# -- real ranks: gloo ----------------------------------------------------------------------------
+GLOO_WORLDS = [  # small, fixed: each spawn costs seconds; the in-process worlds above go wide
+    World(shards=[[None], [None] * 9 + ["decode"] + [None] * 20], index="none", stale=(0, 0), world=2,
+          workers=0, workers_after=1, shuffle=True, bucket=None, equal=None, remainder="drop", epochs=2,
+          batch=2, resume=None, wrapper="track", on_error="skip", seed=1),
+    World(shards=[[None, "silent", None], [None] * 5, ["bad_rate", None]], index="stale", stale=(1, -2),
+          world=2, workers=1, workers_after=0, shuffle=4, bucket=None, equal=None, remainder="wrap",
+          epochs=1, batch=3, resume=1, wrapper="device", on_error="warn", seed=0),
+]
+
+
+def _gloo_rank(rank, world, port, roots):
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))  # unequal batches fail, not hang
+    try:
+        for w, (root, urls) in zip(GLOO_WORLDS, roots):
+            for epoch in range(w.epochs):
+                try:  # a collective per batch, as DDP's gradient all-reduce
+                    run = run_rank(urls, w, None, epoch, lambda: dist.all_reduce(torch.ones(1)), "spawn")
+                    out = (run, None)
+                except nd.EmptyEpochError as e:
+                    out = (None, str(e))
+                results = [None] * world
+                dist.all_gather_object(results, out)
+                if rank == 0:
+                    with open(os.path.join(root, f"epoch{epoch}.json"), "w") as f:
+                        json.dump([[r.__dict__ if r else None, e] for r, e in results], f, default=list)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_invariants_under_gloo(tmp_path):
+    """Two real ranks (gloo, spawned), their DataLoader workers spawned too, a collective after
+    every batch: the same invariant as the in-process worlds."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    roots, built = [], []
+    for k, w in enumerate(GLOO_WORLDS):
+        root = str(tmp_path / f"world{k}")
+        os.makedirs(root)
+        urls, real, index, good = build(root, w)
+        roots.append((root, urls))
+        built.append((urls, real, index, good))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_gloo_rank, args=(2, port, roots), nprocs=2, join=True)
+    for w, (root, _), (urls, real, index, good) in zip(GLOO_WORLDS, roots, built):
+        for epoch in range(w.epochs):
+            with open(os.path.join(root, f"epoch{epoch}.json")) as f:
+                results = json.load(f)
+            runs = {r: RankRun(**{**d, "delivered": [tuple(x) for x in d["delivered"]],
+                                  "repeated": [tuple(x) for x in d["repeated"]], "skipped": Counter(d["skipped"])})
+                    for r, (d, e) in enumerate(results) if d is not None}
+            errors = {r: e for r, (d, e) in enumerate(results) if e is not None}
+            check_epoch(w, urls, real, index, good, epoch, runs, errors)
+            DRAWN["gloo"] += 1
 
 
 def teardown_module(module):
