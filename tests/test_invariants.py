@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import webdataset as wds
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
@@ -85,7 +85,7 @@ class World:
     epochs: int
     batch: int
     resume: Optional[int]  # batches consumed before the resume; None: no resume
-    wrapper: str  # "track" or "device"
+    wrapper: str  # "track", "device" (ds.track(nd.DeviceLoader(loader))) or "stateful" (torchdata)
     on_error: str
     seed: int
 
@@ -103,7 +103,7 @@ def worlds(max_shards=6, max_size=14, big=40, max_world=3, max_workers=2):
         bucket=st.sampled_from([None, 4]), equal=st.sampled_from([None, False, True]),
         remainder=st.sampled_from(["drop", "wrap"]), epochs=st.integers(1, 2), batch=st.integers(1, 3),
         resume=st.one_of(st.none(), st.integers(0, 3), st.just(1000)),
-        wrapper=st.sampled_from(["track", "device"]), on_error=st.sampled_from(["skip", "warn"]),
+        wrapper=st.sampled_from(["track", "device", "stateful"]), on_error=st.sampled_from(["skip", "warn"]),
         seed=st.integers(0, 3))
 
 
@@ -165,39 +165,66 @@ def run_rank(urls, w: World, rank: Optional[int], epoch: int, each_batch=None, c
     ds = make()
     ds.set_epoch(epoch)
     delivered, repeated, n_batches, consumed, consumed_repeats = [], [], 0, 0, 0
-    if w.resume is not None:
-        it = iter(_wrap(ds, _loader(ds, w.workers, w.batch, context), w.wrapper))
-        for _ in range(w.resume):
+
+    def take(b):
+        nonlocal n_batches
+        n_batches += 1
+        for t in tags_of(b):
+            (repeated if t.repeat else delivered).append((t.url, t.index))
+        if each_batch:
+            each_batch()
+
+    if w.wrapper == "stateful":  # torchdata: each worker's state, so the same num_workers after
+        sdl = pytest.importorskip("torchdata.stateful_dataloader")
+        workers = max(1, w.workers)
+        loader = sdl.StatefulDataLoader(ds, batch_size=w.batch, num_workers=workers, collate_fn=nd.collate_audio,
+                                        timeout=120, multiprocessing_context=context)
+        it = iter(loader)
+        for _ in range(w.resume or 0):
             b = next(it, None)
             if b is None:
                 break
-            n_batches += 1
-            if each_batch:
-                each_batch()
-            for t in tags_of(b):
-                (repeated if t.repeat else delivered).append((t.url, t.index))
+            take(b)
+        state = loader.state_dict()
         del it
         consumed, consumed_repeats = len(delivered), len(repeated)
-        state = json.loads(json.dumps(ds.state_dict()))
         ds = make()
-        ds.load_state_dict(state)
-    workers = w.workers if w.resume is None else w.workers_after
-    for b in _wrap(ds, _loader(ds, workers, w.batch, context), w.wrapper):
-        n_batches += 1
-        if each_batch:
-            each_batch()
-        for t in tags_of(b):
-            (repeated if t.repeat else delivered).append((t.url, t.index))
+        ds.set_epoch(epoch)
+        loader = sdl.StatefulDataLoader(ds, batch_size=w.batch, num_workers=workers, collate_fn=nd.collate_audio,
+                                        timeout=120, multiprocessing_context=context)
+        loader.load_state_dict(state)
+        for b in loader:
+            take(b)
+    else:
+        if w.resume is not None:
+            if w.wrapper == "device":  # the wrong order is refused, the right one resumes exactly
+                with pytest.raises(TypeError, match="ds.track\\(DeviceLoader"):
+                    nd.DeviceLoader(ds.track(_loader(ds, 0, w.batch)), device="cpu")
+            it = iter(_wrap(ds, _loader(ds, w.workers, w.batch, context), w.wrapper))
+            for _ in range(w.resume):
+                b = next(it, None)
+                if b is None:
+                    break
+                take(b)
+            del it
+            consumed, consumed_repeats = len(delivered), len(repeated)
+            state = json.loads(json.dumps(ds.state_dict()))
+            ds = make()
+            ds.load_state_dict(state)
+        workers = w.workers if w.resume is None else w.workers_after
+        for b in _wrap(ds, _loader(ds, workers, w.batch, context), w.wrapper):
+            take(b)
     s = ds.stats
     assert s.delivered == len(delivered) - consumed and s.repeated == len(repeated) - consumed_repeats
     return RankRun(n_batches, delivered, repeated, Counter(s.skipped), s.dropped,
                    consumed + s.delivered + s.total_skipped + s.dropped)
 
 
-def rank_has_good_clip(urls, w: World, sizes, good, rank, epoch) -> bool:
+def rank_has_good_clip(urls, w: World, sizes, real, good, rank, epoch) -> bool:
     order = epoch_order(len(urls), w.seed, epoch, bool(w.shuffle))
     share = plan(len(urls), order, w.world, 1, sizes)[(rank, 0)]
-    return any((sl.shard, i) in good for sl in share for i in range(sl.start, sizes[sl.shard], sl.step))
+    end = sizes or real  # past a stale index, clips are not the rank's to deliver
+    return any((sl.shard, i) in good for sl in share for i in range(sl.start, end[sl.shard], sl.step))
 
 
 def check_world(w: World) -> None:
@@ -220,9 +247,10 @@ def check_epoch(w: World, urls, real, index, good, epoch: int, runs: Dict[int, R
     """The invariant of the module docstring, for one epoch of every rank."""
     shard_of = {u: s for s, u in enumerate(urls)}
     equal = w.world > 1 if w.equal is None else w.equal
-    sizes = real if w.index == "none" else index  # what the dataset plans with
+    # what the dataset plans with: the index, local shards counted (equal batches), or nothing
+    sizes = index if w.index != "none" else real if equal else None
     for rank, msg in errors.items():
-        legit = not rank_has_good_clip(urls, w, sizes, good, rank, epoch) or "every rank 0 clips" in msg
+        legit = not rank_has_good_clip(urls, w, sizes, real, good, rank, epoch) or "every rank 0 clips" in msg
         assert legit, f"EmptyEpochError for rank {rank} which holds a good clip: {msg}"
     if errors:
         return  # an epoch that raised: nothing more to count
@@ -245,6 +273,14 @@ def check_epoch(w: World, urls, real, index, good, epoch: int, runs: Dict[int, R
 @settings(max_examples=int(os.environ.get("NND_WORLDS", "30")), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(w=worlds())
+# found by this harness: an empty shard's skip was taken for a planned clip, so equal batches
+# under-counted what they dropped (a sample lost from the tally)
+@example(w=World(shards=[[], [None] * 5], index="yes", stale=(0, -4), world=3, workers=0, workers_after=0,
+                 shuffle=False, bucket=None, equal=None, remainder="drop", epochs=1, batch=1, resume=None,
+                 wrapper="track", on_error="skip", seed=0))
+@example(w=World(shards=[[], [None, None]], index="none", stale=(0, -4), world=2, workers=0, workers_after=0,
+                 shuffle=False, bucket=None, equal=False, remainder="drop", epochs=1, batch=1, resume=None,
+                 wrapper="track", on_error="skip", seed=0))
 def test_streaming_invariants(w):
     DRAWN["default"] += 1
     check_world(w)

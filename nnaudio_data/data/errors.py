@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 POLICIES = ("warn", "skip", "raise")
+# Skips that are not one of the samples an index counts (equal batches account for those apart):
+# clips past a stale index, and (with key None) errors of a whole shard, except these
+UNPLANNED = ("stale_index",)
+PLANNED = ("stale_index_missing", "truncated")
 
 
 class SampleError(Exception):
@@ -91,6 +95,8 @@ class ErrorPolicy:
         if self.on_error == "raise":
             raise err
         self.stats.skipped[err.reason] += 1
+        if err.reason in UNPLANNED or (err.key is None and err.reason not in PLANNED):
+            self.stats.unplanned = getattr(self.stats, "unplanned", 0) + 1
         if self.on_error == "warn":
             warnings.warn(f"skipped sample: {err}", SampleWarning, stacklevel=2)
 

@@ -198,7 +198,9 @@ def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats:
     n = 0
     for item in items:
         if n == target:
-            unplanned = stats.skipped.get("stale_index", 0)  # clips past the index: not in ``expected``
+            # skips that are not samples of ``expected``: clips past a stale index, and errors of a
+            # whole shard (no key: an empty or missing shard, a pipe's exit status)
+            unplanned = getattr(stats, "unplanned", 0)
             stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
             return
         n += 1
