@@ -24,7 +24,7 @@ import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -110,15 +110,15 @@ def worlds(max_shards=6, max_size=14, big=40, max_world=3, max_workers=2):
 
 
 def build(root: str, w: World):
-    """Write the shards (an empty one is a tar without members); return (urls, real sample counts, the index sizes the dataset will use or
-    None, good clips as {(shard, index)})."""
+    """Write the shards (an empty one is a tar without members); return (urls, real sample counts,
+    the counts the index gives (the real ones when it is absent), good clips as {(shard, index)})."""
     urls, real, good, uid = [], [], set(), 0
     for s, samples in enumerate(w.shards):
         url = os.path.join(root, f"w-{s:03d}.tar")
         with wds.TarWriter(url) as tw:
             for i, kind in enumerate(samples):
-                body = _bad(kind) if kind else {"wav": _wav(0.05 + 0.4 * ((uid % 13) + 1) / 14 * np.ones(150 + uid % 5 * 20)),
-                                                "cls": uid}
+                level = 0.05 + 0.4 * ((uid % 13) + 1) / 14
+                body = _bad(kind) if kind else {"wav": _wav(level * np.ones(150 + uid % 5 * 20)), "cls": uid}
                 tw.write({"__key__": f"k{s}_{i}", **body})
                 if kind is None:
                     good.add((s, i))
@@ -292,7 +292,8 @@ def test_streaming_invariants(w):
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("NND_WIDE_WORLDS", "20")), deadline=None, database=None, phases=PHASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=int(os.environ.get("NND_WIDE_WORLDS", "20")), deadline=None, database=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(w=worlds(max_shards=20, max_size=40, big=120, max_world=4, max_workers=3))
 def test_streaming_invariants_wide(w):
     DRAWN["slow"] += 1

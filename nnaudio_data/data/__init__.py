@@ -20,7 +20,8 @@ from .sources import open_shard
 from .wrap import WrappedDataset, WrappedIterableDataset, wrap
 from .writer import ShardSummary, write_shards
 
-__all__ = ["AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError", "SampleWarning",
+__all__ = ["AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError",
+           "SampleWarning",
            "ShardedAudioDataset", "SkipStats", "bucket_by_length", "count_shards", "decode_audio",
            "expand_urls", "resample", "shuffle_buffer", "to_mono", "trim_pad", "write_index",
            # remote shards, wrapping datasets, writing shards

@@ -298,7 +298,8 @@ class ShardedAudioDataset(IterableDataset):
             try:
                 f = open_shard(url, self.retry)
             except SampleError as e:
-                if s.start == 0 and (owned is None or keep(0)):  # readers sharing a shard: the owner of sample 0 reports it
+                # readers sharing a shard: the owner of sample 0 reports it
+                if s.start == 0 and (owned is None or keep(0)):
                     policy.handle(e)
                 continue
             size = self.sizes[s.shard] if checked and self.sizes is not None else None

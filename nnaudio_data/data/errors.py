@@ -96,7 +96,7 @@ class ErrorPolicy:
             raise err
         self.stats.skipped[err.reason] += 1
         if err.reason in UNPLANNED or (err.key is None and err.reason not in PLANNED):
-            self.stats.unplanned = getattr(self.stats, "unplanned", 0) + 1
+            setattr(self.stats, "unplanned", getattr(self.stats, "unplanned", 0) + 1)
         if self.on_error == "warn":
             warnings.warn(f"skipped sample: {err}", SampleWarning, stacklevel=2)
 

@@ -127,8 +127,9 @@ def plan(n_shards: int, order: Sequence[int], world: int, workers: int,
 def split_ranks(slices: Sequence[Slice], world: int, sizes: Optional[Sequence[int]]) -> List[List[Slice]]:
     """Cut the epoch's shards into one part per rank. With sizes unknown, by :func:`assign`. With
     sizes known, whole shards balanced by size when that leaves the rank totals within
-    ``max(1, total // (20 * world))`` of each other (equal batches then lose at most 5 %); otherwise (fewer shards than ranks, or very uneven
-    sizes such as 1 and 100) the samples themselves are dealt by :func:`interleave`, so rank
+    ``max(1, total // (20 * world))`` of each other (equal batches then lose at most 5 %);
+    otherwise (fewer shards than ranks, or very uneven sizes such as 1 and 100) the samples
+    themselves are dealt by :func:`interleave`, so rank
     totals differ by at most one and equal batches drop or repeat almost nothing. Each rank then
     reads every shard, seeking past (or, on a pipe, reading and dropping) the others' samples.
 

@@ -7,15 +7,15 @@ drop on pipes), so a worker that owns every k-th sample of a shard decodes only 
 a sample ends where the key changes.
 
 Errors, each a :class:`SampleError` given to the policy: ``truncated`` (the stream ends inside a
-member or a header; only the sample being read is lost, those before it are kept; a stream that
-ends after a member without the end-of-archive blocks is read as ``tarfile`` reads it, to its
-end), ``bad_tar`` (a header checksum fails, a gzip stream not named ``.tar.gz``/``.tgz``, a member
-size past :data:`MAX_MEMBER` or past the end of a local file; member sizes never size an
-allocation beyond the bytes present),
-``empty_shard`` (no member at all), ``stale_index`` (a sample past the count the index gives),
-``stale_index_missing`` (one the index promises that the shard lacks), ``duplicate_key`` (a key seen earlier in the shard, or an
-extension repeated within a sample: the later one is rejected). When several readers share a
-shard (each keeping every k-th sample), only the owner of the sample an error hits reports it.
+member or a header; only the sample being read is lost, those before it are kept; a stream that ends
+after a member without the end-of-archive blocks is read as ``tarfile`` reads it, to its end),
+``bad_tar`` (a header checksum fails, a gzip stream not named ``.tar.gz``/``.tgz``, a member size
+past :data:`MAX_MEMBER`; a size past the end of a local file is ``truncated``; member sizes never
+size an allocation beyond the bytes present), ``empty_shard`` (no member at all), ``stale_index`` (a sample past the
+count the index gives), ``stale_index_missing`` (one the index promises that the shard lacks),
+``duplicate_key`` (a key seen earlier in the shard, or an extension repeated within a sample: the
+later one is rejected). When several readers share a shard (each keeping every k-th sample), only
+the owner of the sample an error hits reports it.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import gzip
 import io
 import os
 import re
-from typing import IO, Callable, Dict, Iterator, Optional, Set, Tuple
+from typing import IO, Callable, Dict, Iterator, Optional, Set, Tuple, cast
 
 from .errors import ErrorPolicy, SampleError
 
@@ -179,7 +179,7 @@ def open_tar(f: IO[bytes], url: str) -> IO[bytes]:
     """``f``, decompressed when ``url`` names a gzip-compressed tar (``.tar.gz``, ``.tgz``)."""
     path = url.split("?", 1)[0].lower()
     if path.endswith((".tar.gz", ".tgz")):
-        return gzip.GzipFile(fileobj=f, mode="rb")
+        return cast(IO[bytes], gzip.GzipFile(fileobj=f, mode="rb"))
     return f
 
 
@@ -252,7 +252,7 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
     except Exception as e:  # noqa: BLE001  (any failure of the stream is this shard's, named)
         if not isinstance(e, SampleError):  # e.g. a gzip stream that breaks off: EOFError, zlib.error
             reason = "truncated" if isinstance(e, EOFError) else "bad_tar"
-            e = SampleError(url, cur.get("__key__"), reason, f"{type(e).__name__}: {e}")
+            e = SampleError(url, _key(cur), reason, f"{type(e).__name__}: {e}")
         has_audio = audio is None or any(x.rsplit(".", 1)[-1] in audio for x in cur_exts)
         if isinstance(e, TruncatedAtBoundary) and cur and has_audio:
             # between members, after a sample with its audio: it is complete; the next is lost
@@ -267,7 +267,7 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         if pending is not None and pending is not cur:
             yield from _finish(pending, policy)
         if (wanted if cur else keep(0)):
-            policy.handle(SampleError(url, cur.get("__key__"), e.reason, e.detail))
+            policy.handle(SampleError(url, _key(cur), e.reason, e.detail))
         return
     if pending is not None:
         yield from _finish(pending, policy)
@@ -277,6 +277,11 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         if keep(i):
             policy.handle(SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
                                       f"the shard holds {index + 1} (sample {i} is missing)"))
+
+
+def _key(sample: Dict[str, object]) -> Optional[str]:
+    key = sample.get("__key__")
+    return None if key is None else str(key)
 
 
 def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str, object]]:
