@@ -77,6 +77,9 @@ class DeviceLoader:
     def __init__(self, loader: Iterable, device: "str | torch.device | None" = None, prefetch: int = 1):
         if not isinstance(prefetch, int) or prefetch < 0:
             raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        if getattr(loader, "records_consumption", False):  # ShardedAudioDataset.track: must be outside
+            raise TypeError("DeviceLoader(ds.track(loader)) would record prefetched batches as consumed "
+                            "before they are used; wrap the other way: ds.track(DeviceLoader(loader))")
         self.loader = loader
         if device is None:
             device = getattr(getattr(loader, "collate_fn", None), "device", None)

@@ -38,6 +38,7 @@ class Handler(BaseHTTPRequestHandler):
     """Paths: /ok/NAME, /drop-once/NAME (closes mid-body on the first request),
     /reset-once/NAME (TCP reset mid-body once), /norange-drop-once/NAME (also ignores Range),
     /always-drop/NAME, /fail (503 always), /stall-once/NAME (no answer past the timeout once),
+    /stall-mid/NAME (the body stops at its middle, every time, and the connection stays open),
     anything else 404. NAME is "bin" (PAYLOAD) or "tar" (TAR)."""
 
     protocol_version = "HTTP/1.1"
@@ -57,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_error(503)
         body = {"bin": PAYLOAD, "tar": TAR}.get(name)
         if body is None or mode not in ("ok", "drop-once", "reset-once", "norange-drop-once",
-                                        "always-drop", "stall-once"):
+                                        "always-drop", "stall-once", "stall-mid"):
             return self.send_error(404)
         if mode == "stall-once" and n_before == 0:
             time.sleep(0.6)  # past the client's timeout
@@ -71,6 +72,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
+        if mode == "stall-mid":
+            self.wfile.write(body[start:max(start, len(body) // 2)])
+            self.wfile.flush()
+            time.sleep(2.0)  # far past the client's timeout
+            self.close_connection = True
+            return
         failing = mode == "always-drop" or (mode.endswith("once") and mode != "stall-once" and n_before == 0)
         if failing:
             self.wfile.write(body[start:start + (len(body) - start) // 2])
@@ -187,3 +194,32 @@ def test_tarfile_stream_mode_over_http(server):
     with open_shard(url(server, "drop-once/tar"), FAST) as f, tarfile.open(fileobj=f, mode="r|*") as tar:
         names = [m.name for m in tar]
     assert len(names) == 40 and names[:2] == ["clip000.cls", "clip000.wav"]
+
+
+def test_dataset_gives_up_on_a_stalled_read(server):
+    """Regression: a server stalling mid-body blocked for ~5 minutes with the defaults, and the
+    dataset had no argument to change that. The default gives up within 60 s in all; here a short
+    Retry turns the stalled shard into a counted "network" skip, keeping the clips before it."""
+    import nnaudio_data as nd
+
+    assert nd.ShardedAudioDataset(url(server, "ok/tar"), sr=8000).retry.worst_case() <= 60
+    quick = Retry(attempts=2, backoff=0.01, max_backoff=0.01, timeout=0.3)
+    ds = nd.ShardedAudioDataset([url(server, "stall-mid/tar"), url(server, "ok/tar")], sr=8000,
+                                on_error="skip", retry=quick, silence=None)
+    t = time.perf_counter()
+    keys = [it["key"] for it in ds]
+    assert time.perf_counter() - t < 30  # a hang would take minutes
+    assert ds.stats.skipped == {"network": 1}
+    clips = [f"clip{i:03d}" for i in range(20)]
+    assert 5 < len(keys) - 20 < 20 and keys == clips[:len(keys) - 20] + clips  # the first half, then all
+
+
+def test_equal_batches_over_remote_shards_without_index(server):
+    """Equal batches need shard sizes; remote shards without an index raise at construction,
+    naming the three ways out, instead of failing in every worker at the first batch."""
+    import nnaudio_data as nd
+
+    with pytest.raises(ValueError, match="index.json.*index= or count=True.*equal_batches=False"):
+        nd.ShardedAudioDataset(url(server, "ok/tar"), sr=8000, rank=0, world_size=2)
+    ds = nd.ShardedAudioDataset(url(server, "ok/tar"), sr=8000, rank=0, world_size=2, count=True, retry=FAST)
+    assert ds.sizes == [20] and len(ds) == 10

@@ -76,9 +76,50 @@ def test_resume_checks(tmp_path):
     with pytest.raises(ValueError, match="format"):
         ds.load_state_dict({"epoch": 0})
     ds2 = nd.ShardedAudioDataset(urls, sr=8000, rank=0, world_size=2)
-    ds2.load_state_dict(state)
+    ds2.load_state_dict({**state, "scope": "worker"})  # per-worker states need the same count
     with pytest.raises(ValueError, match="same num_workers"):
         list(DataLoader(ds2, batch_size=1, num_workers=1))
+
+
+@pytest.mark.parametrize("workers_after", [0, 1, 3])
+@pytest.mark.parametrize("remainder", ["drop", "wrap"])
+def test_resume_equal_batches_other_num_workers(tmp_path, workers_after, remainder):
+    """Regression: resuming equal batches through ``ds.track(loader)`` with another num_workers
+    raised nothing and lost a clip (track overwrote the saved worker count)."""
+    urls = write_shards(str(tmp_path), [5, 2, 3])
+    seen, batches = [], []
+    for rank in (0, 1):
+        make = lambda: nd.ShardedAudioDataset(urls, sr=8000, rank=rank, world_size=2, remainder=remainder)  # noqa: E731
+        ds = make()
+        before = first_k(ds, 1, workers=2, batch_size=2)
+        ds2 = make()
+        ds2.load_state_dict(ds.state_dict())
+        after, n = rest(ds2, workers=workers_after, batch_size=2)
+        stats = ds2.stats
+        assert len(before) + len(after) == 5 and stats.delivered + stats.dropped + len(before) == 5
+        assert stats.repeated == 0 and not set(before) & set(after)
+        seen += before + after
+        batches.append(n)
+    assert batches[0] == batches[1] and sorted(seen) == sorted(source_clips([5, 2, 3]))
+
+
+def test_device_loader_outside_track_is_refused(tmp_path):
+    """Regression: ``nd.DeviceLoader(ds.track(loader))`` recorded the prefetched batch as consumed
+    and lost it on resume; that order is refused, the other one resumes exactly."""
+    urls = write_shards(str(tmp_path), COUNTS)
+    ds = nd.ShardedAudioDataset(urls, sr=8000)
+    loader = DataLoader(ds, batch_size=3, collate_fn=nd.collate_audio)
+    with pytest.raises(TypeError, match="ds.track\\(DeviceLoader"):
+        nd.DeviceLoader(ds.track(loader), device="cpu")
+    before = []
+    for i, b in enumerate(ds.track(nd.DeviceLoader(loader, device="cpu", prefetch=2))):
+        before += b.keys
+        if i == 1:
+            break
+    ds2 = nd.ShardedAudioDataset(urls, sr=8000)
+    ds2.load_state_dict(ds.state_dict())
+    after, _ = rest(ds2, workers=0)
+    assert sorted(before + after) == sorted(source_clips(COUNTS)) and not set(before) & set(after)
 
 
 def test_new_epoch_forgets_consumed(tmp_path):

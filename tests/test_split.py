@@ -1,5 +1,6 @@
 """Invariants of the split, the reordering stages and trim/pad, checked with hypothesis."""
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,3 +101,37 @@ def test_trim_pad_invariants(total, channels, offset, length, crop, seed):
             assert start == offset
         np.testing.assert_array_equal(y[:, :valid], x[:, start:start + valid])
     assert not y[:, valid:].any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(0, 120), min_size=1, max_size=20), world=st.integers(2, 4),
+       seed=st.integers(0, 3))
+def test_ranks_balanced_by_sample_counts(sizes, world, seed):
+    """With sizes known, rank totals differ by at most max(1, total // (20 * world)), even with
+    fewer shards than ranks or very uneven shards, and the split is still exact."""
+    order = epoch_order(len(sizes), seed, 0, shuffle=True)
+    slots = plan(len(sizes), order, world, 1, sizes)
+    totals = [len(samples_of(slots[(r, 0)], sizes)) for r in range(world)]
+    assert max(totals) - min(totals) <= max(1, sum(sizes) // (20 * world))
+    assert sorted(x for r in range(world) for x in samples_of(slots[(r, 0)], sizes)) == \
+        [(s, i) for s, n in enumerate(sizes) for i in range(n)]
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
+@pytest.mark.parametrize("remainder", ["drop", "wrap"])
+def test_fewer_shards_than_ranks_uneven(tmp_path, remainder):
+    """Regression: 3 ranks over shards of 1 and 100 clips delivered 0 clips each under "drop",
+    and one rank raised "no valid clip to repeat" under "wrap"."""
+    import nnaudio_data as nd
+    from shardkit import source_clips, write_shards
+
+    urls = write_shards(str(tmp_path), [1, 100])
+    seen, counts = [], []
+    for rank in range(3):
+        ds = nd.ShardedAudioDataset(urls, sr=8000, rank=rank, world_size=3, remainder=remainder)
+        keys = [it["key"] for it in ds]
+        counts.append(len(keys))
+        seen += keys
+        assert ds.stats.delivered + ds.stats.dropped + ds.stats.repeated >= 33
+    assert counts == [33] * 3 if remainder == "drop" else counts == [34] * 3
+    assert set(seen) <= set(source_clips([1, 100])) and len(set(seen)) == (99 if remainder == "drop" else 101)

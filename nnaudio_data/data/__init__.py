@@ -11,7 +11,7 @@ Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/
 """
 from .dataset import ShardedAudioDataset
 from .decode import AUDIO_EXTENSIONS, decode_audio
-from .errors import ErrorPolicy, SampleError, SampleWarning, SkipStats
+from .errors import EmptyEpochError, ErrorPolicy, SampleError, SampleWarning, SkipStats
 from .progress import LoaderStats, Provenance
 from .reorder import bucket_by_length, shuffle_buffer
 from .resample import resample, to_mono
@@ -24,7 +24,8 @@ from .wrap import WrappedDataset, WrappedIterableDataset, wrap
 from .labels import LabelMap
 from .writer import ShardSummary, write_shards
 
-__all__ = ["AUDIO_EXTENSIONS", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError", "SampleWarning",
+__all__ = ["AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError",
+           "SampleWarning",
            "ShardedAudioDataset", "SkipStats", "bucket_by_length", "count_shards", "decode_audio",
            "expand_urls", "resample", "shuffle_buffer", "to_mono", "trim_pad", "write_index",
            # remote shards, wrapping datasets, writing shards

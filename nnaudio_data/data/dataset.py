@@ -10,24 +10,30 @@ from __future__ import annotations
 
 import itertools
 import os
-from contextlib import closing
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .errors import ErrorPolicy, SampleError
+from .errors import EmptyEpochError, ErrorPolicy, SampleError
 from .labels import map_labels, resolve_labels
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
-from .shards import count_shards, default_index_url, expand_urls, read_index_doc, sizes_for
-from .sources import open_shard
+from .decode import AUDIO_EXTENSIONS
+from .remote import DATASET_RETRY, Retry
+from .shards import count_samples, default_index_url, expand_urls, read_index_doc, sizes_for
+from .sources import PipeStream, local_path, open_shard
 from .._seed import generator
 from .split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
-from .tario import tar_samples
+from .tario import open_tar, tar_samples
 from .trim import CROPS
 
 REMAINDERS = ("drop", "wrap")
+AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
+_NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
+                "cheaply: add an index.json beside the shards (nnaudio-data shard / "
+                "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
+                "here), or set equal_batches=False")
 STATE_FORMAT = "nnaudio_data.state/1"
 _COUNTER = itertools.count()
 
@@ -42,6 +48,8 @@ class ShardedAudioDataset(IterableDataset):
         length (int, optional): samples kept, zero-padding shorter clips; None keeps all (batches
             then pad to their longest clip). Default None.
         mono (bool): average channels to one. Default True.
+        channels (int, optional): with ``mono=False``, the channel count every clip must have;
+            others are skipped ("channels"). None: the first clip each worker delivers fixes it.
         crop (str): "start", "center" or "random" placement of the kept window. Default "start".
         min_length (int, optional): reject clips with fewer valid samples ("too_short").
         shuffle (bool | int): False keeps shard order; True reshuffles shards each epoch from
@@ -65,29 +73,41 @@ class ShardedAudioDataset(IterableDataset):
             labels as stored; a list of names maps by that list. See :mod:`.labels`.
         storage_options (dict, optional): for fsspec URLs (``s3://...``): passed to the backend,
             e.g. ``{"client_kwargs": {"endpoint_url": ...}}``. See :mod:`.objstore`.
+        retry (Retry, optional): attempts, pauses and per-read timeout for remote shards. Default
+            ``Retry(attempts=3, backoff=0.5, timeout=15)``: a stalled read gives up within 60 s
+            in all (``retry.worst_case()``), and the shard becomes a counted "network" skip.
+
+    Raises:
+        ValueError: before the first batch, for a configuration that cannot work: an argument out
+            of range, a local shard that does not exist, equal batches over remote shards that no
+            index counts.
+        EmptyEpochError: during an epoch in which this rank delivers no clip at all.
 
     Shape:
         item["waveform"]: (C, T), C = 1 when ``mono``, T = ``length`` when given.
 
     Example:
-        >>> ds = ShardedAudioDataset("shards/a-{0..3}.tar", sr=16000, length=16000, shuffle=100)
+        >>> ds = ShardedAudioDataset("pipe:cat shards/a-{0..3}.tar", sr=16000, length=16000, shuffle=100)
         >>> ds
         ShardedAudioDataset(4 shards, sr=16000, length=16000, shuffle=100)
     """
 
     def __init__(self, urls: Union[str, Sequence[str]], sr: int, offset: int = 0,
-                 length: Optional[int] = None, mono: bool = True, crop: str = "start",
+                 length: Optional[int] = None, mono: bool = True, channels: Optional[int] = None,
+                 crop: str = "start",
                  min_length: Optional[int] = None, shuffle: Union[bool, int] = False, seed: int = 0,
                  on_error: str = "warn", silence: Optional[float] = 0.0, require_label: bool = False,
                  index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
                  remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
                  world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
-                 storage_options: Optional[Dict[str, Any]] = None):
+                 storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None):
         super().__init__()
         _check(isinstance(sr, int) and sr > 0, "sr", "an int > 0", sr)
         _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
         _check(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
         _check(crop in CROPS, "crop", f"one of {CROPS}", crop)
+        _check(channels is None or (isinstance(channels, int) and channels >= 1 and not mono), "channels",
+               "None, or an int >= 1 with mono=False", channels)
         _check(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
         _check(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
         _check(silence is None or silence >= 0, "silence", "None or >= 0", silence)
@@ -95,10 +115,16 @@ class ShardedAudioDataset(IterableDataset):
         _check(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
         _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
         _check(rank is None or 0 <= rank < world_size, "rank", f"in [0, world_size={world_size})", rank)
+        _check(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
         ErrorPolicy(on_error)  # validates on_error
+        self.retry = DATASET_RETRY if retry is None else retry
         self.storage_options = storage_options
         self.urls = expand_urls(urls, storage_options)
-        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label)
+        missing = [u for u in self.urls if local_path(u) is not None and not os.path.isfile(local_path(u))]
+        if missing:
+            raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
+                             f"{len(self.urls)} local shards missing)")
+        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None else (rank, world_size)
@@ -106,6 +132,7 @@ class ShardedAudioDataset(IterableDataset):
         self.index = index
         self.label_map = None
         self.sizes = self._load_sizes(index, count, labels)
+        self._ensure_sizes()
         self.epoch, self._passes = 0, 0
         self._stats, self._mailbox = LoaderStats(), Mailbox()
         self._consumed, self._consumed_epoch, self._workers_seen = Consumed(), 0, None
@@ -114,14 +141,26 @@ class ShardedAudioDataset(IterableDataset):
 
     def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
         where = index or default_index_url(self.urls)
-        doc = read_index_doc(where, self.storage_options) if where is not None else None
+        doc = read_index_doc(where, self.storage_options, self.retry) if where is not None else None
         self.label_map = resolve_labels(labels, doc)
         table = None if doc is None else doc["shards"]
         if table is None and index is not None:
             raise ValueError(f"index: no index file at {index!r}")
         if table is None and count:
-            table, where = count_shards(self.urls, self.storage_options), "<counted>"
+            return [count_samples(u, self.retry, self.storage_options) for u in self.urls]
         return None if table is None else sizes_for(self.urls, table, where)
+
+    def _ensure_sizes(self) -> None:
+        """Equal batches plan with shard sizes: decide them here, in the main process (never in a
+        worker). Local shards without an index are counted (headers only, seeking); remote ones
+        cannot be counted cheaply, so that is a configuration error, raised now."""
+        on = self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches
+        if not on or self.sizes is not None:
+            return
+        if all(local_path(u) is not None for u in self.urls):
+            self.sizes = [count_samples(u, self.retry) for u in self.urls]
+            return
+        raise ValueError(_NEEDS_SIZES)
 
     @property
     def classes(self) -> Optional[List[str]]:
@@ -144,6 +183,7 @@ class ShardedAudioDataset(IterableDataset):
             self._consumed, self._consumed_epoch = Consumed(), epoch
         self.epoch, self._passes = int(epoch), 0
         self._world()  # the process group may have been initialised after construction
+        self._ensure_sizes()
 
     def _world(self) -> Tuple[int, int]:
         """(rank, world size), asked of torch.distributed in the main process only: a worker
@@ -156,9 +196,7 @@ class ShardedAudioDataset(IterableDataset):
     def _equal(self, world: int) -> bool:
         on = world > 1 if self.equal_batches is None else self.equal_batches
         if on and self.sizes is None:
-            raise ValueError("equal_batches needs shard sizes: add an index.json beside the shards "
-                             "(nnaudio-data shard / nnaudio_data.data.write_index), pass index= or "
-                             "count=True, or set equal_batches=False")
+            raise ValueError(_NEEDS_SIZES)
         return on
 
     def _rank_totals(self, epoch: int, world: int) -> List[int]:
@@ -182,6 +220,8 @@ class ShardedAudioDataset(IterableDataset):
         epoch = self.epoch + self._passes
         self._passes += 1
         rank, world = self._world()
+        if _in_main():
+            self._ensure_sizes()
         w, workers = worker_id()
         order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
         equal = self._equal(world)
@@ -191,21 +231,63 @@ class ShardedAudioDataset(IterableDataset):
         skip = self._consumed
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
-        items = self._items(slices, policy, skip, epoch, rank, w)
-        if equal:
-            target = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[1][w]
-            if skip.per_worker and self._workers_seen not in (None, workers):
-                raise ValueError(f"resuming equal batches needs the same num_workers as the saved "
-                                 f"state ({self._workers_seen}), got {workers}")
+        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+        if not equal:
+            items = self._items(slices, policy, skip, epoch, rank, w, checked=False)
+            items = self._not_empty(items, share, epoch, rank, w)
+            return self._tag(items, policy.stats, w, epoch)
+        total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
+        if total == 0:
+            raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips "
+                                  f"(remainder={self.remainder!r}, clips per rank "
+                                  f"{self._rank_totals(epoch, world)}, shards {self._names(range(len(self.urls)))})")
+        done = sum(skip.per_worker.values())
+        if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
+            owned = _deal_rest(share, self.sizes, self.urls, skip, workers, w)
+            items = self._items(share, policy, skip, epoch, rank, w, owned)
+            target, expected = len(range(w, total - done, workers)), sum(map(len, owned.values()))
+        else:  # a fresh epoch, or a worker's own record (StatefulDataLoader restores one per worker)
+            if done and self._workers_seen not in (None, workers):
+                raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
+                                 f"as the saved state ({self._workers_seen}), got {workers}")
+            items = self._items(slices, policy, skip, epoch, rank, w)
+            target = len(range(w, total, workers)) - skip.per_worker[w]
             expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
-            share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
-            items = equalise(items, target - skip.per_worker[w], expected, policy.stats,
-                             lambda: self._items(share, ErrorPolicy("skip"), Consumed(), epoch, rank, w))
+        again = ErrorPolicy("skip")
+        items = equalise(items, target, expected, policy.stats,
+                         lambda: self._items(share, again, Consumed(), epoch, rank, w),
+                         lambda: self._empty_error(share, again, epoch, rank))
         return self._tag(items, policy.stats, w, epoch)
 
+    def _not_empty(self, items: Iterable[Dict[str, Any]], share: List[Slice], epoch: int, rank: int,
+                   w: int) -> Iterator[Dict[str, Any]]:
+        """Stream stage: pass ``items`` on; when this worker yields none, look through the whole
+        rank's share (from the start, to the first valid clip) and raise :class:`EmptyEpochError`
+        if the rank has none to deliver."""
+        n = 0
+        for item in items:
+            n += 1
+            yield item
+        if n == 0:
+            scan = ErrorPolicy("skip")
+            for _ in self._items(share, scan, Consumed(), epoch, rank, w, checked=False):
+                return
+            raise self._empty_error(share, scan, epoch, rank)
+
+    def _names(self, shards: Iterable[int]) -> str:
+        names = [self.urls[i] for i in dict.fromkeys(shards)]
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    def _empty_error(self, share: List[Slice], scan: ErrorPolicy, epoch: int, rank: int) -> EmptyEpochError:
+        shards = [s.shard for s in share]
+        return EmptyEpochError(f"epoch {epoch}: rank {rank} delivers no clip: none of its "
+                               f"{len(set(shards))} shard(s) ({self._names(shards) or 'none'}) holds a valid "
+                               f"clip; skipped: {dict(scan.stats.skipped) or 'nothing'}")
+
     def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
-               rank: int, w: int) -> Iterator[Dict[str, Any]]:
-        raw = self._raw(slices, policy, skip)
+               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
+               checked: bool = True) -> Iterator[Dict[str, Any]]:
+        raw = self._raw(slices, policy, skip, owned, checked, (w, worker_id()[1]))
         if self.shuffle is not True and self.shuffle > 1:
             raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, "shuffle"))
         items = map_labels(make_items(raw, self.spec, policy, self.seed, epoch), self.label_map, policy)
@@ -213,23 +295,48 @@ class ShardedAudioDataset(IterableDataset):
             items = bucket_by_length(items, self.bucket)
         return items
 
-    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed) -> Iterator[Dict[str, Any]]:
+    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
+             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True,
+             deal: Tuple[int, int] = (0, 1)) -> Iterator[Dict[str, Any]]:
+        """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
+        only those indices of each slice's shard. With ``checked``, shards are held to their sizes
+        (equal batches plan with them): a stale index is counted, never silent loss."""
         for s in slices:
             url = self.urls[s.shard]
-
-            def keep(i: int, s: Slice = s, url: str = url) -> bool:
-                return i % s.step == s.start and (url, i) not in skip
+            if owned is not None:  # resuming: the indices dealt to this worker, and its turn of
+                # the samples past the index that the rank's slice holds (counted as stale there)
+                def keep(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
+                    past = self.sizes is not None and i >= self.sizes[s.shard] and i % s.step == s.start
+                    return i in mine or (past and (i // s.step) % deal[1] == deal[0])
+            else:
+                def keep(i: int, s: Slice = s, url: str = url) -> bool:
+                    return i % s.step == s.start and (url, i) not in skip
 
             try:
-                f = open_shard(url, storage_options=self.storage_options)
+                f = open_shard(url, self.retry, self.storage_options)
             except SampleError as e:
-                if s.start == 0:  # readers sharing a shard: the owner of sample 0 reports it
+                # readers sharing a shard: the owner of sample 0 reports it
+                if s.start == 0 and (owned is None or keep(0)):
                     policy.handle(e)
                 continue
-            with closing(f):  # any stream open_shard returns has close()
-                for sample in tar_samples(f, url, policy, keep, READ_EXTENSIONS):
+            size = self.sizes[s.shard] if checked and self.sizes is not None else None
+            try:
+                for sample in tar_samples(open_tar(f, url), url, policy, keep, READ_EXTENSIONS, size,
+                                          AUDIO_SET):
                     sample["__shard__"] = s.shard
                     yield sample
+                if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status
+                    try:
+                        _drain(f)
+                    except SampleError as e:
+                        if keep(0) or (owned is None and s.start == 0):
+                            policy.handle(e)
+            finally:
+                try:
+                    f.close()  # a pipe: checks the command's exit status
+                except SampleError as e:
+                    if keep(0) or (owned is None and s.start == 0):
+                        policy.handle(e)
 
     def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
              epoch: int) -> Iterator[Dict[str, Any]]:
@@ -260,23 +367,29 @@ class ShardedAudioDataset(IterableDataset):
             self._mailbox.post(leftover)
 
     # -- resume -------------------------------------------------------------------------------------
-    def track(self, batches: Iterable[Any]) -> Iterator[Any]:
+    def track(self, batches: Iterable[Any]) -> "Tracked":
         """Yield ``batches`` (a DataLoader over this dataset), recording each one as consumed when it
-        is handed out; :meth:`state_dict` saves that record."""
-        self._workers_seen = getattr(batches, "num_workers", None) or 1
-        for batch in batches:
-            tags = tags_of(batch)
-            if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
-                self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
-            self._consumed.add(tags)
-            yield batch
+        is handed out; :meth:`state_dict` saves that record.
+
+        ``track`` must be the outermost wrapper, the one whose batches the training loop takes:
+        ``ds.track(nd.DeviceLoader(loader))``. A wrapper outside it that reads ahead would have
+        batches recorded before they are used (lost on resume), so ``nd.DeviceLoader(ds.track(...))``
+        raises TypeError."""
+        return Tracked(self, batches)
+
+    def _record(self, batch: Any) -> None:
+        tags = tags_of(batch)
+        if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
+            self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
+        self._consumed.add(tags)
 
     def state_dict(self) -> Dict[str, Any]:
         """Epoch and consumed samples, to resume mid-epoch: in the main process, what
         :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
         there), what that worker has yielded."""
+        scope = "rank" if _in_main() else "worker"
         return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
-                "workers": self._workers_seen, "consumed": self._consumed.state()}
+                "workers": self._workers_seen, "scope": scope, "consumed": self._consumed.state()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Resume: the next pass is ``state["epoch"]`` without the samples consumed before."""
@@ -286,13 +399,14 @@ class ShardedAudioDataset(IterableDataset):
             raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={self.seed}")
         self.set_epoch(int(state["epoch"]))
         self._consumed, self._workers_seen = Consumed.from_state(state["consumed"]), state["workers"]
+        self._consumed.scope = state.get("scope", "worker")
 
     def __repr__(self) -> str:
         spec = self.spec
         args = [f"{len(self.urls)} shards", f"sr={spec.sr}"]
         defaults = ClipSpec(spec.sr)
         args += [f"{k}={getattr(spec, k)!r}" for k in ("offset", "length", "mono", "crop", "min_length",
-                                                        "silence", "require_label")
+                                                        "silence", "require_label", "channels")
                  if getattr(spec, k) != getattr(defaults, k)]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
                      ("remainder", "drop"), ("bucket", None)):
@@ -301,13 +415,67 @@ class ShardedAudioDataset(IterableDataset):
         return f"ShardedAudioDataset({', '.join(args)})"
 
 
+class Tracked:
+    """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
+    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's."""
+
+    records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
+
+    def __init__(self, dataset: "ShardedAudioDataset", batches: Iterable[Any]):
+        self.dataset, self.batches = dataset, batches
+
+    def __iter__(self) -> Iterator[Any]:
+        self.dataset._workers_seen = getattr(self.batches, "num_workers", None) or 1
+        for batch in self.batches:
+            self.dataset._record(batch)
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("dataset", "batches"):
+            raise AttributeError(name)
+        return getattr(self.batches, name)
+
+
 def _check(ok: bool, name: str, rule: str, value: Any) -> None:
     if not ok:
         raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
+def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: Consumed, workers: int,
+               w: int) -> Dict[int, Set[int]]:
+    """The samples worker ``w`` of ``workers`` reads when resuming: the rank's stream (``share``,
+    in order) less the consumed samples, dealt to the workers in turn, as :func:`interleave` deals
+    a fresh stream. Each worker's count then depends only on what is left, whatever the worker
+    count of the run that was saved."""
+    out: Dict[int, Set[int]] = {}
+    pos = 0
+    for s in share:
+        done = skip.indices.get(urls[s.shard], ())
+        mine = out.setdefault(s.shard, set())
+        for i in range(s.start, sizes[s.shard], s.step):
+            if i in done:
+                continue
+            if pos % workers == w:
+                mine.add(i)
+            pos += 1
+    return out
+
+
 def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
     return sum(1 for s in slices for i in skip.indices.get(urls[s.shard], ()) if i % s.step == s.start)
+
+
+def _drain(f: Any, limit: int = 1 << 20) -> None:
+    """Read what is left of a stream, up to ``limit`` bytes (past that, closing stops it)."""
+    got = 0
+    while got < limit:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return
+        got += len(chunk)
 
 
 def _in_main() -> bool:

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 POLICIES = ("warn", "skip", "raise")
+# Skips that are not one of the samples an index counts (equal batches account for those apart):
+# clips past a stale index, and (with key None) errors of a whole shard, except these
+UNPLANNED = ("stale_index",)
+PLANNED = ("stale_index_missing", "truncated")
 
 
 class SampleError(Exception):
@@ -32,6 +36,12 @@ class SampleError(Exception):
 
     def __reduce__(self):  # picklable across DataLoader worker processes
         return (SampleError, (self.url, self.key, self.reason, self.detail))
+
+
+class EmptyEpochError(RuntimeError):
+    """An epoch in which a rank delivers no clip at all: every sample of its shards was rejected
+    (or there is none). Raised whatever ``on_error`` says, naming the shards and the skip counts,
+    since an epoch of zero batches is never what a training run wants."""
 
 
 class SampleWarning(UserWarning):
@@ -85,6 +95,8 @@ class ErrorPolicy:
         if self.on_error == "raise":
             raise err
         self.stats.skipped[err.reason] += 1
+        if err.reason in UNPLANNED or (err.key is None and err.reason not in PLANNED):
+            setattr(self.stats, "unplanned", getattr(self.stats, "unplanned", 0) + 1)
         if self.on_error == "warn":
             warnings.warn(f"skipped sample: {err}", SampleWarning, stacklevel=2)
 

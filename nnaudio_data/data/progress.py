@@ -134,11 +134,14 @@ def tags_of(batch: Any) -> List[Provenance]:
 
 
 class Consumed:
-    """Samples handed out this epoch: indices per shard URL, and counts per worker."""
+    """Samples handed out this epoch: indices per shard URL, and counts per worker. ``scope`` says
+    whose: "rank" (every worker's, recorded in the main process by ``track``) or "worker" (one
+    worker's own, as ``StatefulDataLoader`` saves and restores them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: str = "rank") -> None:
         self.indices: Dict[str, set] = {}
         self.per_worker: Counter = Counter()
+        self.scope = scope
 
     def add(self, tags: Iterable[Provenance]) -> None:
         for t in tags:

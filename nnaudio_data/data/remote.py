@@ -56,6 +56,21 @@ class Retry:
     def delay(self, k: int) -> float:
         return min(self.backoff * 2 ** k, self.max_backoff)
 
+    def worst_case(self) -> float:
+        """Seconds a read that makes no progress at all takes to give up: every attempt waits
+        ``timeout``, with the pauses between them.
+
+        Example:
+            >>> Retry(attempts=3, backoff=0.5, timeout=15).worst_case()
+            46.5
+        """
+        return self.attempts * self.timeout + sum(self.delay(k) for k in range(self.attempts - 1))
+
+
+# What ShardedAudioDataset uses unless told: a stalled read gives up within 60 s in all
+# (3 x 15 s + 1.5 s of pauses), then the shard is a counted "network" skip.
+DATASET_RETRY = Retry(attempts=3, backoff=0.5, max_backoff=30.0, timeout=15.0)
+
 
 class Dropped(ConnectionError):
     """The body ended before the size the server announced."""
@@ -151,7 +166,10 @@ class ResumingReader(io.RawIOBase):
             self.sleep(self.retry.delay(failures - 1))
 
     def _read_some(self, b: memoryview) -> int:
-        n = self.stream.readinto(b)
+        # at most one read of the socket: bytes that arrived before a stall are kept, not lost
+        # with the timeout of a read that waits to fill the whole buffer
+        read = getattr(self.stream, "readinto1", None) or self.stream.readinto
+        n = read(b)
         if n == 0 and self.total is not None and self.offset < self.total:
             raise Dropped(f"connection closed at byte {self.offset} of {self.total}")
         return n

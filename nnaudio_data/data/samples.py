@@ -4,7 +4,10 @@ Item: ``{"waveform": float32 Tensor (C, T), "key", "label", "length" (valid samp
 zero padding), "sr", "url"}``. Rejections, each a :class:`SampleError` for the policy:
 ``no_audio`` (no member soundfile reads), ``decode`` / ``empty`` / ``non_finite`` (from
 :func:`decode_audio`), ``too_short`` (fewer valid samples than ``min_length``, or none at all
-after ``offset``), ``silent`` (peak of the valid part <= ``silence``), ``bad_label`` (a label member
+after ``offset``), ``silent`` (peak of the valid part <= ``silence``), ``bad_rate`` (a sample rate outside
+[1000, 768000] Hz, or one whose ratio to the target needs more than 65536 polyphase phases),
+``channels`` (``mono=False``: a channel count other than ``channels``, or than the first clip's),
+``unexpected`` (any other exception raised while making the item), ``bad_label`` (a label member
 that does not parse), ``missing_label`` (no label member while one is required).
 
 Labels: a ``json`` member's ``"label"`` field, or the whole JSON value when it has no such field;
@@ -13,7 +16,8 @@ else a ``cls`` member as int; else a ``txt`` member as str; else None.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from math import gcd
 from typing import Any, Dict, Iterable, Iterator, Optional
 
 import numpy as np
@@ -27,6 +31,8 @@ from .trim import trim_pad, trim_window
 from .wav import WavInfo, read_wav
 
 LABEL_EXTENSIONS = ("json", "cls", "txt")
+MIN_RATE, MAX_RATE = 1000, 768_000  # Hz: sample rates accepted from a file
+MAX_RATIO_TERM = 1 << 16  # largest up or down factor of a resampling ratio (the filter grows with it)
 READ_EXTENSIONS = frozenset(AUDIO_EXTENSIONS + LABEL_EXTENSIONS)
 
 
@@ -42,6 +48,7 @@ class ClipSpec:
     min_length: Optional[int] = None
     silence: Optional[float] = 0.0
     require_label: bool = False
+    channels: Optional[int] = None
 
 
 def _member(sample: Dict[str, Any], exts) -> Optional[str]:
@@ -90,13 +97,43 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
     label = parse_label(sample, url, key, spec.require_label)
     data = sample[audio]
     info = probe_audio(data, url, key)
+    if info is not None:  # check what the header says before decoding anything
+        check_rate(info.sample_rate, spec.sr, url, key)
+        _check_channels(info.channels, spec, url, key)
     if _window_applies(info, spec):
         return _window_clip(data, info, spec, url, key, label, crop_gen)
     flac = flac_streaminfo(data) if info is None else None
     if flac is not None and _flac_window_applies(flac, spec):
         return _flac_window_clip(data, flac, spec, url, key, label, crop_gen)
     x, sr = decode_probed(data, info, url, key)
+    check_rate(sr, spec.sr, url, key)
+    _check_channels(x.shape[0], spec, url, key)
     return prepare_clip(x, sr, spec, url, key, label, crop_gen)
+
+
+def check_rate(sr: int, target: int, url: str = "<bytes>", key: str = "?") -> None:
+    """Refuse a sample rate read from a file ("bad_rate") outside [:data:`MIN_RATE`,
+    :data:`MAX_RATE`] Hz, or whose ratio to ``target`` needs a polyphase filter longer than
+    :data:`MAX_RATIO_TERM` phases: resampling it would allocate without bound.
+
+    Example:
+        >>> check_rate(44100, 16000)
+        >>> check_rate(0, 16000, "a.tar", "k")
+        Traceback (most recent call last):
+        ...
+        nnaudio_data.data.errors.SampleError: a.tar key='k': bad_rate: sample rate 0 Hz outside [1000, 768000]
+    """
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise SampleError(url, key, "bad_rate", f"sample rate {sr} Hz outside [{MIN_RATE}, {MAX_RATE}]")
+    g = gcd(sr, target)
+    if max(sr, target) // g > MAX_RATIO_TERM:
+        raise SampleError(url, key, "bad_rate", f"resampling {sr} -> {target} Hz needs a ratio of "
+                          f"{target // g}/{sr // g}, past {MAX_RATIO_TERM} phases")
+
+
+def _check_channels(c: int, spec: ClipSpec, url: str, key: str) -> None:
+    if not spec.mono and spec.channels is not None and c != spec.channels:
+        raise SampleError(url, key, "channels", f"{c} channels, channels={spec.channels}")
 
 
 def _window_applies(info: Optional[WavInfo], spec: ClipSpec) -> bool:
@@ -175,7 +212,10 @@ def _peak_at_most(clip: np.ndarray, valid: int, level: float) -> bool:
 
 def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolicy,
                seed: int = 0, epoch: int = 0) -> Iterator[Dict[str, Any]]:
-    """Stream stage: raw samples -> items, rejections to ``policy``. A random crop draws from a
+    """Stream stage: raw samples -> items, rejections to ``policy`` (any exception raised by one
+    sample, not only :class:`SampleError`, becomes its skip: "unexpected"). With ``mono=False``
+    and no ``channels``, the first clip delivered fixes the channel count of the stream: later
+    clips with another count are skipped ("channels"), so a batch never mixes counts. A random crop draws from a
     generator seeded by (seed, epoch, shard, index), so it does not depend on the worker split.
     Items keep the raw sample's ``__shard__`` and ``__index__``."""
     for sample in src:
@@ -187,5 +227,11 @@ def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolic
         except SampleError as e:
             policy.handle(e)
             continue
+        except Exception as e:  # noqa: BLE001  (bytes from a shard: any failure is this sample's)
+            policy.handle(SampleError(str(sample.get("__url__")), str(sample.get("__key__")), "unexpected",
+                                      f"{type(e).__name__}: {e}"))
+            continue
+        if not spec.mono and spec.channels is None:  # the first clip fixes the count for the stream
+            spec = replace(spec, channels=int(item["waveform"].shape[0]))
         item["__shard__"], item["__index__"] = sample.get("__shard__", 0), sample["__index__"]
         yield item

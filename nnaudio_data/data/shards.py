@@ -26,8 +26,9 @@ from braceexpand import braceexpand
 
 from .errors import SampleError
 from .objstore import GLOB_CHARS, expand_glob, is_remote
+from .remote import Retry
 from .sources import open_shard
-from .tario import split_name, tar_members
+from .tario import open_tar, split_name, tar_members
 
 INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"
@@ -74,20 +75,22 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
     return INDEX_NAME if len(head) == 1 else f"{head[0]}/{INDEX_NAME}"
 
 
-def read_index(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, int]]:
+def read_index(url: str, storage_options: Optional[Dict[str, Any]] = None,
+               retry: Optional[Retry] = None) -> Optional[Dict[str, int]]:
     """The ``shards`` mapping of the index at ``url``; None when there is no file there.
 
     Raises:
         ValueError: the file exists but is not an index of this format.
     """
-    doc = read_index_doc(url, storage_options)
+    doc = read_index_doc(url, storage_options, retry)
     return None if doc is None else doc["shards"]
 
 
-def read_index_doc(url: str, storage_options: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+def read_index_doc(url: str, storage_options: Optional[Dict[str, Any]] = None,
+                   retry: Optional[Retry] = None) -> Optional[Dict[str, Any]]:
     """The whole index at ``url`` (``shards`` as name -> int); None when there is no file there."""
     try:
-        f = open_shard(url, storage_options=storage_options)
+        f = open_shard(url, retry, storage_options)
     except SampleError:
         return None
     with closing(f):
@@ -112,15 +115,19 @@ def sizes_for(urls: Sequence[str], index: Dict[str, int], where: str) -> List[in
     return [index[shard_name(u)] for u in urls]
 
 
-def count_shards(urls: Sequence[str], storage_options: Optional[Dict[str, Any]] = None) -> Dict[str, int]:
+def count_shards(urls: Sequence[str], storage_options: Optional[Dict[str, Any]] = None,
+                 retry: Optional[Retry] = None) -> Dict[str, int]:
     """Count the samples of each shard by reading it once (headers only where the file seeks).
 
     A missing or broken shard counts the samples read before the error.
     """
-    return {shard_name(url): _count(url, storage_options) for url in urls}
+    return {shard_name(url): count_samples(url, retry, storage_options) for url in urls}
 
 
-def _count(url: str, storage_options: Optional[Dict[str, Any]] = None) -> int:
+def count_samples(url: str, retry: Optional[Retry] = None,
+                  storage_options: Optional[Dict[str, Any]] = None) -> int:
+    """Samples in one shard, as :func:`nnaudio_data.data.tario.tar_samples` groups them, reading
+    headers only (seeking past member bytes where the stream seeks)."""
     n, key, exts = 0, None, set()
 
     def want(name: str) -> bool:  # group members as tar_samples does; read no bytes
@@ -133,10 +140,10 @@ def _count(url: str, storage_options: Optional[Dict[str, Any]] = None) -> int:
         return False
 
     try:
-        with closing(open_shard(url, storage_options=storage_options)) as f:
-            for _ in tar_members(f, url, want):
+        with closing(open_shard(url, retry, storage_options)) as f:
+            for _ in tar_members(open_tar(f, url), url, want):
                 pass
-    except SampleError:
+    except Exception:  # noqa: BLE001  (a broken shard counts the samples before the break)
         pass
     return n
 

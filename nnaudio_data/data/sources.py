@@ -81,6 +81,21 @@ class PipeStream(io.RawIOBase):
                 super().close()
 
 
+def local_path(url: str) -> Optional[str]:
+    """The file path of a local shard URL (a path or ``file://``); None for any other scheme.
+
+    Example:
+        >>> local_path("file:///data/a%20b.tar"), local_path("d/a.tar"), local_path("pipe:cat a.tar")
+        ('/data/a b.tar', 'd/a.tar', None)
+    """
+    if url.startswith("pipe:"):
+        return None
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == "file":
+        return unquote(url[7:])
+    return url if scheme == "" else None
+
+
 def open_shard(url: str, retry: Optional[Retry] = None,
                storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
     """Open ``url`` for reading bytes.
@@ -115,7 +130,7 @@ def open_shard(url: str, retry: Optional[Retry] = None,
     if scheme not in ("", "file"):
         raw = ResumingReader(url, fsspec_opener(url, storage_options), retry)
         return io.BufferedReader(raw, BUFFER)
-    path = unquote(url[7:]) if scheme == "file" else url
+    path = local_path(url)
     try:
         return open(path, "rb")
     except OSError as e:

@@ -96,9 +96,32 @@ def plan(n_shards: int, order: Sequence[int], world: int, workers: int,
     a rank by :func:`assign`, or by :func:`interleave` when ``mix`` (needs ``sizes``)."""
     if len(order) != n_shards:
         raise ValueError(f"order must list {n_shards} shards, got {len(order)}")
-    ranks = assign([Slice(i) for i in order], world, sizes)
+    ranks = split_ranks([Slice(i) for i in order], world, sizes)
     split = (lambda part: interleave(part, workers, sizes)) if mix else (lambda part: assign(part, workers, sizes))
     return {(r, w): part for r, rank_slices in enumerate(ranks) for w, part in enumerate(split(rank_slices))}
+
+
+def split_ranks(slices: Sequence[Slice], world: int, sizes: Optional[Sequence[int]]) -> List[List[Slice]]:
+    """Cut the epoch's shards into one part per rank. With sizes unknown, by :func:`assign`. With
+    sizes known, whole shards balanced by size when that leaves the rank totals within
+    ``max(1, total // (20 * world))`` of each other (equal batches then lose at most 5 %);
+    otherwise (fewer shards than ranks, or very uneven sizes such as 1 and 100) the samples
+    themselves are dealt by :func:`interleave`, so rank
+    totals differ by at most one and equal batches drop or repeat almost nothing. Each rank then
+    reads every shard, seeking past (or, on a pipe, reading and dropping) the others' samples.
+
+    Example:
+        >>> [sum(s.size([1, 100]) for s in part) for part in split_ranks([Slice(0), Slice(1)], 3, [1, 100])]
+        [34, 34, 33]
+    """
+    if sizes is None or world == 1:
+        return assign(slices, world, sizes)
+    if len(slices) >= world:
+        whole = assign(slices, world, sizes)
+        loads = [sum(s.size(sizes) for s in part) for part in whole]
+        if max(loads) - min(loads) <= max(1, sum(loads) // (20 * world)):
+            return whole
+    return interleave(slices, world, sizes)
 
 
 def interleave(slices: Sequence[Slice], workers: int, sizes: Sequence[int]) -> List[List[Slice]]:
@@ -137,10 +160,12 @@ def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[i
 
 
 def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
-             again: Callable[[], Iterable[Dict[str, Any]]]) -> Iterator[Dict[str, Any]]:
+             again: Callable[[], Iterable[Dict[str, Any]]],
+             empty: Optional[Callable[[], Exception]] = None) -> Iterator[Dict[str, Any]]:
     """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
     the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
     passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
+    A pass that yields nothing raises ``empty()`` (the rank has no valid clip at all).
 
     Example:
         >>> from nnaudio_data.data.progress import LoaderStats
@@ -151,7 +176,10 @@ def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats:
     n = 0
     for item in items:
         if n == target:
-            stats.dropped += max(0, expected - n - stats.total_skipped)
+            # skips that are not samples of ``expected``: clips past a stale index, and errors of a
+            # whole shard (no key: an empty or missing shard, a pipe's exit status)
+            unplanned = getattr(stats, "unplanned", 0)
+            stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
             return
         n += 1
         yield item
@@ -164,5 +192,7 @@ def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats:
             n += 1
             yield item
         if n == before:
+            if empty is not None:
+                raise empty()
             raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
                                f"{target - n} more; its shards hold no readable clip")
