@@ -1,5 +1,4 @@
 """Bad input in the stream: each rejection named, counted with its reason, and no valid clip lost."""
-import os
 
 import numpy as np
 import pytest
