@@ -10,7 +10,7 @@ import inspect
 import pytest
 
 TOP_LEVEL = [
-    "AUDIO_EXTENSIONS", "AudioBatch", "DeviceLoader", "ErrorPolicy", "GPUSpectrogramCollate",
+    "AUDIO_EXTENSIONS", "AudioBatch", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate",
     "LabelMap", "LoaderStats", "Provenance", "Retry", "SampleError", "SampleWarning", "ShardSummary",
     "ShardedAudioDataset", "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment",
     "bucket_by_length", "collate_audio", "count_shards", "decode_audio", "expand_urls", "features",
