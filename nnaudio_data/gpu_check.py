@@ -190,7 +190,7 @@ def step_overlap(device: torch.device, clips: int, sr: int, batch: int, workers:
     from .demo import write_demo_shards
     from .synth import CLASSES
 
-    mel = dict(sr=sr, n_fft=512, hop_length=160, n_mels=64)
+    mel: Dict[str, Any] = dict(sr=sr, n_fft=512, hop_length=160, n_mels=64)
     with tempfile.TemporaryDirectory() as tmp:
         urls = write_demo_shards(tmp, clips, sr, 1.0, per_shard=max(1, clips // (2 * max(1, workers))))
         ds = ShardedAudioDataset(urls, sr=sr, length=sr, seed=0)

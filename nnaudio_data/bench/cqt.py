@@ -21,7 +21,7 @@ import numpy as np
 
 OURS = ("ours[librosa]", "ours[librosa,fft]", "ours[nnaudio]", "ours[nnaudio,octaves]")
 PEERS = ("nnAudio CQT1992v2", "nnAudio CQT2010v2", "librosa.cqt")
-COMMON = dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
+COMMON: Dict[str, Any] = dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
