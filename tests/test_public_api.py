@@ -2,7 +2,8 @@
 
 Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage) plus the
 data helpers ``nnaudio_data.data`` re-exports (``from .data import *``); ``features``: the
-transform classes (nnAudio's names) and the kind registry.
+transform classes (nnAudio's names) and the kind registry. The command's tools (bench, gpu-check,
+demo) live in ``nnaudio_data.tools``, outside the API.
 """
 import importlib
 import inspect
@@ -47,3 +48,28 @@ def test_every_public_name_resolves_and_star_import_gives_exactly_it(module):
     namespace: dict = {}
     exec(f"from {module} import *", namespace)
     assert sorted(k for k in namespace if k != "__builtins__") == sorted(mod.__all__)
+
+
+# the command's tools: one subpackage behind `nnaudio-data`, none of it at the top level
+TOOLS = {"demo": "nnaudio_data.tools.demo", "bench": "nnaudio_data.tools.bench",
+         "gpu-check": "nnaudio_data.tools.gpu_check", "shard": "nnaudio_data.data.writer"}
+FORMER_TOOL_MODULES = ["bench", "demo", "gpu_check", "synth"]  # top-level modules before tools/
+
+
+def test_the_command_runs_the_tools_subpackage():
+    from nnaudio_data.cli import COMMANDS
+
+    assert {name: module for name, (module, _) in COMMANDS.items()} == TOOLS
+    for module in TOOLS.values():
+        mod = importlib.import_module(module)
+        assert callable(mod.add_arguments) and callable(mod.run), module
+
+
+def test_tools_are_not_top_level_modules():
+    import pkgutil
+
+    import nnaudio_data
+
+    top = {m.name for m in pkgutil.iter_modules(nnaudio_data.__path__)}
+    assert "tools" in top and sorted(top & set(FORMER_TOOL_MODULES)) == []
+    assert "tools" not in nnaudio_data.__all__
