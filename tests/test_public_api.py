@@ -2,7 +2,8 @@
 
 Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage) plus the
 data helpers ``nnaudio_data.data`` re-exports (``from .data import *``); ``features``: the
-transform classes (nnAudio's names) and the kind registry. The command's tools (bench, gpu-check,
+transform classes (nnAudio's names) and the kind registry; ``functional``: the kernel builders
+(the framing ops stay importable from their modules, outside the surface). The command's tools (bench, gpu-check,
 demo) live in ``nnaudio_data.tools``, outside the API.
 """
 import importlib
@@ -25,7 +26,19 @@ FEATURES = [
     "MFCC", "MelSpectrogram", "PowerToDB", "STFT", "STFTBase", "VQT", "iSTFT", "make_transform",
 ]
 
-SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.features": FEATURES}
+# the kernel builders; the framing ops and filterbank application are the features' implementation
+FUNCTIONAL = [
+    "bin_frequencies", "dct_matrix", "fourier_kernels", "gammatone_filterbank", "get_window",
+    "hz_to_mel", "mel_filterbank", "mel_to_hz", "pad_window", "power_to_db",
+]
+FUNCTIONAL_INTERNALS = {  # out of functional.__all__, importable from their module
+    "nnaudio_data.functional.spectral": ["frames_irfft", "frames_matmul", "onesided_to_full",
+                                         "overlap_add", "pad_signal", "spectrum_conv1d", "spectrum_fft"],
+    "nnaudio_data.functional.filterbank": ["apply_filterbank", "band_blocks"],
+}
+
+SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.features": FEATURES,
+            "nnaudio_data.functional": FUNCTIONAL}
 
 
 @pytest.mark.parametrize("module", sorted(SURFACES))
@@ -48,6 +61,16 @@ def test_every_public_name_resolves_and_star_import_gives_exactly_it(module):
     namespace: dict = {}
     exec(f"from {module} import *", namespace)
     assert sorted(k for k in namespace if k != "__builtins__") == sorted(mod.__all__)
+
+
+@pytest.mark.parametrize("module", sorted(FUNCTIONAL_INTERNALS))
+def test_functional_internals_stay_importable_by_module_path(module):
+    import nnaudio_data.functional as functional
+
+    mod = importlib.import_module(module)
+    for name in FUNCTIONAL_INTERNALS[module]:
+        assert callable(getattr(mod, name)), f"{module}.{name}"
+        assert name not in functional.__all__, f"{name} is an internal, not a builder"
 
 
 # the command's tools: one subpackage behind `nnaudio-data`, none of it at the top level
