@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
 from nnaudio_data.augment import AddColoredNoise, Compose, FrequencyMasking, Gain, TimeMasking
-from nnaudio_data.demo import write_demo_shards
+from nnaudio_data.tools.demo import write_demo_shards
 
 
 def make_collate(args, augment=True):

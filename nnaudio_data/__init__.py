@@ -22,9 +22,9 @@ Modules, one line each:
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
 - ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
 - ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
-- ``bench/``       the benchmark: every figure of the docs, each system in fresh processes against its peers
-- ``gpu_check.py`` ``nnaudio-data gpu-check``: every GPU claim measured in one run, a verdict table
-- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check); ``demo.py``, ``synth.py`` its demo
+- ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check)
+- ``tools/``       what the command runs, not part of the API: ``bench/`` (every figure of the docs),
+  ``gpu_check.py`` (every GPU claim in one run), ``demo.py`` and its synthetic clips ``synth.py``
 
 Shape legend used in every docstring: B batch, C channels, T samples, F frequency bins,
 N frames.

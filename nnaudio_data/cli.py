@@ -1,6 +1,7 @@
 """The ``nnaudio-data`` command: ``demo``, ``bench``, ``shard``, ``gpu-check``.
 
-Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``:
+``demo``, ``bench`` and ``gpu-check`` in ``nnaudio_data/tools/``, ``shard`` in ``data/writer.py``.
 """
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from typing import List, Optional
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "demo": ("nnaudio_data.demo", "write a small synthetic shard set, stream it through "
+    "demo": ("nnaudio_data.tools.demo", "write a small synthetic shard set, stream it through "
                                   "GPUSpectrogramCollate('mel') and train a tiny classifier"),
-    "bench": ("nnaudio_data.bench", "every figure of the docs: start-up, spectrogram, CQT, loader and "
+    "bench": ("nnaudio_data.tools.bench", "every figure of the docs: start-up, spectrogram, CQT, loader and "
                                     "augmentation benchmarks against their peers (--report: write the docs)"),
     "shard": ("nnaudio_data.data.writer", "pack a folder of audio files, a CSV/JSONL manifest or a "
                                           "published corpus into split, labelled tar shards (local "
                                           "or s3://)"),
-    "gpu-check": ("nnaudio_data.gpu_check", "measure every GPU claim on one CUDA GPU and print a "
+    "gpu-check": ("nnaudio_data.tools.gpu_check", "measure every GPU claim on one CUDA GPU and print a "
                                             "verdict table (--dry: check the wiring on CPU)"),
 }
 

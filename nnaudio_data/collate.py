@@ -281,6 +281,9 @@ class GPUSpectrogramCollate:
     def module_on(self, device: torch.device) -> nn.Module:
         """The transform, moved to ``device`` once per process (``nn.Module.to`` moves in place, so a
         trainable kernel stays the one module the optimiser holds)."""
+        if self.transform is None:
+            raise RuntimeError(f"the {self.kind!r} kernel is not built yet: it is built from the first "
+                               "batch's sample rate; run a batch through the collate first, or pass sr=")
         if str(device) not in self._transform_on:
             self._transform_on[str(device)] = self.transform.to(device)
         return self._transform_on[str(device)]

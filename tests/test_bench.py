@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from nnaudio_data.bench import report, stats
+from nnaudio_data.tools.bench import report, stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(clips=3, sr=16000, length=4000, threads=1, device="cpu")
@@ -88,7 +88,7 @@ def test_readme_and_docs_hold_the_generated_blocks():
 
 
 def test_spectrogram_systems_measure_both_tasks():
-    from nnaudio_data.bench import spectrogram
+    from nnaudio_data.tools.bench import spectrogram
 
     cfg = dict(TINY, spec_n_fft=256, spec_hop=64, spec_n_mels=16, spec_batch=2,
                spec_systems=list(spectrogram.SYSTEMS), torchaudio_python=None)
@@ -103,7 +103,7 @@ def test_spectrogram_systems_measure_both_tasks():
 
 
 def test_cqt_systems_and_accuracy(tmp_path):
-    from nnaudio_data.bench import cqt
+    from nnaudio_data.tools.bench import cqt
 
     cfg = dict(TINY, sr=22050, length=20000, cqt_batch=2, cqt_check=2)
     cfg.update(cqt.prepare(cfg, str(tmp_path)))  # the clips, synthesized once for every process
@@ -117,7 +117,7 @@ def test_cqt_systems_and_accuracy(tmp_path):
 
 
 def test_loader_systems_deliver_every_clip(tmp_path):
-    from nnaudio_data.bench import loader
+    from nnaudio_data.tools.bench import loader
 
     cfg = dict(TINY, loader_clips=8, loader_batch=2, loader_workers=1, loader_epochs=2)
     with pytest.raises(ValueError, match="loader_clips must be >= 2 x loader_batch x loader_workers"):
@@ -138,7 +138,7 @@ def test_plain_decode_is_the_idiomatic_window_read():
     import numpy as np
     import soundfile as sf
 
-    from nnaudio_data.bench.loader import PlainDecode
+    from nnaudio_data.tools.bench.loader import PlainDecode
 
     buf = io.BytesIO()
     sf.write(buf, np.full(100, 0.5), 8000, format="WAV", subtype="PCM_16")
@@ -149,7 +149,7 @@ def test_plain_decode_is_the_idiomatic_window_read():
 
 
 def test_augment_ours_measures():
-    from nnaudio_data.bench import augment
+    from nnaudio_data.tools.bench import augment
 
     cfg = dict(TINY, clips=4, length=4096, aug_batch=2, tam_python=None)
     assert augment.systems(cfg) == ["nnaudio_data", "audiomentations"]
@@ -180,10 +180,10 @@ def test_runner_interleaves_fresh_processes_and_writes_a_report(tmp_path):
 
 
 def test_import_section_times_the_package_after_torch_in_a_bare_interpreter():
-    from nnaudio_data.bench import importtime, runner
+    from nnaudio_data.tools.bench import importtime, runner
 
     cmd = importtime.external_command("nnaudio_data", dict(TINY))
-    assert "nnaudio_data.bench" not in " ".join(cmd)  # a bare interpreter, not the bench's child
+    assert "nnaudio_data.tools.bench" not in " ".join(cmd)  # a bare interpreter, not the bench's child
     out = runner.run_child(cmd, threads=1)
     assert set(out) == {"import_s"} and out["import_s"] > 0
     fig = importtime.summarize({"nnaudio_data": [out]}, {}, {})

@@ -225,7 +225,7 @@ def test_repr_shows_non_defaults(tmp_path):
 def test_memory_flat_over_epochs(tmp_path):
     """Peak RSS of the main process plus 2 persistent workers, 10 epochs: under 5% growth from epoch
     2 to 10 (epoch 1 warms caches up)."""
-    from nnaudio_data.bench.loader import memory_per_epoch
+    from nnaudio_data.tools.bench.loader import memory_per_epoch
 
     urls = write_shards(str(tmp_path), [30, 30], n=40000)  # 10 MB of clips an epoch: a leak of the
     peaks = memory_per_epoch(urls, sr=8000, length=40000, batch=8, epochs=10)  # batches shows

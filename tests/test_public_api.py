@@ -2,7 +2,9 @@
 
 Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage) plus the
 data helpers ``nnaudio_data.data`` re-exports (``from .data import *``); ``features``: the
-transform classes (nnAudio's names) and the kind registry.
+transform classes (nnAudio's names) and the kind registry; ``functional``: the kernel builders
+(the framing ops stay importable from their modules, outside the surface). The command's tools (bench, gpu-check,
+demo) live in ``nnaudio_data.tools``, outside the API.
 """
 import importlib
 import inspect
@@ -24,7 +26,19 @@ FEATURES = [
     "MFCC", "MelSpectrogram", "PowerToDB", "STFT", "STFTBase", "VQT", "iSTFT", "make_transform",
 ]
 
-SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.features": FEATURES}
+# the kernel builders; the framing ops and filterbank application are the features' implementation
+FUNCTIONAL = [
+    "bin_frequencies", "dct_matrix", "fourier_kernels", "gammatone_filterbank", "get_window",
+    "hz_to_mel", "mel_filterbank", "mel_to_hz", "pad_window", "power_to_db",
+]
+FUNCTIONAL_INTERNALS = {  # out of functional.__all__, importable from their module
+    "nnaudio_data.functional.spectral": ["frames_irfft", "frames_matmul", "onesided_to_full",
+                                         "overlap_add", "pad_signal", "spectrum_conv1d", "spectrum_fft"],
+    "nnaudio_data.functional.filterbank": ["apply_filterbank", "band_blocks"],
+}
+
+SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.features": FEATURES,
+            "nnaudio_data.functional": FUNCTIONAL}
 
 
 @pytest.mark.parametrize("module", sorted(SURFACES))
@@ -47,3 +61,38 @@ def test_every_public_name_resolves_and_star_import_gives_exactly_it(module):
     namespace: dict = {}
     exec(f"from {module} import *", namespace)
     assert sorted(k for k in namespace if k != "__builtins__") == sorted(mod.__all__)
+
+
+@pytest.mark.parametrize("module", sorted(FUNCTIONAL_INTERNALS))
+def test_functional_internals_stay_importable_by_module_path(module):
+    import nnaudio_data.functional as functional
+
+    mod = importlib.import_module(module)
+    for name in FUNCTIONAL_INTERNALS[module]:
+        assert callable(getattr(mod, name)), f"{module}.{name}"
+        assert name not in functional.__all__, f"{name} is an internal, not a builder"
+
+
+# the command's tools: one subpackage behind `nnaudio-data`, none of it at the top level
+TOOLS = {"demo": "nnaudio_data.tools.demo", "bench": "nnaudio_data.tools.bench",
+         "gpu-check": "nnaudio_data.tools.gpu_check", "shard": "nnaudio_data.data.writer"}
+FORMER_TOOL_MODULES = ["bench", "demo", "gpu_check", "synth"]  # top-level modules before tools/
+
+
+def test_the_command_runs_the_tools_subpackage():
+    from nnaudio_data.cli import COMMANDS
+
+    assert {name: module for name, (module, _) in COMMANDS.items()} == TOOLS
+    for module in TOOLS.values():
+        mod = importlib.import_module(module)
+        assert callable(mod.add_arguments) and callable(mod.run), module
+
+
+def test_tools_are_not_top_level_modules():
+    import pkgutil
+
+    import nnaudio_data
+
+    top = {m.name for m in pkgutil.iter_modules(nnaudio_data.__path__)}
+    assert "tools" in top and sorted(top & set(FORMER_TOOL_MODULES)) == []
+    assert "tools" not in nnaudio_data.__all__

@@ -2,10 +2,15 @@
 :class:`TimeShift`, :class:`RandomCrop`. One parameter per example, shared by its channels."""
 from __future__ import annotations
 
+from typing import List, TypeVar
+
+import numpy as np
 import torch
 from torch import Tensor
 
 from .base import Augmentation, Params, check_range, per_example, uniform
+
+_Rows = TypeVar("_Rows", np.ndarray, Tensor)  # TimeShift copies through numpy views on CPU
 
 
 class Gain(Augmentation):
@@ -84,27 +89,37 @@ class TimeShift(Augmentation):
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:
         t = shape[-1]
-        lo, hi = self.shift if self.in_samples else (round(self.shift[0] * t), round(self.shift[1] * t))
+        if self.in_samples:  # ints already (__init__)
+            lo, hi = int(self.shift[0]), int(self.shift[1])
+        else:
+            lo, hi = round(self.shift[0] * t), round(self.shift[1] * t)
         return {"shift": torch.randint(lo, hi + 1, (shape[0],), generator=generator)}
 
     def apply(self, x: Tensor, params: Params) -> Tensor:
         # two slice copies per example: one pass over x, no (B, T) index (a gather is 10x slower
         # on CPU). On CPU the copies go through numpy views: through torch, each of the 2B small
         # copies waits for every thread of the pool, which stalls when other jobs hold the cores.
-        t = x.shape[-1]
         out = torch.empty_like(x) if self.rollover else torch.zeros_like(x)
-        cpu = x.device.type == "cpu" and not x.requires_grad
-        dst, src = (out.numpy(), x.numpy()) if cpu else (out, x)
-        for b, s in enumerate(params["shift"].tolist()):
-            if self.rollover:
-                s %= t
-                dst[b, :, :s] = src[b, :, t - s:]
-            s = max(-t, min(t, s))
-            if s >= 0:
-                dst[b, :, s:] = src[b, :, : t - s]
-            else:
-                dst[b, :, : t + s] = src[b, :, -s:]
+        shifts = params["shift"].tolist()
+        if x.device.type == "cpu" and not x.requires_grad:
+            _shift_rows(out.numpy(), x.numpy(), shifts, self.rollover)
+        else:
+            _shift_rows(out, x, shifts, self.rollover)
         return out
+
+
+def _shift_rows(dst: _Rows, src: _Rows, shifts: List[int], rollover: bool) -> None:
+    """``dst[b]`` = ``src[b]`` (C, T) shifted by ``shifts[b]`` samples (wrapped when ``rollover``)."""
+    t = src.shape[-1]
+    for b, s in enumerate(shifts):
+        if rollover:
+            s %= t
+            dst[b, :, :s] = src[b, :, t - s:]
+        s = max(-t, min(t, s))
+        if s >= 0:
+            dst[b, :, s:] = src[b, :, : t - s]
+        else:
+            dst[b, :, : t + s] = src[b, :, -s:]
 
 
 class RandomCrop(Augmentation):

@@ -154,6 +154,11 @@ class MultirateCQ(Transform):
     """Base module: owns a plan's kernels (buffers, or Parameters when trainable); subclasses build
     the plan. Not public."""
 
+    hop_length: int  # set by each subclass
+    kernels: Optional[nn.ParameterList]  # the kernels when trainable; else buffers kernel_<i>
+    halfband: Tensor  # FIR decimation only
+    early_filter: Optional[Tensor]
+
     def _setup(self, plan: Plan, trainable: bool, backend: str, output_format: str,
                pad_mode: str) -> None:
         if backend not in BACKENDS:
@@ -169,7 +174,7 @@ class MultirateCQ(Transform):
         self.kernels = nn.ParameterList() if trainable else None
         for i, k in enumerate(plan.kernels):  # (F, W) complex -> (W, 2F) [Re | Im]
             t = torch.from_numpy(np.concatenate([k.real, k.imag], 0).T.astype(np.float32).copy())
-            if trainable:
+            if self.kernels is not None:  # trainable
                 self.kernels.append(nn.Parameter(t))
             else:
                 self.register_buffer(f"kernel_{i}", t)
@@ -178,7 +183,7 @@ class MultirateCQ(Transform):
             self.register_buffer(f"scale_{name}", torch.from_numpy(s.astype(np.float32)))
         self._fir = plan.fir is not None
         self.register_load_state_dict_pre_hook(from_nnaudio_state)
-        if self._fir:
+        if plan.fir is not None:
             self._factor = plan.fir["factor"]
             self.register_buffer("halfband", torch.from_numpy(plan.fir["halfband"]))
             first = plan.fir["first"]
@@ -202,21 +207,22 @@ class MultirateCQ(Transform):
         """Give octave ``i`` its own (W_i, 2F) kernel (to hold nnAudio's VQT(gamma=0), whose kernels
         are per octave and, after early downsampling, of other widths than ours)."""
         widths = [w for w, _ in shapes]
+        kernels = self.kernels  # None unless trainable
         for i, shape in enumerate(shapes):
             t = torch.zeros(shape)
-            if not self.trainable:
+            if kernels is None:
                 self.register_buffer(f"kernel_{i}", t)
-            elif i < len(self.kernels):
-                self.kernels[i] = nn.Parameter(t)
+            elif i < len(kernels):
+                kernels[i] = nn.Parameter(t)
             else:
-                self.kernels.append(nn.Parameter(t))
+                kernels.append(nn.Parameter(t))
         self.octaves = [dataclasses.replace(o, kernel=i, pad=w // 2)
                         for i, (o, w) in enumerate(zip(self.octaves, widths))]
         self.bands = [(0, w // 2 + 1) for w in widths]
         self._n_kernels = len(widths)
 
     def _kernel(self, i: int) -> Tensor:
-        return self.kernels[i] if self.trainable else getattr(self, f"kernel_{i}")
+        return self.kernels[i] if self.kernels is not None else getattr(self, f"kernel_{i}")
 
     @property
     def kernel_nbytes(self) -> int:
@@ -281,7 +287,7 @@ class MultirateCQ(Transform):
                              f"got {normalization_type!r}")
         if x.dim() not in (1, 2, 3):
             raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-        lead = x.shape[:-1]
+        lead: Tuple[int, ...] = x.shape[:-1]
         dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         re, im = self._transform(x.reshape(-1, x.shape[-1]).to(dtype))
         scale = getattr(self, f"scale_{normalization_type}").to(dtype).view(-1, 1)

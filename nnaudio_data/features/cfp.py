@@ -7,7 +7,7 @@ harmonics (frequency) and periodicity (quefrency) stay.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
@@ -59,6 +59,10 @@ class CFP(Transform):
         torch.Size([2, 207, 51])
     """
 
+    window: Tensor  # buffers (declared for the type checker)
+    freq2logfreq_matrix: Tensor
+    quef2logfreq_matrix: Tensor
+
     def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
                  g: Sequence[float] = [0.24, 0.6, 1], NumPerOct=48):  # nnAudio's default (a list)
         super().__init__()
@@ -100,7 +104,7 @@ class CFP(Transform):
             x = x * keep
         return x if g == 0 else x.pow(g)
 
-    def _parts(self, x: Tensor, drop_edges: bool = False):
+    def _parts(self, x: Tensor, drop_edges: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
         """(B', T) -> |STFT| (B', N, n_fft) and the last spectrum and cepstrum layers."""
         window = self.window.to(x.dtype)
         tfr0 = _stft_magnitude(x, self.N, self.hop_length, window) / torch.linalg.norm(window)
@@ -152,7 +156,8 @@ class Combined_Frequency_Periodicity(CFP):
         (2, 207, 49)
     """
 
-    def forward(self, x: Tensor):  # type: ignore[override]
+    # nnAudio's API: this subclass returns four tensors where CFP returns Z alone
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:  # type: ignore[override]
         """(Z, tfrL0, tfrLF, tfrLQ) for ``x``; see the class docstring for shapes."""
         flat, lead = flat_signal(x)
         tfr0, tfr, ceps = self._parts(flat, drop_edges=True)

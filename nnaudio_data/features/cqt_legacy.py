@@ -10,6 +10,7 @@ nnAudio's states still load (those Fourier kernels are checked and dropped).
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 import torch
@@ -51,6 +52,15 @@ def _drop_fourier(module: "_LegacyCQT", state: dict, prefix: str, local_metadata
 
 class _LegacyCQT(Transform):
     """Shared by CQT1992 and CQT2010: kernels, the frame spectra, the kernel product, output."""
+
+    n_fft: int  # set here; the rest by each subclass
+    pad_mode: str
+    output_format: str
+    lenghts: Tensor  # buffers, or Parameters when trainable (declared for the type checker)
+    wcos: Tensor  # trainable_STFT only
+    wsin: Tensor
+    cqt_kernels_real: Tensor
+    cqt_kernels_imag: Tensor
 
     def _kernels(self, basis: np.ndarray, lengths: np.ndarray, trainable_STFT: bool,
                  trainable_CQT: bool) -> None:
@@ -177,6 +187,9 @@ class CQT2010(_LegacyCQT):
     """
 
     _phase_conj = False
+
+    lowpass_filter: Tensor  # buffers (declared for the type checker)
+    early_downsample_filter: Optional[Tensor]
 
     def __init__(self, sr=22050, hop_length=512, fmin=32.70, fmax=None, n_bins=84,
                  bins_per_octave=12, norm=True, basis_norm=1, window="hann", pad_mode="reflect",

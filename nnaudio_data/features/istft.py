@@ -100,6 +100,10 @@ class iSTFT(STFTBase):
         True
     """
 
+    window_mask: Tensor  # buffers, or Parameters when trainable (declared for the type checker)
+    kernel_cos: Tensor  # conv1d backend only
+    kernel_sin: Tensor
+
     def __init__(self, n_fft: int = 2048, win_length: Optional[int] = None,
                  freq_bins: Optional[int] = None, hop_length: Optional[int] = None, window="hann",
                  freq_scale: str = "no", center: bool = True, fmin: float = 50, fmax: float = 6000,

@@ -44,6 +44,10 @@ class MFCC(Transform):
         torch.Size([2, 13, 101])
     """
 
+    amin: Tensor  # buffers (declared for the type checker)
+    ref: Tensor
+    dct: Tensor
+
     def __init__(self, sr: float = 22050, n_mfcc: int = 20, norm: Optional[str] = "ortho",
                  verbose: bool = True, ref: float = 1.0, amin: float = 1e-10,
                  top_db: Optional[float] = 80.0, **kwargs: Any):

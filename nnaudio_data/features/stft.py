@@ -79,6 +79,9 @@ class STFT(STFTBase):
         torch.Size([2, 33, 17])
     """
 
+    window: Tensor  # buffers, or Parameters when trainable (declared for the type checker)
+    kernel: Tensor  # conv1d backend only
+
     def __init__(self, n_fft: int = 2048, win_length: Optional[int] = None,
                  freq_bins: Optional[int] = None, hop_length: Optional[int] = None,
                  window="hann", freq_scale: str = "no", center: bool = True,

@@ -78,7 +78,8 @@ def librosa_plan(sr: float, hop: int, fmin: float, n_bins: int, bins_per_octave:
     per = min(bins_per_octave, n_bins)
     level = early_downsample_count(sr / 2, cutoff, two_factors(hop), n_oct) if earlydownsample else 0
     my_hop = hop >> level
-    octaves, kernels = [], []
+    octaves: List[Octave] = []
+    kernels: List[np.ndarray] = []
     for i in range(n_oct):
         lo, hi = _octave_bins(n_bins, per, i)
         lo = max(lo, 0)

@@ -7,9 +7,10 @@ from typing import Optional, Union
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 
-def hz_to_mel(freqs: np.ndarray, htk: bool = False) -> np.ndarray:
+def hz_to_mel(freqs: ArrayLike, htk: bool = False) -> np.ndarray:
     """Hz to mels: HTK ``2595 log10(1 + f / 700)`` or Slaney (linear below 1 kHz, log above).
 
     Example:
@@ -24,7 +25,7 @@ def hz_to_mel(freqs: np.ndarray, htk: bool = False) -> np.ndarray:
     return np.where(f >= 1000.0, min_log_mel + np.log(np.maximum(f, 1e-300) / 1000.0) / logstep, lin)
 
 
-def mel_to_hz(mels: np.ndarray, htk: bool = False) -> np.ndarray:
+def mel_to_hz(mels: ArrayLike, htk: bool = False) -> np.ndarray:
     """Mels to Hz, the inverse of :func:`hz_to_mel`.
 
     Example:

@@ -21,7 +21,7 @@ import numpy as np
 
 OURS = ("ours[librosa]", "ours[librosa,fft]", "ours[nnaudio]", "ours[nnaudio,octaves]")
 PEERS = ("nnAudio CQT1992v2", "nnAudio CQT2010v2", "librosa.cqt")
-COMMON = dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
+COMMON: Dict[str, Any] = dict(hop_length=512, fmin=32.70, n_bins=84, bins_per_octave=12)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +75,7 @@ def _clips(cfg: Dict[str, Any], n: int):
 def _module(name: str, sr: int):
     """The torch module of a system (librosa.cqt has none)."""
     if name.startswith("ours"):
-        from ..features.cqt import CQT1992v2
+        from ...features.cqt import CQT1992v2
 
         mode = "nnaudio" if "nnaudio" in name else "librosa"
         backend = "fft" if name.endswith(",fft]") else "auto"

@@ -6,7 +6,7 @@ A section module exposes:
 
 - ``systems(cfg) -> list``: the systems to measure (ours and peers);
 - ``measure(system, cfg) -> dict``: one measurement ``{task: value}``, run in a fresh process
-  (``python -m nnaudio_data.bench.child SECTION SYSTEM CONFIG``); it returns
+  (``python -m nnaudio_data.tools.bench.child SECTION SYSTEM CONFIG``); it returns
   ``{"skipped": reason}`` when the system is not importable;
 - ``summarize(raw, once, cfg) -> dict``: the figures, from ``raw`` (system -> one ``{task: value}``
   or None per round) and ``once``;
@@ -33,12 +33,14 @@ ONCE = "__once__"
 
 
 def section_module(name: str):
-    return importlib.import_module(f"nnaudio_data.bench.{_MODULES.get(name, name)}")
+    return importlib.import_module(f"nnaudio_data.tools.bench.{_MODULES.get(name, name)}")
 
 
 def child_env(threads: int) -> Dict[str, str]:
     """The parent's environment with this package importable and every thread pool at ``threads``."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import nnaudio_data
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(nnaudio_data.__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -63,7 +65,7 @@ def run_child(cmd: List[str], threads: int) -> Dict[str, Any]:
 def _command(mod, section: str, system: str, cfg: Dict[str, Any]) -> List[str]:
     external = getattr(mod, "external_command", None)
     cmd = external(system, cfg) if external else None
-    return cmd or [sys.executable, "-m", "nnaudio_data.bench.child", section, system, json.dumps(cfg)]
+    return cmd or [sys.executable, "-m", "nnaudio_data.tools.bench.child", section, system, json.dumps(cfg)]
 
 
 def run_section(section: str, cfg: Dict[str, Any], reps: int, log=print) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""One measurement in a fresh process: ``python -m nnaudio_data.bench.child SECTION SYSTEM CONFIG``
+"""One measurement in a fresh process: ``python -m nnaudio_data.tools.bench.child SECTION SYSTEM CONFIG``
 prints the result as one JSON line (see ``runner.py``)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .runner import ONCE, section_module
 
 
 def child_main(argv: List[str]) -> int:
-    """``python -m nnaudio_data.bench.child SECTION SYSTEM CONFIG_JSON``: one measurement."""
+    """``python -m nnaudio_data.tools.bench.child SECTION SYSTEM CONFIG_JSON``: one measurement."""
     section, system, cfg = argv[0], argv[1], json.loads(argv[2])
     import torch
 

@@ -86,8 +86,8 @@ def compare(raw: Raw, tasks: Sequence[str], ours: Sequence[str], higher_is_bette
     """
     out: Dict[str, Dict] = {"values": {}, "ratios": {}, "vs_best_peer": {}, "best_peer": {}}
     for t in tasks:
-        values = {s: summary([v for v in series(raw, s, t) if v is not None]) for s in raw}
-        values = {s: v for s, v in values.items() if v}
+        summaries = {s: summary([v for v in series(raw, s, t) if v is not None]) for s in raw}
+        values: Dict[str, Summary] = {s: v for s, v in summaries.items() if v}
         out["values"][t] = values
 
         def speed_ratio(a: str, b: str) -> List[float]:  # speed of a over speed of b, by repetition

@@ -66,13 +66,13 @@ def _build(name: str, cfg: Dict[str, Any], device) -> Dict[str, Callable]:
     stft_cfg = dict(n_fft=cfg["spec_n_fft"], hop_length=cfg["spec_hop"])
     mel_cfg = dict(sr=cfg["sr"], n_mels=cfg["spec_n_mels"], **stft_cfg)
     if name.startswith("ours-"):
-        from ..features import STFT, MelSpectrogram
+        from ...features import STFT, MelSpectrogram
 
         backend = name[len("ours-"):]
         return {"stft": STFT(output_format="Magnitude", backend=backend, **stft_cfg).to(device),
                 "mel": MelSpectrogram(backend=backend, **mel_cfg).to(device)}
     if name == "torch.stft":
-        from ..functional.mel import mel_filterbank
+        from ...functional.mel import mel_filterbank
 
         n_fft, hop = cfg["spec_n_fft"], cfg["spec_hop"]
         window = torch.hann_window(n_fft, device=device)

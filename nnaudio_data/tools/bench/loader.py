@@ -150,7 +150,8 @@ def _measure_mixed(system: str, cfg: Dict[str, Any]) -> Optional[float]:
     from nnaudio_data import ShardedAudioDataset, collate_audio
     import importlib
 
-    resample_module = importlib.import_module("nnaudio_data.data.resample")  # the module, not the function
+    # the module, not the function of that name; Any: its function is swapped below
+    resample_module: Any = importlib.import_module("nnaudio_data.data.resample")
 
     ds = ShardedAudioDataset(urls, sr=MIXED_TARGET, length=MIXED_TARGET, on_error="raise")
     cached = resample_module.polyphase_filter
@@ -252,8 +253,8 @@ def once(cfg: Dict[str, Any]) -> Dict[str, Any]:
 def summarize(raw, once, cfg) -> Dict[str, Any]:
     from .stats import compare, paired_ratios, series, summary
 
-    fig = compare({s: v for s, v in raw.items() if s != "floor"}, TASKS, ["ours", UNCACHED],
-                  higher_is_better=True)
+    fig: Dict[str, Any] = compare({s: v for s, v in raw.items() if s != "floor"}, TASKS,
+                                  ["ours", UNCACHED], higher_is_better=True)
     workers = cfg.get("loader_workers", 2)
     fig["floor_1core"] = {ext: summary([v for v in series(raw, "floor", ext) if v]) for ext in FORMATS}
     fig["of_floor_x_workers"] = {

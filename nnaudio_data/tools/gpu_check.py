@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List
 import torch
 from torch import nn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
 GOAL_OVERLAP = 0.95
 BACKEND_RTOL = 1e-3  # float32 on two devices: different FFT/conv kernels, summation orders
 KIND_ARGS = {  # small, fast kernels; the same on both devices
@@ -70,8 +70,8 @@ def step_cuda_tests(dry: bool) -> List[Row]:
 
 
 def step_backends(device: torch.device, n: int) -> List[Row]:
-    from .features import make_transform
-    from .features.registry import KINDS
+    from ..features import make_transform
+    from ..features.registry import KINDS
 
     x = torch.randn(4, n, generator=torch.Generator().manual_seed(0)) * 0.1
     rows = []
@@ -124,7 +124,7 @@ def step_seed_bench(device: torch.device, clips: int, length: int, sr: int, batc
         ratio = min(peers.values()) / best_ours if peers else float("nan")
         rows.append(_row(f"seed bench {task}", measured, "ours faster than every peer",
                          f"{'PASS' if ratio >= 1 else 'INFO'} ({ratio:.2f}x best peer)"))
-    from .features.cqt import CQT1992v2
+    from ..features.cqt import CQT1992v2
 
     cqt_batches = [piano_clips(batch, length, sr).to(device)] * (-(-clips // batch))
     mods = {"ours": CQT1992v2(sr=sr, **COMMON, mode="librosa", pad_mode="constant")}
@@ -186,11 +186,11 @@ def _train(model, opt, batches, device) -> Dict[str, float]:
 def step_overlap(device: torch.device, clips: int, sr: int, batch: int, workers: int, width: int) -> List[Row]:
     from torch.utils.data import DataLoader
 
-    from . import DeviceLoader, GPUSpectrogramCollate, ShardedAudioDataset
+    from .. import DeviceLoader, GPUSpectrogramCollate, ShardedAudioDataset
     from .demo import write_demo_shards
     from .synth import CLASSES
 
-    mel = dict(sr=sr, n_fft=512, hop_length=160, n_mels=64)
+    mel: Dict[str, Any] = dict(sr=sr, n_fft=512, hop_length=160, n_mels=64)
     with tempfile.TemporaryDirectory() as tmp:
         urls = write_demo_shards(tmp, clips, sr, 1.0, per_shard=max(1, clips // (2 * max(1, workers))))
         ds = ShardedAudioDataset(urls, sr=sr, length=sr, seed=0)

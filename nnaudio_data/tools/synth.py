@@ -26,7 +26,8 @@ def music_clip(kind: str, sr: int, n: int, rng: np.random.Generator) -> np.ndarr
     else:
         root = 110.0 * 2 ** (rng.integers(0, 36) / 12)
         notes = [root] if kind == "tone" else [root, root * 2 ** (4 / 12), root * 2 ** (7 / 12)]
-        x = sum(np.sin(2 * np.pi * f * h * t) / h for f in notes for h in (1, 2, 3) if f * h < sr / 2)
+        x = sum((np.sin(2 * np.pi * f * h * t) / h for f in notes for h in (1, 2, 3) if f * h < sr / 2),
+                np.zeros(n))
     x = env * x
     peak = np.abs(x).max() or 1.0
     return (rng.uniform(0.2, 0.9) * x / peak).astype(np.float32)

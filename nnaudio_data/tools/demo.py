@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .collate import GPUSpectrogramCollate
-from .loader import DeviceLoader
+from ..collate import GPUSpectrogramCollate
+from ..loader import DeviceLoader
 from .synth import CLASSES, music_clips
 
 
@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import ShardedAudioDataset
+    from .. import ShardedAudioDataset
 
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 """Peer benchmark for torch-audiomentations, run in its own environment (it needs torchaudio, which
 pins its own torch build): ``/path/to/venv/bin/python augment_tam.py --clips 128``. Standalone on
 purpose (imports neither nnaudio_data nor anything beyond torch); prints one JSON line,
-``{"chain": clips/s, ...}``. The work matches ``nnaudio_data.bench.augment``: Gain +
+``{"chain": clips/s, ...}``. The work matches ``nnaudio_data.tools.bench.augment``: Gain +
 AddColoredNoise (pink, SNR 3..30 dB) + Shift (rollover) on (B, 1, T), then frequency and time masks
 (torchaudio, per example) on a fixed magnitude spectrogram, every transform with p = 1.
 """
