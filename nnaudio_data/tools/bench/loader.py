@@ -302,4 +302,7 @@ def headline(fig: Dict[str, Any]) -> List[str]:
     return [f"Loader, {ext.upper()}: {fmt_ratio(fig['ratios'].get(ext, {}).get('ours vs plain'))} the plain "
             f"webdataset + soundfile pipeline, "
             f"{fmt_value(fig['of_floor_x_workers'].get(ext, {}).get('ours'), 2)} of the decode floor x workers"
-            for ext in FORMATS if fig["values"].get(ext)]
+            for ext in FORMATS if fig["values"].get(ext)] + (
+        [f"Loader, mixed rates to 16 kHz: {fmt_ratio(fig['ratios']['mixed'].get('ours vs plain'))} the plain "
+         f"pipeline with scipy's resample_poly ({fmt_ratio(fig['ratios']['mixed'].get(UNCACHED + ' vs plain'))} "
+         f"with the filter designed per clip)"] if fig["values"].get("mixed") else [])
