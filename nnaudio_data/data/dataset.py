@@ -21,7 +21,8 @@ from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
 from .decode import AUDIO_EXTENSIONS
 from .remote import DATASET_RETRY, Retry
-from .shards import count_samples, default_index_url, expand_urls, read_index_doc, sizes_for
+from .index import default_index_url, read_index_doc, sizes_for
+from .shards import count_samples, expand_urls
 from .sources import PipeStream, local_path, open_shard
 from .._seed import generator
 from .split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
