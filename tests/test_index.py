@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from nnaudio_data.data import write_index, write_shards
 from nnaudio_data.data.index import INDEX_FORMAT, parse_index, read_index, read_index_doc, save_index
 
-from shardkit import write_tone_shards  # noqa: E402  (tests/ helper)
-
 names = st.from_regex(r"[a-z]{1,6}-[0-9]{6}\.tar", fullmatch=True)
 
 @settings(max_examples=30, deadline=None)
