@@ -11,6 +11,7 @@ from nnaudio_data.data.index import INDEX_FORMAT, parse_index, read_index, read_
 
 names = st.from_regex(r"[a-z]{1,6}-[0-9]{6}\.tar", fullmatch=True)
 
+
 @settings(max_examples=30, deadline=None)
 @given(shards=st.dictionaries(names, st.integers(0, 10 ** 6), max_size=6),
        classes=st.one_of(st.none(), st.lists(st.text("abc", min_size=1, max_size=3), unique=True)),
@@ -23,6 +24,7 @@ def test_save_then_read_round_trips(tmp_path_factory, shards, classes, multi):
     assert read_index(path) == shards
     assert doc.get("classes") == (sorted(classes) if classes is not None else None)
 
+
 def test_missing_index_is_none_and_a_foreign_file_is_a_named_error(tmp_path):
     assert read_index_doc(str(tmp_path / "index.json")) is None
     (tmp_path / "index.json").write_text(json.dumps({"format": "other/1", "shards": {}}))
@@ -30,6 +32,7 @@ def test_missing_index_is_none_and_a_foreign_file_is_a_named_error(tmp_path):
         read_index(str(tmp_path / "index.json"))
     with pytest.raises(ValueError, match="index 'x' is not valid JSON"):
         parse_index("{", "x")
+
 
 def test_write_index_and_the_writer_write_the_same_format(tmp_path):
     import numpy as np
