@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import numpy as np
 import torch
@@ -36,8 +36,8 @@ READ_BLOCK = 1 << 16  # frames per read when a file's length is unknown
 def has_new_shared() -> bool:
     """Whether this torch allocates a typed storage straight in shared memory (``_new_shared``)."""
     try:
-        storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(1)
-        return bool(storage.is_shared()) and storage.size() == 1
+        t = _new_shared(1)
+        return t.is_shared() and t.shape == (1,) and t.item() == 0.0
     except Exception:  # noqa: BLE001  (any failure means: use the public path)
         return False
 
@@ -81,6 +81,10 @@ def new_shared_zeros(n: int) -> Tensor:
     """
     if not has_new_shared():
         return torch.zeros(n, dtype=torch.float32)
+    return _new_shared(n)
+
+
+def _new_shared(n: int) -> Tensor:
     storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(n)
     return torch.empty(0, dtype=torch.float32).new(storage)
 
@@ -101,9 +105,13 @@ def read_unknown_length(f: sf.SoundFile) -> np.ndarray:
     """All remaining frames of an open file whose length libsndfile does not know, as float32 (T, C).
 
     soundfile's own ``read()`` sizes its output from the reported length (SF_COUNT_MAX here), so
-    both paths read blocks of :data:`READ_BLOCK` frames until an empty one.
+    both paths read blocks of :data:`READ_BLOCK` frames until an empty one. The public path has one
+    more catch: soundfile seeks to the end of each block it read, and libsndfile cannot seek to the
+    end of a stream of unknown length, so the last block raises after its frames were decoded into
+    the buffer; they are counted by a NaN fill (integer PCM never decodes to NaN; a float stream
+    with NaN samples would end at the first one, then rejected as ``non_finite`` on the fast path).
     """
-    parts = []
+    parts: List[np.ndarray] = []
     private = has_sf_readf()
     if private:
         from soundfile import _ffi, _snd
@@ -111,9 +119,15 @@ def read_unknown_length(f: sf.SoundFile) -> np.ndarray:
         if private:
             buf = np.empty((READ_BLOCK, f.channels), np.float32)
             n = int(_snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", buf), READ_BLOCK))
-            block = buf[:max(n, 0)]
+            last = False
         else:
-            block = f.read(READ_BLOCK, dtype="float32", always_2d=True)
-        if len(block) == 0:
+            buf = np.full((READ_BLOCK, f.channels), np.nan, np.float32)
+            try:
+                n, last = len(f.read(READ_BLOCK, dtype="float32", always_2d=True, out=buf)), False
+            except RuntimeError:  # soundfile's seek past the final block failed: the stream ended
+                filled = ~np.isnan(buf[:, 0])
+                n, last = (READ_BLOCK if filled.all() else int(np.argmin(filled))), True
+        if n > 0:
+            parts.append(buf[:n])
+        if n <= 0 or last:
             return np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
-        parts.append(block)
