@@ -115,7 +115,8 @@ class ShardedAudioDataset(IterableDataset):
         _check(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
         _check(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
         _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
-        _check(rank is None or (world_size is not None and 0 <= rank < world_size), "rank", f"in [0, world_size={world_size})", rank)
+        _check(rank is None or (world_size is not None and 0 <= rank < world_size), "rank",
+               f"in [0, world_size={world_size})", rank)
         _check(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
         ErrorPolicy(on_error)  # validates on_error
         self.retry = DATASET_RETRY if retry is None else retry

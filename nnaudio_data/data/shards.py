@@ -65,7 +65,8 @@ def count_samples(url: str, retry: Optional[Retry] = None,
                   storage_options: Optional[Dict[str, Any]] = None) -> int:
     """Samples in one shard, as :func:`nnaudio_data.data.tario.tar_samples` groups them, reading
     headers only (seeking past member bytes where the stream seeks)."""
-    n, key, exts = 0, None, set()  # type: int, Optional[str], Set[str]
+    n, key = 0, None
+    exts: Set[str] = set()
 
     def want(name: str) -> bool:  # group members as tar_samples does; read no bytes
         nonlocal n, key, exts
