@@ -22,6 +22,7 @@ Modules, one line each:
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
 - ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
 - ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
+- ``_compat.py``   private torch / soundfile calls of the hot path, each probed, with a public fallback
 - ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check)
 - ``tools/``       what the command runs, not part of the API: ``bench/`` (every figure of the docs),
   ``gpu_check.py`` (every GPU claim in one run), ``demo.py`` and its synthetic clips ``synth.py``

@@ -6,7 +6,8 @@ it to the main process passes a file descriptor instead of pickling the samples.
 (``os.pwrite``): the kernel copies them straight into the shared pages, where writing through the
 fresh mapping would first take one page fault per 4 KiB page (about a third of the cost of
 collating a batch of one-second clips). Clips it cannot write that way (another dtype, device or
-layout) are assigned through the mapping, as in the main process.
+layout) are assigned through the mapping, as in the main process. The private torch calls behind
+both live in :mod:`nnaudio_data._compat`, with public fallbacks (a plain tensor; assignment).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 from torch.utils.data import get_worker_info
+
+from ._compat import new_shared_zeros, shared_fd
 
 _FLOAT_BYTES = 4
 
@@ -33,8 +36,7 @@ def shared_zeros(*shape: int) -> Tensor:
     n = 1
     for d in shape:
         n *= d
-    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(n)
-    return torch.empty(0, dtype=torch.float32).new(storage).view(*shape)
+    return new_shared_zeros(n).view(*shape)
 
 
 def stack_padded(waves: Sequence[Tensor], channels: int, length: int) -> Tensor:
@@ -66,11 +68,7 @@ def _descriptor(out: Tensor) -> Optional[int]:
         return None
     if torch.multiprocessing.get_sharing_strategy() != "file_descriptor":
         return None
-    try:
-        fd, _ = out.untyped_storage()._share_fd_cpu_()  # the descriptor it holds; nothing is copied
-    except (AttributeError, RuntimeError):
-        return None
-    return fd
+    return shared_fd(out)
 
 
 def _write_clip(fd: int, w: Tensor, i: int, channels: int, length: int) -> bool:

@@ -1,7 +1,7 @@
 """CPU side of the pipeline, run inside DataLoader workers: shard lists, tar reading, decode,
 resample, trim/pad, datasets.
 
-Modules, one line each: ``shards`` (URL lists, the shard index), ``tario`` (tar members -> samples),
+Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file), ``tario`` (tar members -> samples),
 ``split`` (ranks / workers / seeds), ``samples`` (decode -> item), ``reorder`` (shuffle buffer,
 length buckets), ``progress`` (provenance tags, stats, consumed record), ``dataset``
 (:class:`ShardedAudioDataset`), ``labels`` (class names <-> ids, multi-hot), ``sources`` / ``remote`` /
@@ -15,7 +15,8 @@ from .errors import EmptyEpochError, ErrorPolicy, SampleError, SampleWarning, Sk
 from .progress import LoaderStats, Provenance
 from .reorder import bucket_by_length, shuffle_buffer
 from .resample import resample, to_mono
-from .shards import count_shards, expand_urls, write_index
+from .index import write_index
+from .shards import count_shards, expand_urls
 from .trim import trim_pad
 # remote shards, wrapping datasets, writing shards
 from .remote import Retry

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .errors import EmptyEpochError, ErrorPolicy, SampleError
-from .labels import map_labels, resolve_labels
+from .labels import LabelMap, map_labels, resolve_labels
 from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
 from .decode import AUDIO_EXTENSIONS
 from .remote import DATASET_RETRY, Retry
-from .shards import count_samples, default_index_url, expand_urls, read_index_doc, sizes_for
+from .index import default_index_url, read_index_doc, sizes_for
+from .shards import count_samples, expand_urls
 from .sources import PipeStream, local_path, open_shard
 from .._seed import generator
 from .split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
@@ -114,28 +115,30 @@ class ShardedAudioDataset(IterableDataset):
         _check(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
         _check(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
         _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
-        _check(rank is None or 0 <= rank < world_size, "rank", f"in [0, world_size={world_size})", rank)
+        _check(rank is None or (world_size is not None and 0 <= rank < world_size), "rank",
+               f"in [0, world_size={world_size})", rank)
         _check(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
         ErrorPolicy(on_error)  # validates on_error
         self.retry = DATASET_RETRY if retry is None else retry
         self.storage_options = storage_options
         self.urls = expand_urls(urls, storage_options)
-        missing = [u for u in self.urls if local_path(u) is not None and not os.path.isfile(local_path(u))]
+        missing = [u for u in self.urls if (p := local_path(u)) is not None and not os.path.isfile(p)]
         if missing:
             raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
                              f"{len(self.urls)} local shards missing)")
         self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
-        self._explicit_rank = None if rank is None else (rank, world_size)
+        self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
         self._rank_world = rank_world(self._explicit_rank)
         self.index = index
-        self.label_map = None
+        self.label_map: Optional[LabelMap] = None
         self.sizes = self._load_sizes(index, count, labels)
         self._ensure_sizes()
         self.epoch, self._passes = 0, 0
         self._stats, self._mailbox = LoaderStats(), Mailbox()
-        self._consumed, self._consumed_epoch, self._workers_seen = Consumed(), 0, None
+        self._consumed, self._consumed_epoch = Consumed(), 0
+        self._workers_seen: Optional[int] = None
         self._token = f"{os.getpid()}-{next(_COUNTER)}"
         register(self._token, self)
 
@@ -199,10 +202,16 @@ class ShardedAudioDataset(IterableDataset):
             raise ValueError(_NEEDS_SIZES)
         return on
 
+    def _known_sizes(self) -> List[int]:
+        if self.sizes is None:
+            raise ValueError(_NEEDS_SIZES)
+        return self.sizes
+
     def _rank_totals(self, epoch: int, world: int) -> List[int]:
+        sizes = self._known_sizes()
         order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
-        slots = plan(len(self.urls), order, world, 1, self.sizes)
-        return [sum(s.size(self.sizes) for s in slots[(r, 0)]) for r in range(world)]
+        slots = plan(len(self.urls), order, world, 1, sizes)
+        return [sum(s.size(sizes) for s in slots[(r, 0)]) for r in range(world)]
 
     def __len__(self) -> int:
         """Samples this rank delivers per epoch (the index's counts, before rejections; exact under
@@ -243,7 +252,7 @@ class ShardedAudioDataset(IterableDataset):
                                   f"{self._rank_totals(epoch, world)}, shards {self._names(range(len(self.urls)))})")
         done = sum(skip.per_worker.values())
         if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
-            owned = _deal_rest(share, self.sizes, self.urls, skip, workers, w)
+            owned = _deal_rest(share, self._known_sizes(), self.urls, skip, workers, w)
             items = self._items(share, policy, skip, epoch, rank, w, owned)
             target, expected = len(range(w, total - done, workers)), sum(map(len, owned.values()))
         else:  # a fresh epoch, or a worker's own record (StatefulDataLoader restores one per worker)
@@ -252,7 +261,7 @@ class ShardedAudioDataset(IterableDataset):
                                  f"as the saved state ({self._workers_seen}), got {workers}")
             items = self._items(slices, policy, skip, epoch, rank, w)
             target = len(range(w, total, workers)) - skip.per_worker[w]
-            expected = sum(s.size(self.sizes) for s in slices) - _n_skipped(slices, skip, self.urls)
+            expected = sum(s.size(self._known_sizes()) for s in slices) - _n_skipped(slices, skip, self.urls)
         again = ErrorPolicy("skip")
         items = equalise(items, target, expected, policy.stats,
                          lambda: self._items(share, again, Consumed(), epoch, rank, w),
@@ -305,12 +314,14 @@ class ShardedAudioDataset(IterableDataset):
             url = self.urls[s.shard]
             if owned is not None:  # resuming: the indices dealt to this worker, and its turn of
                 # the samples past the index that the rank's slice holds (counted as stale there)
-                def keep(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
+                def keep_owned(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
                     past = self.sizes is not None and i >= self.sizes[s.shard] and i % s.step == s.start
                     return i in mine or (past and (i // s.step) % deal[1] == deal[0])
+                keep: Callable[[int], bool] = keep_owned
             else:
-                def keep(i: int, s: Slice = s, url: str = url) -> bool:
+                def keep_sliced(i: int, s: Slice = s, url: str = url) -> bool:
                     return i % s.step == s.start and (url, i) not in skip
+                keep = keep_sliced
 
             try:
                 f = open_shard(url, self.retry, self.storage_options)
@@ -379,8 +390,11 @@ class ShardedAudioDataset(IterableDataset):
 
     def _record(self, batch: Any) -> None:
         tags = tags_of(batch)
-        if tags and tags[0].epoch != self._consumed_epoch:  # e.g. persistent workers moved on
-            self._consumed, self._consumed_epoch = Consumed(), tags[0].epoch
+        # Provenance (data/progress.py) sets its attributes in __new__ without declaring them on
+        # the class, so mypy cannot see them; drop these ignores once progress.py declares them
+        epoch = tags[0].epoch if tags else None  # type: ignore[attr-defined]
+        if epoch is not None and epoch != self._consumed_epoch:  # e.g. persistent workers moved on
+            self._consumed, self._consumed_epoch = Consumed(), epoch
         self._consumed.add(tags)
 
     def state_dict(self) -> Dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import NamedTuple, Optional, Tuple
 import numpy as np
 import soundfile as sf
 
+from .._compat import read_unknown_length
 from .errors import SampleError
 from .wav import WavInfo, WavTruncated, parse_wav, read_wav
 
@@ -55,18 +56,12 @@ def _read_all(f: sf.SoundFile) -> np.ndarray:
     """All frames as float32 (T, C).
 
     When the header does not say how many frames there are (a streamed FLAC), soundfile's own
-    reads fail (they seek past the reported end), so libsndfile's read loop is called directly.
+    ``read()`` sizes its output from that (SF_COUNT_MAX), so the file is read in blocks
+    (:func:`nnaudio_data._compat.read_unknown_length`).
     """
     if 0 <= f.frames < _UNKNOWN:
         return f.read(dtype="float32", always_2d=True)
-    from soundfile import _ffi, _snd  # private, but the one read that does not seek
-    parts = []
-    while True:
-        buf = np.empty((1 << 16, f.channels), np.float32)
-        n = _snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", buf), len(buf))
-        if n <= 0:
-            return np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
-        parts.append(buf[:n])
+    return read_unknown_length(f)
 
 
 def _read_soundfile(data: bytes, url: str, key: str, ext: Optional[str],

@@ -124,7 +124,8 @@ class ResumingReader(io.RawIOBase):
                  sleep: Callable[[float], None] = time.sleep):
         super().__init__()
         self.url, self.opener, self.retry, self.sleep = url, opener, retry, sleep
-        self.offset, self.total, self.retries = 0, None, 0
+        self.offset, self.retries = 0, 0
+        self.total: Optional[int] = None
         self.stream: Optional[IO[bytes]] = None
         self._with_retries(lambda: 0)  # connect now: a missing shard fails here, not on first read
 
@@ -135,8 +136,9 @@ class ResumingReader(io.RawIOBase):
         self.stream, total = self.opener(self.offset)
         self.total = total if self.total is None else self.total
 
-    def _with_retries(self, step: Callable[[], int]):
+    def _with_retries(self, step: Callable[[], int]) -> int:
         failures = 0
+        err: Exception
         while True:
             try:
                 if self.stream is None:
@@ -168,7 +170,9 @@ class ResumingReader(io.RawIOBase):
     def _read_some(self, b: memoryview) -> int:
         # at most one read of the socket: bytes that arrived before a stall are kept, not lost
         # with the timeout of a read that waits to fill the whole buffer
-        read = getattr(self.stream, "readinto1", None) or self.stream.readinto
+        # openers return urllib responses, fsspec files, buffered readers: all have readinto,
+        # which typing.IO does not declare
+        read = getattr(self.stream, "readinto1", None) or getattr(self.stream, "readinto")
         n = read(b)
         if n == 0 and self.total is not None and self.offset < self.total:
             raise Dropped(f"connection closed at byte {self.offset} of {self.total}")

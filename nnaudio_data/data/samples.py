@@ -100,7 +100,7 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
     if info is not None:  # check what the header says before decoding anything
         check_rate(info.sample_rate, spec.sr, url, key)
         _check_channels(info.channels, spec, url, key)
-    if _window_applies(info, spec):
+    if info is not None and _window_applies(info, spec):
         return _window_clip(data, info, spec, url, key, label, crop_gen)
     flac = flac_streaminfo(data) if info is None else None
     if flac is not None and _flac_window_applies(flac, spec):
@@ -147,6 +147,7 @@ def _window_clip(data: bytes, info: WavInfo, spec: ClipSpec, url: str, key: str,
                  crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
     """:func:`prepare_clip` of the whole decoded file, bit for bit, for the cases of
     :func:`_window_applies`: only the kept window is decoded, straight into the padded clip."""
+    assert spec.length is not None  # _window_applies
     start, valid = trim_window(info.frames, spec.offset, spec.length, spec.crop, crop_gen)
     clip = np.empty((info.channels, spec.length), np.float32)
     if valid:  # else nothing is kept: rejected as too short below
@@ -167,6 +168,7 @@ def _flac_window_clip(data: bytes, info: FlacInfo, spec: ClipSpec, url: str, key
     """:func:`prepare_clip` of the whole decoded FLAC, sample for sample, for the cases of
     :func:`_flac_window_applies`: only the kept window is decoded, straight into the padded clip
     (the window is sized by ``spec.length``, never by the header's frame count)."""
+    assert spec.length is not None  # _flac_window_applies
     start, valid = trim_window(info.frames, spec.offset, spec.length, spec.crop, crop_gen)
     clip = np.empty((info.channels, spec.length), np.float32)
     if valid:  # else nothing is kept: rejected as too short below

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
-from typing import IO, Any, Dict, Optional
+from typing import IO, Any, Dict, Optional, cast
 from urllib.parse import unquote
 
 from .errors import SampleError
@@ -41,6 +41,7 @@ class PipeStream(io.RawIOBase):
         self.url, self.timeout, self._checked = url, timeout, False
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(url[5:], shell=True, stdout=subprocess.PIPE, stderr=self._stderr)
+        self._stdout = cast(io.BufferedReader, self.proc.stdout)  # stdout=PIPE, default buffering
 
     def readable(self) -> bool:
         return True
@@ -48,7 +49,7 @@ class PipeStream(io.RawIOBase):
     def readinto(self, b) -> int:
         if self._checked:
             return 0
-        n = self.proc.stdout.readinto(b)
+        n = self._stdout.readinto(b)
         if n == 0 and len(b):
             self._check(at_end=True)
         return n
@@ -58,7 +59,7 @@ class PipeStream(io.RawIOBase):
             return
         self._checked = True
         exited_by_itself = at_end or self.proc.poll() is not None
-        self.proc.stdout.close()
+        self._stdout.close()
         if not exited_by_itself:  # closed early: its output is no longer wanted
             self.proc.kill()
         try:
@@ -122,7 +123,7 @@ def open_shard(url: str, retry: Optional[Retry] = None,
     """
     retry = retry or Retry()
     if url.startswith("pipe:"):
-        return PipeStream(url, retry.timeout)
+        return cast(IO[bytes], PipeStream(url, retry.timeout))  # a binary stream; typeshed's IO is nominal
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme in ("http", "https"):
         raw = ResumingReader(url, http_opener(url, retry.timeout), retry)
@@ -131,6 +132,8 @@ def open_shard(url: str, retry: Optional[Retry] = None,
         raw = ResumingReader(url, fsspec_opener(url, storage_options), retry)
         return io.BufferedReader(raw, BUFFER)
     path = local_path(url)
+    if path is None:  # unreachable: the scheme is "" or "file" here
+        raise ValueError(f"url: not a local path: {url!r}")
     try:
         return open(path, "rb")
     except OSError as e:

@@ -11,7 +11,7 @@ lands in exactly one part.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, overload
 
 import torch
 
@@ -24,6 +24,12 @@ class Slice(NamedTuple):
     shard: int
     step: int = 1
     start: int = 0
+
+    @overload
+    def size(self, sizes: Sequence[int]) -> int: ...
+
+    @overload
+    def size(self, sizes: Optional[Sequence[int]]) -> Optional[int]: ...
 
     def size(self, sizes: Optional[Sequence[int]]) -> Optional[int]:
         """Samples in the slice, or None when the shard size is unknown."""
@@ -96,8 +102,11 @@ def plan(n_shards: int, order: Sequence[int], world: int, workers: int,
     a rank by :func:`assign`, or by :func:`interleave` when ``mix`` (needs ``sizes``)."""
     if len(order) != n_shards:
         raise ValueError(f"order must list {n_shards} shards, got {len(order)}")
+    if mix and sizes is None:
+        raise ValueError("plan: mix=True (equal batches) needs the shard sizes, got sizes=None")
     ranks = split_ranks([Slice(i) for i in order], world, sizes)
-    split = (lambda part: interleave(part, workers, sizes)) if mix else (lambda part: assign(part, workers, sizes))
+    def split(part: List[Slice]) -> List[List[Slice]]:
+        return interleave(part, workers, sizes) if mix and sizes is not None else assign(part, workers, sizes)
     return {(r, w): part for r, rank_slices in enumerate(ranks) for w, part in enumerate(split(rank_slices))}
 
 

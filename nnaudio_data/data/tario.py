@@ -23,7 +23,7 @@ import gzip
 import io
 import os
 import re
-from typing import IO, Callable, Dict, Iterator, Optional, Set, Tuple, cast
+from typing import IO, AbstractSet, Callable, Dict, Iterator, Optional, Set, Tuple, cast
 
 from .errors import ErrorPolicy, SampleError
 
@@ -195,8 +195,8 @@ def split_name(name: str) -> Optional[Tuple[str, str]]:
 
 
 def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
-                exts: Optional[Set[str]] = None, size: Optional[int] = None,
-                audio: Optional[Set[str]] = None) -> Iterator[Dict[str, object]]:
+                exts: Optional[AbstractSet[str]] = None, size: Optional[int] = None,
+                audio: Optional[AbstractSet[str]] = None) -> Iterator[Dict[str, object]]:
     """Group the members of one shard into samples (a stream stage).
 
     Args:
@@ -247,8 +247,9 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             if pending is not None and pending is not cur:
                 yield from _finish(pending, policy)
             pending = cur if wanted else None
-            if data is not None and pending is not None:
-                pending[split_name(name)[1]] = data
+            parts = split_name(name) if data is not None else None  # a read member was wanted:
+            if parts is not None and pending is not None:             # it has an extension
+                pending[parts[1]] = data
     except Exception as e:  # noqa: BLE001  (any failure of the stream is this shard's, named)
         if not isinstance(e, SampleError):  # e.g. a gzip stream that breaks off: EOFError, zlib.error
             reason = "truncated" if isinstance(e, EOFError) else "bad_tar"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -21,9 +21,10 @@ WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 # the 14 bytes after the 2-byte format tag in a KSDATAFORMAT_SUBTYPE_* GUID
 _KS_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 # (format, bits) -> numpy dtype of the stored samples (24-bit is unpacked by hand)
-_DTYPES = {(WAVE_FORMAT_PCM, 8): np.uint8, (WAVE_FORMAT_PCM, 16): np.dtype("<i2"),
-           (WAVE_FORMAT_PCM, 24): None, (WAVE_FORMAT_PCM, 32): np.dtype("<i4"),
-           (WAVE_FORMAT_IEEE_FLOAT, 32): np.dtype("<f4"), (WAVE_FORMAT_IEEE_FLOAT, 64): np.dtype("<f8")}
+_DTYPES: Dict[Tuple[int, int], Optional[np.dtype]] = {
+    (WAVE_FORMAT_PCM, 8): np.dtype(np.uint8), (WAVE_FORMAT_PCM, 16): np.dtype("<i2"),
+    (WAVE_FORMAT_PCM, 24): None, (WAVE_FORMAT_PCM, 32): np.dtype("<i4"),
+    (WAVE_FORMAT_IEEE_FLOAT, 32): np.dtype("<f4"), (WAVE_FORMAT_IEEE_FLOAT, 64): np.dtype("<f8")}
 _SCALE = {8: np.float32(2.0 ** -7), 16: np.float32(2.0 ** -15), 24: np.float32(2.0 ** -31),
           32: np.float32(2.0 ** -31)}
 

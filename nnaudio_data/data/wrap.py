@@ -61,7 +61,8 @@ def _read_path(path: Any, url: str, key: str) -> Tuple[np.ndarray, int]:
     return decode_audio(data, url, key, ext=Path(path).suffix.lstrip("."))
 
 
-def _from_audio_field(audio: Any, url: str, key: str) -> Tuple[np.ndarray, int]:
+def _from_audio_field(audio: Any, url: str, key: str) -> Tuple[np.ndarray, Any]:
+    """(waveform, rate as found): the caller checks the rate ("sample_rate")."""
     if hasattr(audio, "get_all_samples"):  # a decoder object (datasets >= 4, torchcodec)
         samples = audio.get_all_samples()
         return _array(samples.data), int(samples.sample_rate)

@@ -13,7 +13,8 @@ else (note lists) into ``KEY.json``.
 Splits: a source's own split (manifest column, official lists) is kept; ``split`` draws fractions
 of the rest, stratified by label and seeded (:mod:`.partition`); the rest is ``train``. With more
 than one split, shards are ``OUT/{split}-%06d.tar`` and each split has ``OUT/{split}.index.json``;
-``OUT/index.json`` lists every shard (``{prefix}-%06d.tar`` when there is one split)::
+``OUT/index.json`` lists every shard (``{prefix}-%06d.tar`` when there is one split), in the
+format of :mod:`.index`::
 
     {"format": "nnaudio_data.index/1", "shards": {"train-000000.tar": 512, ...},
      "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...}}
@@ -38,13 +39,13 @@ import webdataset as wds
 from tqdm import tqdm
 
 from .decode import AUDIO_EXTENSIONS
+from .index import INDEX_NAME, save_index
 from .labels import label_space
 from .manifest import Entry, inspect_header, list_sources, make_key, parse_size
-from .objstore import is_remote, join, make_dirs, open_output, write_text
+from .objstore import is_remote, join, make_dirs, open_output
 from .partition import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
 from .summary import ShardSummary, SplitSummary
 
-INDEX_FORMAT = "nnaudio_data.index/1"
 LABEL_KINDS = ("class", "text")
 _BLOCK, _RECORD = 512, 10240  # tar block and record sizes (tarfile pads an archive to a record)
 
@@ -110,16 +111,6 @@ class _Packer:
             self.bytes += self.stream.tell()
             self.stream.close()
         self.tar = self.stream = None
-
-
-def _index_text(shards: Mapping[str, int], classes: Optional[List[str]], multi: bool,
-                splits: Optional[Mapping[str, List[str]]] = None) -> str:
-    doc: Dict[str, Any] = {"format": INDEX_FORMAT, "shards": dict(shards)}
-    if classes is not None:
-        doc["classes"], doc["multi_label"] = classes, multi
-    if splits:
-        doc["splits"] = dict(splits)
-    return json.dumps(doc, indent=1) + "\n"
 
 
 def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], prefix: Optional[str] = None,
@@ -210,10 +201,10 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         bar.close()
     summary.clips = sum(p.clips for p in summary.splits.values())
     by_split = {n: list(p.shards) for n, p in summary.splits.items()} if several else None
-    write_text(join(out, "index.json"), _index_text(summary.shards, classes, multi, by_split), storage_options)
+    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options)
     if several:
         for name, part in summary.splits.items():
-            write_text(join(out, f"{name}.index.json"), _index_text(part.shards, classes, multi), storage_options)
+            save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi, storage_options=storage_options)
     return summary
 
 

@@ -1,0 +1,133 @@
+"""Private torch and soundfile APIs on the hot path, each behind a capability probe, with a
+fallback to the public path. The one place to look when a torch or soundfile release changes them.
+
+- :func:`new_shared_zeros`: a worker's batch born in shared memory, as ``default_collate``
+  allocates it (``Tensor._typed_storage()._new_shared``). Fallback: ``torch.zeros``, which the
+  DataLoader moves to shared memory when it sends the batch (one more copy).
+- :func:`shared_fd`: the descriptor behind a shared batch, so that clips are written with
+  ``os.pwrite`` (``UntypedStorage._share_fd_cpu_``). Fallback: None, and the caller assigns the
+  clips through the mapping.
+- :func:`read_unknown_length`: all frames of a file whose length libsndfile does not know, a
+  streamed FLAC (``soundfile._snd.sf_readf_float`` on ``SoundFile._file``). Fallback:
+  ``SoundFile.read`` in blocks.
+
+Each probe (``has_*``) runs once per process, on first use, by trying the private call on a tiny
+object; a failed probe selects the fallback for that process. Both paths give equal values
+(``tests/test_compat.py`` forces each fallback). Tested with torch 2.13 and soundfile 0.14,
+the ranges stated in ``pyproject.toml``.
+"""
+from __future__ import annotations
+
+import functools
+import io
+from typing import TYPE_CHECKING, List, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:
+    import soundfile as sf
+
+READ_BLOCK = 1 << 16  # frames per read when a file's length is unknown
+
+
+@functools.lru_cache(maxsize=None)
+def has_new_shared() -> bool:
+    """Whether this torch allocates a typed storage straight in shared memory (``_new_shared``)."""
+    try:
+        t = _new_shared(1)
+        return t.is_shared() and t.shape == (1,) and t.item() == 0.0
+    except Exception:  # noqa: BLE001  (any failure means: use the public path)
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def has_share_fd() -> bool:
+    """Whether this torch and platform give the descriptor of a shared CPU storage (``_share_fd_cpu_``)."""
+    try:
+        fd, _ = torch.zeros(1).untyped_storage()._share_fd_cpu_()
+        return isinstance(fd, int)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def has_sf_readf() -> bool:
+    """Whether soundfile exposes libsndfile's read loop (``_snd.sf_readf_float`` on ``SoundFile._file``)."""
+    try:
+        import soundfile as sf
+        from soundfile import _ffi, _snd
+        buf = io.BytesIO()
+        sf.write(buf, np.zeros((2, 1), np.float32), 8000, format="WAV", subtype="FLOAT")
+        buf.seek(0)
+        with sf.SoundFile(buf) as f:
+            out = np.empty((2, 1), np.float32)
+            return int(_snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", out), 2)) == 2
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def new_shared_zeros(n: int) -> Tensor:
+    """``n`` float32 zeros, in shared memory (zero-filled by the system) where this torch allocates
+    there directly; else a plain tensor, which the DataLoader moves there when it sends it.
+
+    Shape:
+        output: (n,)
+
+    Example:
+        >>> new_shared_zeros(3).tolist()
+        [0.0, 0.0, 0.0]
+    """
+    if not has_new_shared():
+        return torch.zeros(n, dtype=torch.float32)
+    return _new_shared(n)
+
+
+def _new_shared(n: int) -> Tensor:
+    storage = torch.empty(0, dtype=torch.float32)._typed_storage()._new_shared(n)
+    return torch.empty(0, dtype=torch.float32).new(storage)
+
+
+def shared_fd(t: Tensor) -> Optional[int]:
+    """The file descriptor behind a CPU tensor already in shared memory under the
+    "file_descriptor" strategy, or None (not shared, or no such API here). Nothing is copied."""
+    if not t.is_shared() or not has_share_fd():
+        return None
+    try:
+        fd, _ = t.untyped_storage()._share_fd_cpu_()
+    except (AttributeError, RuntimeError):
+        return None
+    return int(fd)
+
+
+def read_unknown_length(f: sf.SoundFile) -> np.ndarray:
+    """All remaining frames of an open file whose length libsndfile does not know, as float32 (T, C).
+
+    soundfile's own ``read()`` sizes its output from the reported length (SF_COUNT_MAX here), so
+    both paths read blocks of :data:`READ_BLOCK` frames until an empty one. The public path has one
+    more catch: soundfile seeks to the end of each block it read, and libsndfile cannot seek to the
+    end of a stream of unknown length, so the last block raises after its frames were decoded into
+    the buffer; they are counted by a NaN fill (integer PCM never decodes to NaN; a float stream
+    with NaN samples would end at the first one, then rejected as ``non_finite`` on the fast path).
+    """
+    parts: List[np.ndarray] = []
+    private = has_sf_readf()
+    if private:
+        from soundfile import _ffi, _snd
+    while True:
+        if private:
+            buf = np.empty((READ_BLOCK, f.channels), np.float32)
+            n = int(_snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", buf), READ_BLOCK))
+            last = False
+        else:
+            buf = np.full((READ_BLOCK, f.channels), np.nan, np.float32)
+            try:
+                n, last = len(f.read(READ_BLOCK, dtype="float32", always_2d=True, out=buf)), False
+            except RuntimeError:  # soundfile's seek past the final block failed: the stream ended
+                filled = ~np.isnan(buf[:, 0])
+                n, last = (READ_BLOCK if filled.all() else int(np.argmin(filled))), True
+        if n > 0:
+            parts.append(buf[:n])
+        if n <= 0 or last:
+            return np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)

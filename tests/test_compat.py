@@ -1,0 +1,108 @@
+"""nnaudio_data._compat: each private torch / soundfile call has a probe and a public fallback, and
+both paths give equal values. The fallback is forced by replacing the probe (inherited by the
+forked DataLoader worker), the real parts run as they are: real worker processes, real
+shared memory, real libsndfile."""
+import io
+import struct
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import torch.multiprocessing as tmp
+from torch.utils.data import DataLoader
+
+from nnaudio_data import _compat
+from nnaudio_data.collate import collate_audio
+from nnaudio_data.data import decode_audio
+
+
+def _clip_batches():
+    """Batches of every kind the worker-side writer meets: float32 mono and stereo, short and full
+    length, float64, a non-contiguous view, an empty clip."""
+    g = torch.Generator().manual_seed(3)
+    return [[{"waveform": torch.randn(1, 50 - 7 * i, generator=g)} for i in range(4)],
+            [{"waveform": torch.randn(2, 40, generator=g)}, {"waveform": torch.randn(2, 33, generator=g)},
+             {"waveform": torch.randn(2, 40, generator=g, dtype=torch.float64)},
+             {"waveform": torch.randn(40, 2, generator=g).T}, {"waveform": torch.zeros(2, 0)}]]
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return self.batches[i]
+
+
+def test_the_private_paths_are_available_in_the_tested_range():
+    """torch 2.13 / soundfile 0.14 (pyproject's tested range) take the fast paths."""
+    assert _compat.has_new_shared() and _compat.has_share_fd() and _compat.has_sf_readf()
+    x = _compat.new_shared_zeros(5)
+    assert x.is_shared() and x.tolist() == [0.0] * 5
+    if tmp.get_sharing_strategy() == "file_descriptor":
+        assert isinstance(_compat.shared_fd(x), int)
+
+
+def test_fallbacks_are_plain_tensors(monkeypatch):
+    monkeypatch.setattr(_compat, "has_new_shared", lambda: False)
+    monkeypatch.setattr(_compat, "has_share_fd", lambda: False)
+    x = _compat.new_shared_zeros(4)
+    assert not x.is_shared() and x.dtype == torch.float32 and x.tolist() == [0.0] * 4
+    assert _compat.shared_fd(x) is None
+    assert _compat.shared_fd(torch.zeros(3).share_memory_()) is None
+
+
+@pytest.mark.parametrize("new_shared,share_fd", [(True, True), (False, True), (True, False), (False, False)])
+def test_worker_batches_equal_on_every_path(monkeypatch, new_shared, share_fd):
+    """In a real forked worker, each combination of fast path and fallback collates the same values
+    (padding included) as the main process."""
+    if not new_shared:
+        monkeypatch.setattr(_compat, "has_new_shared", lambda: False)
+    if not share_fd:
+        monkeypatch.setattr(_compat, "has_share_fd", lambda: False)
+    batches = _clip_batches()
+    loader = DataLoader(_Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio,
+                        multiprocessing_context="fork")
+    got = list(loader)
+    assert len(got) == len(batches)
+    for batch, samples in zip(got, batches):
+        want = collate_audio(samples)
+        assert batch.waveform.dtype == torch.float32 and torch.equal(batch.waveform, want.waveform)
+        assert batch.lengths.tolist() == want.lengths.tolist()
+
+
+def _streamed_flac(x: np.ndarray, sr: int) -> bytes:
+    """FLAC bytes whose STREAMINFO says neither length nor MD5, as a streaming encoder writes them."""
+    buf = io.BytesIO()
+    sf.write(buf, x, sr, format="FLAC", subtype="PCM_16")
+    data = bytearray(buf.getvalue())
+    info = struct.unpack_from(">Q", data, 18)[0]  # rate(20) channels(3) bits(5) total samples(36)
+    struct.pack_into(">Q", data, 18, info & ~((1 << 36) - 1))
+    data[26:42] = bytes(16)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("frames", [1, _compat.READ_BLOCK, 70000])
+def test_unknown_length_reads_equal_on_both_paths(monkeypatch, frames):
+    """A streamed FLAC decodes to the same samples through libsndfile's loop and through
+    soundfile's public read, and both equal the FLAC whose header states its length."""
+    x = np.random.default_rng(frames).uniform(-0.99, 0.99, (frames, 2))
+    known = io.BytesIO()
+    sf.write(known, x, 16000, format="FLAC", subtype="PCM_16")
+    want = sf.read(io.BytesIO(known.getvalue()), dtype="float32", always_2d=True)[0]
+    data = _streamed_flac(x, 16000)
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        fast = _compat.read_unknown_length(f)
+    monkeypatch.setattr(_compat, "has_sf_readf", lambda: False)
+    with sf.SoundFile(io.BytesIO(data)) as f:
+        public = _compat.read_unknown_length(f)
+    assert fast.dtype == public.dtype == np.float32 and fast.shape == public.shape == (frames, 2)
+    np.testing.assert_array_equal(fast, want)
+    np.testing.assert_array_equal(public, want)
+    got, sr = decode_audio(data)  # the decoder's path, fallback still forced
+    np.testing.assert_array_equal(got, want.T)
+    assert sr == 16000
