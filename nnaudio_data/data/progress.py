@@ -193,7 +193,7 @@ class Provenance(str):
     """
 
     url: str
-    index: int
+    index: int  # type: ignore[assignment]  # the place in the shard: hides str.index, as it always has
     worker: int
     repeat: bool
     epoch: int
