@@ -16,16 +16,13 @@ Where the device stage runs (the contract):
 """
 from __future__ import annotations
 
-import itertools
-import os
-import weakref
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 from torch.utils.data import get_worker_info
 
-from . import _seed
+from . import _registry, _seed
 from .augment.base import run_augment
 from .batch import AudioBatch
 from .data.split import rank_world
@@ -35,21 +32,17 @@ from .stack import _as_sample, collate_audio  # noqa: F401  (_as_sample: augment
 _WHERE = ("auto", "worker", "main")
 
 
-# Collates built in this process, by token: a batch pickled back from a worker refers to its collate
-# by token, so the main process finds the original object (with its kernels, trained or not)
-# instead of unpickling a copy.
-_LIVE: "weakref.WeakValueDictionary[str, GPUSpectrogramCollate]" = weakref.WeakValueDictionary()
-_COUNTER = itertools.count()
-
-
-def _restore(token: str, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
-    live = _LIVE.get(token)
-    if live is not None:
+def _restore(token: _registry.Token, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
+    """Unpickle a collate: the live one in the process that built it (a batch pickled back from a
+    worker refers to its collate, so the main process runs the original, with its kernel, trained
+    or not), else this process's copy, rebuilt from ``state`` once (see :mod:`._registry`)."""
+    live = _registry.resolve(token)
+    if isinstance(live, GPUSpectrogramCollate):
         return live
     obj = GPUSpectrogramCollate.__new__(GPUSpectrogramCollate)
     obj.__dict__.update(state)
     obj._transform_on, obj._generators = {}, {}
-    _LIVE[token] = obj
+    _registry.adopt(token, obj)
     return obj
 
 
@@ -175,11 +168,10 @@ class GPUSpectrogramCollate:
             raise ValueError(f"a trainable kernel needs sr= (the clips' rate), so that its parameters "
                              f"exist before the first batch; got kind={kind!r} without sr")
         self._transform_on: Dict[str, nn.Module] = {}
-        self._token = f"{os.getpid()}-{next(_COUNTER)}"
-        _LIVE[self._token] = self
+        self._token = _registry.register(self)
 
     # -- pickling: a token plus what a fresh process needs to rebuild --------------------------
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, Tuple[_registry.Token, Dict[str, Any]]]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("_transform_on", "_generators")}
         if state["rank"] is None:  # a spawned worker has no process group: it gets the rank here
             state["rank"] = rank_world()[0]

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Optional, Tuple
 import torch
 
 from .batch import AudioBatch, map_tensors
+from .data.progress import hand_over
 
 
 class _SideStream:
@@ -101,6 +102,7 @@ class DeviceLoader:
         of the moment the batch is handed over (after the previous batch's optimiser step)."""
         if isinstance(batch, AudioBatch) and batch.pending:
             batch.finish()
+        hand_over(batch)  # a ShardedAudioDataset's counts that the batch carries: see data/progress.py
         return batch
 
     def __iter__(self) -> Iterator[Any]:

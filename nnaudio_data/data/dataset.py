@@ -16,7 +16,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .errors import EmptyEpochError, ErrorPolicy, SampleError
 from .labels import LabelMap, map_labels, resolve_labels
-from .progress import Consumed, LoaderStats, Mailbox, Provenance, register, tags_of
+from .progress import Consumed, Inbox, LoaderStats, Provenance, hand_over, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
 from .samples import READ_EXTENSIONS, ClipSpec, make_items
 from .decode import AUDIO_EXTENSIONS
@@ -36,7 +36,6 @@ _NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an i
                 "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
                 "here), or set equal_batches=False")
 STATE_FORMAT = "nnaudio_data.state/1"
-_COUNTER = itertools.count()
 
 
 class ShardedAudioDataset(IterableDataset):
@@ -136,11 +135,9 @@ class ShardedAudioDataset(IterableDataset):
         self.sizes = self._load_sizes(index, count, labels)
         self._ensure_sizes()
         self.epoch, self._passes = 0, 0
-        self._stats, self._mailbox = LoaderStats(), Mailbox()
+        self._inbox = Inbox()  # where the counts arrive: see .progress
         self._consumed, self._consumed_epoch = Consumed(), 0
         self._workers_seen: Optional[int] = None
-        self._token = f"{os.getpid()}-{next(_COUNTER)}"
-        register(self._token, self)
 
     def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
         where = index or default_index_url(self.urls)
@@ -173,9 +170,9 @@ class ShardedAudioDataset(IterableDataset):
     @property
     def stats(self) -> LoaderStats:
         """Delivered, skipped by reason, dropped and repeated counts of every pass so far, over all
-        workers of this process (each rank has its own)."""
-        self._mailbox.drain(self._stats)
-        return self._stats
+        workers of this process (each rank has its own): what was handed over (``track``,
+        ``DeviceLoader``) and the totals of the worker passes that ended (see :mod:`.progress`)."""
+        return self._inbox.total()
 
     # -- epochs, ranks, lengths -------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -185,6 +182,7 @@ class ShardedAudioDataset(IterableDataset):
         if epoch != self._consumed_epoch:
             self._consumed, self._consumed_epoch = Consumed(), epoch
         self.epoch, self._passes = int(epoch), 0
+        self._inbox.total()  # read the ended passes' totals now and then, so the pipe never fills
         self._world()  # the process group may have been initialised after construction
         self._ensure_sizes()
 
@@ -352,30 +350,32 @@ class ShardedAudioDataset(IterableDataset):
     def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
              epoch: int) -> Iterator[Dict[str, Any]]:
         """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
-        item is held back until the next is made, so the last tag also carries the rejections that
-        follow it. (Counts of a worker that delivers nothing at all stay in that worker.)"""
+        item is held back until the next is made, so its tag also carries the rejections that
+        follow it. In a worker, the pass's total goes through the mailbox at its end; in the main
+        process, counts go straight to the inbox (see :mod:`.progress`)."""
         in_main, sent, held = _in_main(), LoaderStats(), None
-        for item in itertools.chain(items, [None]):
+        stream = None if in_main else int.from_bytes(os.urandom(8), "little")  # this worker pass
+        for seq, item in enumerate(itertools.chain(items, [None])):
+            if held is not None:
+                held["info"].delta = stats.since(sent)
+                if in_main and held["info"].delta is not None:  # the inbox is here: no hand-over
+                    self._inbox.stats.merge(held["info"].delta)
+                    held["info"].delta = None
+                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
+                    self._consumed.add((held["info"],))
+                yield held
             if item is not None:
                 repeat = item.pop("__repeat__", False)
                 stats.repeated += repeat
                 stats.delivered += not repeat
                 item.pop("__shard__", None)
-                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, self._token, epoch=epoch)
-            if held is not None:
-                held["info"].delta = stats.since(sent)
-                if in_main and held["info"].delta is not None:  # no pickling on this path
-                    self.stats.merge(held["info"].delta)
-                    held["info"].delta = None
-                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
-                    self._consumed.add((held["info"],))
-                yield held
+                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
+                                          source=self._inbox.token, stream=stream, seq=seq)
             held = item
-        leftover = stats.since(sent)
-        if leftover is not None and in_main:
-            self.stats.merge(leftover)
-        elif leftover is not None:
-            self._mailbox.post(leftover)
+        if stream is not None:
+            self._inbox.mailbox.post((stream, stats))
+        else:
+            self._inbox.stats.merge(stats.minus(sent))
 
     # -- resume -------------------------------------------------------------------------------------
     def track(self, batches: Iterable[Any]) -> "Tracked":
@@ -389,10 +389,9 @@ class ShardedAudioDataset(IterableDataset):
         return Tracked(self, batches)
 
     def _record(self, batch: Any) -> None:
+        hand_over(batch)  # the counts its tags carry, once (see .progress)
         tags = tags_of(batch)
-        # Provenance (data/progress.py) sets its attributes in __new__ without declaring them on
-        # the class, so mypy cannot see them; drop these ignores once progress.py declares them
-        epoch = tags[0].epoch if tags else None  # type: ignore[attr-defined]
+        epoch = tags[0].epoch if tags else None
         if epoch is not None and epoch != self._consumed_epoch:  # e.g. persistent workers moved on
             self._consumed, self._consumed_epoch = Consumed(), epoch
         self._consumed.add(tags)
