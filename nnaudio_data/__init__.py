@@ -13,7 +13,7 @@ Modules, one line each:
   ``data/wds_stage.py`` :func:`prepare_stage`, our clip preparation as a webdataset stage
 - ``stack.py``     samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
 - ``collate.py``   :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
-- ``sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
+- ``_sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
 - ``batch.py``     :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
 - ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
@@ -31,24 +31,22 @@ Modules, one line each:
 Shape legend used in every docstring: B batch, C channels, T samples, F frequency bins,
 N frames.
 """
-from . import augment, features, functional
+from . import augment, data, features, functional
 from .batch import AudioBatch
 from .collate import GPUSpectrogramCollate, collate_audio
-from .data import *  # noqa: F401,F403  (ShardedAudioDataset, wrap, ...)
-from .data import __all__ as _data_all
+from .data import (EmptyEpochError, ErrorPolicy, LabelMap, LoaderStats, Retry, SampleError, SampleWarning,
+                   ShardedAudioDataset, ShardSummary, SkipStats, WrappedDataset, WrappedIterableDataset, wrap,
+                   write_index, write_shards)
 from .data.wds_stage import prepare_stage
 from .loader import DeviceLoader
 
 __version__ = "0.1.0"
 
+# the pipeline's nouns; the data helpers (decode_audio, resample, trim_pad, shuffle_buffer,
+# open_shard, ...) are in nnaudio_data.data
 __all__ = [
-    "AudioBatch",
-    "DeviceLoader",
-    "GPUSpectrogramCollate",
-    "augment",
-    "collate_audio",
-    "features",
-    "functional",
-    "prepare_stage",
-    *_data_all,
+    "AudioBatch", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
+    "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
+    "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
+    "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
 ]

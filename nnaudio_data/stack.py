@@ -11,7 +11,7 @@ from torch import Tensor
 from . import _worker_exit
 from .batch import AudioBatch
 from .data.decode import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS
-from .sharedmem import stack_padded
+from ._sharedmem import stack_padded
 
 _MAX_CHANNELS = 64  # more, and more than samples: a (T, C) array, not a (C, T) one
 

@@ -1,7 +1,8 @@
 """The public API, listed once: a change to it is a deliberate edit of this file (and of the docs).
 
-Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage) plus the
-data helpers ``nnaudio_data.data`` re-exports (``from .data import *``); ``features``: the
+Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage, the
+errors and stats a user meets); ``nnaudio_data.data``: those plus the CPU side's helpers
+(decode, resample, trim/pad, shuffle buffer, shard lists); ``features``: the
 transform classes (nnAudio's names) and the kind registry; ``functional``: the kernel builders
 (the framing ops stay importable from their modules, outside the surface). The command's tools (bench, gpu-check,
 demo) live in ``nnaudio_data.tools``, outside the API.
@@ -12,12 +13,19 @@ import inspect
 import pytest
 
 TOP_LEVEL = [
-    "AUDIO_EXTENSIONS", "AudioBatch", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate",
-    "LabelMap", "LoaderStats", "Provenance", "Retry", "SampleError", "SampleWarning", "ShardSummary",
-    "ShardedAudioDataset", "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment",
-    "bucket_by_length", "collate_audio", "count_shards", "decode_audio", "expand_urls", "features",
-    "functional", "open_shard", "prepare_stage", "resample", "shuffle_buffer", "to_mono", "trim_pad",
-    "wrap", "write_index", "write_shards",
+    "AudioBatch", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
+    "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
+    "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
+    "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
+]
+
+# the CPU side's helpers, one level down (nnaudio_data.data), as well as the nouns above
+DATA = [
+    "AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LabelMap", "LoaderStats", "Provenance", "Retry",
+    "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
+    "WrappedIterableDataset", "bucket_by_length", "count_shards", "decode_audio", "expand_urls",
+    "open_shard", "resample", "shuffle_buffer", "to_mono", "trim_pad", "wrap", "write_index",
+    "write_shards",
 ]
 
 FEATURES = [
@@ -37,7 +45,7 @@ FUNCTIONAL_INTERNALS = {  # out of functional.__all__, importable from their mod
     "nnaudio_data.functional.filterbank": ["apply_filterbank", "band_blocks"],
 }
 
-SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.features": FEATURES,
+SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.data": DATA, "nnaudio_data.features": FEATURES,
             "nnaudio_data.functional": FUNCTIONAL}
 
 

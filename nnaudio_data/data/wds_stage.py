@@ -14,8 +14,8 @@ from ``nnaudio-data bench``, none is typed here):
 
 - the tar reader (``data/tario.py``): it seeks past the samples this rank and worker do not own
   instead of reading their bytes, and reads only the members the clip needs; webdataset's
-  ``tariterators`` reads every byte of a shard through ``tarfile``. The issue reports it ~4x
-  faster; that figure is not measured here.
+  ``tariterators`` reads every byte of a shard through ``tarfile``. It also bounds every size
+  read from a header and loses only the sample being read on truncation (docs/data.md).
 - the split (``data/split.py``): every sample exactly once per epoch across ranks x workers, also
   within shards, so that fewer shards than ranks x workers still work and every rank gets equal
   batches; webdataset's ``split_by_node`` / ``split_by_worker`` hand out whole shards.
@@ -24,9 +24,12 @@ from ``nnaudio-data bench``, none is typed here):
   module hands ours to webdataset users.
 
 What is webdataset's alone: writing shards (``wds.TarWriter``, in ``data/writer.py``), and every
-stage of a user's own ``wds.WebDataset`` pipeline. The ``pipe:`` opener and the shuffle buffer
-exist on both sides; which one stays is decided where they live (``data/sources.py``,
-``data/reorder.py``). ``braceexpand`` (shard patterns, ``data/shards.py``) is a declared dependency.
+stage of a user's own ``wds.WebDataset`` pipeline. Two small stages exist on both sides and stay
+ours, for behaviour, not speed: the ``pipe:`` opener (``data/sources.py``), whose exit status
+becomes a counted ``pipe`` skip under the one error policy, after the stream is read to its end;
+and the shuffle buffer (``data/reorder.py``), seeded by ``derive_seed(seed, epoch, rank, worker,
+"shuffle")`` so that ranks differ and reruns repeat bit for bit. ``braceexpand`` (shard patterns,
+``data/shards.py``) is a declared dependency.
 """
 from __future__ import annotations
 
