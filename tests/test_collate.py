@@ -8,6 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
+from clipkit import Batches, mixed_clips
 from nnaudio_data.collate import GPUSpectrogramCollate, collate_audio
 
 
@@ -152,39 +153,17 @@ def test_cuda_workers_never_touch_cuda_and_batch_arrives_on_device():
         torch.testing.assert_close(b.spec, FrameEnergy()(b.waveform[:, 0]))
 
 
-def _mixed_clips():
-    """Clips of every kind the worker-side writer meets: float32 contiguous (mono and stereo, short
-    and full length), float64, a non-contiguous view, an empty clip."""
-    g = torch.Generator().manual_seed(1)
-    stereo = torch.randn(2, 40, generator=g)
-    return [[{"waveform": torch.randn(1, 50 - 7 * i, generator=g), "key": f"m{i}"} for i in range(4)],
-            [{"waveform": stereo}, {"waveform": torch.randn(2, 33, generator=g)},
-             {"waveform": torch.randn(2, 40, generator=g, dtype=torch.float64)},
-             {"waveform": torch.randn(40, 2, generator=g).T}, {"waveform": torch.zeros(2, 0)}]]
-
-
-class _Batches(torch.utils.data.Dataset):
-    def __init__(self, batches):
-        self.batches = batches
-
-    def __len__(self):
-        return len(self.batches)
-
-    def __getitem__(self, i):
-        return self.batches[i]
-
-
 @pytest.mark.parametrize("strategy", ["file_descriptor", "file_system"])
 def test_worker_batches_in_shared_memory_equal_main_process_batches(strategy):
     """Inside workers the batch is shared memory written through its descriptor (or the mapping):
     the same values, padding included, as collating in the main process."""
     import torch.multiprocessing as tmp
 
-    batches = _mixed_clips()
+    batches = mixed_clips(1)
     before = tmp.get_sharing_strategy()
     tmp.set_sharing_strategy(strategy)
     try:
-        loader = DataLoader(_Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio)
+        loader = DataLoader(Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio)
         got = list(loader)
     finally:
         tmp.set_sharing_strategy(before)

@@ -12,30 +12,10 @@ import torch
 import torch.multiprocessing as tmp
 from torch.utils.data import DataLoader
 
+from clipkit import Batches, mixed_clips
 from nnaudio_data import _compat
 from nnaudio_data.collate import collate_audio
 from nnaudio_data.data import decode_audio
-
-
-def _clip_batches():
-    """Batches of every kind the worker-side writer meets: float32 mono and stereo, short and full
-    length, float64, a non-contiguous view, an empty clip."""
-    g = torch.Generator().manual_seed(3)
-    return [[{"waveform": torch.randn(1, 50 - 7 * i, generator=g)} for i in range(4)],
-            [{"waveform": torch.randn(2, 40, generator=g)}, {"waveform": torch.randn(2, 33, generator=g)},
-             {"waveform": torch.randn(2, 40, generator=g, dtype=torch.float64)},
-             {"waveform": torch.randn(40, 2, generator=g).T}, {"waveform": torch.zeros(2, 0)}]]
-
-
-class _Batches(torch.utils.data.Dataset):
-    def __init__(self, batches):
-        self.batches = batches
-
-    def __len__(self):
-        return len(self.batches)
-
-    def __getitem__(self, i):
-        return self.batches[i]
 
 
 def test_the_private_paths_are_available_in_the_tested_range():
@@ -64,8 +44,8 @@ def test_worker_batches_equal_on_every_path(monkeypatch, new_shared, share_fd):
         monkeypatch.setattr(_compat, "has_new_shared", lambda: False)
     if not share_fd:
         monkeypatch.setattr(_compat, "has_share_fd", lambda: False)
-    batches = _clip_batches()
-    loader = DataLoader(_Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio,
+    batches = mixed_clips(3)
+    loader = DataLoader(Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio,
                         multiprocessing_context="fork")
     got = list(loader)
     assert len(got) == len(batches)
