@@ -31,14 +31,10 @@ Modules, one line each:
 Shape legend used in every docstring: B batch, C channels, T samples, F frequency bins,
 N frames.
 """
-from . import augment, data, features, functional
-from .batch import AudioBatch
-from .collate import GPUSpectrogramCollate, collate_audio
-from .data import (EmptyEpochError, ErrorPolicy, LabelMap, LoaderStats, Retry, SampleError, SampleWarning,
-                   ShardedAudioDataset, ShardSummary, SkipStats, WrappedDataset, WrappedIterableDataset, wrap,
-                   write_index, write_shards)
-from .data.wds_stage import prepare_stage
-from .loader import DeviceLoader
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, List
 
 __version__ = "0.1.0"
 
@@ -50,3 +46,43 @@ __all__ = [
     "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
     "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
 ]
+
+# Lazy top level (PEP 562): `import nnaudio_data` imports neither torch nor a submodule; each public
+# name is imported from its module on first access (then cached here). Public name -> module path;
+# a name whose path is its own (".data") is the subpackage itself.
+_LAZY = {
+    "augment": ".augment", "data": ".data", "features": ".features", "functional": ".functional",
+    "AudioBatch": ".batch",
+    "GPUSpectrogramCollate": ".collate", "collate_audio": ".collate",
+    "DeviceLoader": ".loader",
+    "prepare_stage": ".data.wds_stage",
+    **{name: ".data" for name in (
+        "EmptyEpochError", "ErrorPolicy", "LabelMap", "LoaderStats", "Retry", "SampleError",
+        "SampleWarning", "ShardSummary", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
+        "WrappedIterableDataset", "wrap", "write_index", "write_shards")},
+}
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers see the names themselves, and no __getattr__: a misspelt name is an error
+    from . import augment, data, features, functional
+    from .batch import AudioBatch
+    from .collate import GPUSpectrogramCollate, collate_audio
+    from .data import (EmptyEpochError, ErrorPolicy, LabelMap, LoaderStats, Retry, SampleError,
+                       SampleWarning, ShardedAudioDataset, ShardSummary, SkipStats, WrappedDataset,
+                       WrappedIterableDataset, write_index, write_shards)
+    from .data.wds_stage import prepare_stage
+    from .data.wrap import wrap  # from its module: mypy 2.4 takes the other spelling for a redefinition here
+    from .loader import DeviceLoader
+else:
+    def __getattr__(name: str) -> Any:
+        path = _LAZY.get(name)
+        if path is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        module = importlib.import_module(path, __name__)
+        value = module if path == f".{name}" else getattr(module, name)
+        globals()[name] = value  # later accesses skip this function
+        return value

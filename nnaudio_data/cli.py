@@ -2,6 +2,8 @@
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``:
 ``demo``, ``bench`` and ``gpu-check`` in ``nnaudio_data/tools/``, ``shard`` in ``data/writer.py``.
+Only the chosen subcommand's module is imported: ``nnaudio-data --help`` imports neither torch nor
+any of them.
 """
 from __future__ import annotations
 
@@ -24,23 +26,35 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, with only ``command``'s options (its module is imported)."""
     parser = argparse.ArgumentParser(prog="nnaudio-data", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as e:  # a subcommand whose module is missing says so when used
-            p.set_defaults(_run=lambda args, e=e: sys.exit(f"nnaudio-data: unavailable: {e}"))
-            continue
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        if name == command:
+            _add_command(p, module)
     return parser
 
 
+def _add_command(p: argparse.ArgumentParser, module: str) -> None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:  # a subcommand whose module is missing says so when used
+        p.set_defaults(_run=lambda args, e=e: sys.exit(f"nnaudio-data: unavailable: {e}"))
+        return
+    mod.add_arguments(p)
+    p.set_defaults(_run=mod.run)
+
+
+def _chosen_command(argv: List[str]) -> Optional[str]:
+    """The subcommand ``argv`` names: its first word, since the top level takes no option with a value."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_chosen_command(argv)).parse_args(argv)
     return int(args._run(args) or 0)
 
 

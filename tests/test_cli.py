@@ -38,3 +38,21 @@ def test_cli_help_lists_commands():
     assert r.returncode == 0
     for cmd in ("demo", "bench", "shard", "gpu-check"):
         assert cmd in r.stdout
+
+
+def test_subcommand_help_shows_its_options():
+    # only the chosen subcommand's module is imported, and its options are all there
+    r = run("-m", "nnaudio_data.cli", "bench", "--help")
+    assert r.returncode == 0, r.stderr
+    assert "usage: nnaudio-data bench" in r.stdout
+    for option in ("--only", "--reps", "--report"):
+        assert option in r.stdout, option
+
+
+def test_a_subcommand_whose_module_fails_to_import_says_so(monkeypatch):
+    from nnaudio_data import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "ghost", ("nnaudio_data.tools.no_such_tool", "not installed"))
+    missing = "nnaudio-data: unavailable: No module named 'nnaudio_data.tools.no_such_tool'"
+    with pytest.raises(SystemExit, match=missing):
+        cli.main(["ghost"])

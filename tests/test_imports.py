@@ -1,10 +1,13 @@
-"""Start-up: ``import nnaudio_data`` pulls in no heavy optional module (they are imported where they
-are used), checked in a fresh interpreter. Module presence, not timing: the bench measures the time
-(``nnaudio-data bench --only import``)."""
+"""Start-up: ``import nnaudio_data`` loads nothing until a name is used (a lazy top level), the
+command's ``--help`` imports no subcommand's module, and the package pulls in no heavy optional
+module (they are imported where they are used); each checked in a fresh interpreter. Module
+presence, not timing: the bench measures the time (``nnaudio-data bench --only import``)."""
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -13,12 +16,17 @@ HEAVY = ("scipy.signal", "scipy.stats", "scipy.special", "scipy.interpolate", "s
          "librosa", "numba", "nnAudio", "matplotlib", "pandas", "datasets", "audiomentations")
 
 
-def _modules_after(code: str):
-    probe = f"import sys, json; {code}; print(json.dumps(sorted(sys.modules)))"
+def _probe(code: str, result: str = "sorted(sys.modules)"):
+    """Run ``code`` in a fresh interpreter; return ``result`` evaluated after it (JSON, last line)."""
+    probe = f"import sys, json\n{code}\nprint(json.dumps({result}))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": ROOT}, timeout=600)
     assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _modules_after(code: str):
+    return set(_probe(code))
 
 
 def test_import_pulls_in_no_heavy_module():
@@ -28,9 +36,57 @@ def test_import_pulls_in_no_heavy_module():
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 
+def test_import_is_lazy_until_a_name_is_used():
+    # the top level resolves its names on first access (PEP 562): the import itself loads no submodule
+    bare = _probe("import nnaudio_data", "{'modules': sorted(sys.modules), 'dir': dir(nnaudio_data)}")
+    loaded = set(bare["modules"])
+    assert "torch" not in loaded and "numpy" not in loaded
+    assert sorted(m for m in loaded if m.startswith("nnaudio_data.")) == []
+    import nnaudio_data
+
+    assert set(nnaudio_data.__all__) <= set(bare["dir"])  # dir() lists the names before they load
+    used = _modules_after("import nnaudio_data; nnaudio_data.AudioBatch")
+    assert {"torch", "nnaudio_data.batch"} <= used
+
+
+def test_a_lazy_name_is_its_module_object_and_pickles_by_it():
+    # what a spawned worker unpickles: the class by its defining module, the same object
+    same = _probe("import pickle, nnaudio_data, nnaudio_data.batch, nnaudio_data.data\n"
+                  "a = nnaudio_data.AudioBatch; w = nnaudio_data.wrap",
+                  "[a is nnaudio_data.batch.AudioBatch, pickle.loads(pickle.dumps(a)) is a, "
+                  "w is nnaudio_data.data.wrap, 'AudioBatch' in vars(nnaudio_data)]")
+    assert same == [True, True, True, True]
+
+
+def test_unknown_top_level_name_is_an_attribute_error():
+    import nnaudio_data
+
+    with pytest.raises(AttributeError, match="'nnaudio_data' has no attribute 'AudioBach'"):
+        nnaudio_data.AudioBach  # noqa: B018
+
+
+_CLI = ("from nnaudio_data.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit as e:\n"
+        "    code = e.code")
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), ([], 2)])
+def test_cli_help_imports_no_subcommand_module(argv, code):
+    from nnaudio_data.cli import COMMANDS
+
+    out = _probe(_CLI.format(argv=argv), "{'code': code, 'modules': sorted(sys.modules)}")
+    loaded = set(out["modules"])
+    assert out["code"] == code
+    assert sorted(m for m in ("torch", "numpy", "scipy", "soundfile") if m in loaded) == []
+    assert sorted(m for m, _ in COMMANDS.values() if m in loaded) == []
+    assert "nnaudio_data.tools" not in loaded
+
+
 def test_cli_parser_pulls_in_no_heavy_module():
-    loaded = _modules_after("from nnaudio_data.cli import build_parser; build_parser()")
-    assert "nnaudio_data.tools.bench" in loaded
+    # each subcommand's module loads when that subcommand is chosen, and still no heavy module
+    loaded = _modules_after("from nnaudio_data.cli import COMMANDS, build_parser\n"
+                            "for name in COMMANDS: build_parser(name)")
+    assert {"nnaudio_data.tools.bench", "nnaudio_data.tools.demo", "nnaudio_data.tools.gpu_check",
+            "nnaudio_data.data.writer"} <= loaded
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 

@@ -171,7 +171,7 @@ def write_chart(bench: Dict[str, Any], path: str) -> Optional[str]:
              f"{bench.get('reps', '?')} rounds")
     imp = bench.get("sections", {}).get("import", {}).get("figures", {}).get("seconds", {})
     if imp.get("nnaudio_data"):  # the section without peers: its figure goes in the title
-        title += f"\nimport nnaudio_data after torch: {fmt_value(imp['nnaudio_data'], unit=' s')}"
+        title += f"\nfrom nnaudio_data import * after torch: {fmt_value(imp['nnaudio_data'], unit=' s')}"
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
