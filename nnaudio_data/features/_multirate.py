@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..functional.cqt_plan import Octave, Plan
+from ._base import flat_signal, restore
 from ._nnaudio_state import from_nnaudio_state
 from ._repr import Transform
 
@@ -285,11 +286,9 @@ class MultirateCQ(Transform):
         if normalization_type not in NORMALIZATIONS:
             raise ValueError(f"normalization_type must be one of {NORMALIZATIONS}, "
                              f"got {normalization_type!r}")
-        if x.dim() not in (1, 2, 3):
-            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-        lead: Tuple[int, ...] = x.shape[:-1]
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        re, im = self._transform(x.reshape(-1, x.shape[-1]).to(dtype))
+        flat, lead = flat_signal(x)
+        dtype = flat.dtype
+        re, im = self._transform(flat)
         scale = getattr(self, f"scale_{normalization_type}").to(dtype).view(-1, 1)
         if output_format == "Magnitude":
             if self.trainable:  # as nnAudio: a floor under the root keeps the gradient finite
@@ -301,7 +300,5 @@ class MultirateCQ(Transform):
         else:
             ang = torch.atan2(im, re)
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
-        if x.dim() == 1 or (x.dim() == 3 and x.shape[1] == 1):
-            lead = lead[:1] if x.dim() == 3 else (1,)
-        out = out.reshape(*lead, *out.shape[1:])
+        out = restore(out, lead)
         return out if x.dtype == dtype else out.to(x.dtype)

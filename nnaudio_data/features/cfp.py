@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..functional.cfp import cfp_logfreq_matrices
-from ._base import flat_signal
+from ._base import flat_signal, restore
 from ._repr import Transform
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
@@ -133,7 +133,7 @@ class CFP(Transform):
         flat, lead = flat_signal(x)
         _, tfr, ceps = self._parts(flat)
         z = self._log_bins(tfr) * self._log_bins(ceps, quef=True)
-        z = z.reshape(*lead, *z.shape[1:])
+        z = restore(z, lead)
         return z if x.dtype == z.dtype else z.to(x.dtype)
 
 
@@ -163,5 +163,5 @@ class Combined_Frequency_Periodicity(CFP):
         tfr0, tfr, ceps = self._parts(flat, drop_edges=True)
         lf, lq = self._log_bins(tfr), self._log_bins(ceps, quef=True)
         out = (lf * lq, self._log_bins(tfr0), lf, lq)
-        return tuple(t.reshape(*lead, *t.shape[1:]).to(x.dtype if x.is_floating_point() else t.dtype)
+        return tuple(restore(t, lead).to(x.dtype if x.is_floating_point() else t.dtype)
                      for t in out)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ..functional.cqt import nnaudio_kernels
 from ..functional.cqt_plan import nnaudio_fir_plan
-from ._base import flat_signal
+from ._base import flat_signal, restore
 from ._multirate import OUTPUT_FORMATS, fir_decimate
 from ._repr import Transform
 from .cqt import bin_frequencies, check_args
@@ -113,7 +113,7 @@ class _LegacyCQT(Transform):
             ang = torch.atan2(-cqt[..., 1], cqt[..., 0]) if self._phase_conj else \
                 torch.atan2(cqt[..., 1], cqt[..., 0])
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
-        return out.reshape(*lead, *out.shape[1:])
+        return restore(out, lead)
 
 
 
