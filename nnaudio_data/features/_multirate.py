@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..functional.cqt_plan import Octave, Plan
-from ._base import flat_signal, restore
+from ..functional.spectral import PAD_MODES
+from ._base import OUTPUT_FORMATS, check_choice, flat_signal, restore
 from ._nnaudio_state import from_nnaudio_state
 from ._repr import Transform
 
-OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
 BACKENDS = ("auto", "conv", "fft")
 
@@ -164,10 +164,8 @@ class MultirateCQ(Transform):
                pad_mode: str) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-        if pad_mode not in ("reflect", "constant"):
-            raise ValueError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
+        check_choice("pad_mode", pad_mode, PAD_MODES)
         self.octaves, self.n_bins, self.trainable = list(plan.octaves), len(plan.freqs), trainable
         self.backend, self.output_format, self.pad_mode = backend, output_format, pad_mode
         self.frequencies, self._pre_pad, self._full_width = plan.freqs, plan.pre_pad, plan.full_width
@@ -281,11 +279,8 @@ class MultirateCQ(Transform):
                 normalization_type: str = "librosa") -> Tensor:
         """Transform ``x``; see the class docstring for shapes and formats."""
         output_format = output_format or self.output_format
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-        if normalization_type not in NORMALIZATIONS:
-            raise ValueError(f"normalization_type must be one of {NORMALIZATIONS}, "
-                             f"got {normalization_type!r}")
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
+        check_choice("normalization_type", normalization_type, NORMALIZATIONS)
         flat, lead = flat_signal(x)
         dtype = flat.dtype
         re, im = self._transform(flat)
