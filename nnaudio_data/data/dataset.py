@@ -27,7 +27,6 @@ from .sources import PipeStream, local_path, open_shard
 from .._seed import generator
 from .split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
 from .tario import open_tar, tar_samples
-from .trim import CROPS
 
 REMAINDERS = ("drop", "wrap")
 AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
@@ -102,15 +101,8 @@ class ShardedAudioDataset(IterableDataset):
                  world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
                  storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None):
         super().__init__()
-        check_arg(isinstance(sr, int) and sr > 0, "sr", "an int > 0", sr)
-        check_arg(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
-        check_arg(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
-        check_arg(crop in CROPS, "crop", f"one of {CROPS}", crop)
-        check_arg(channels is None or (isinstance(channels, int) and channels >= 1 and not mono), "channels",
-               "None, or an int >= 1 with mono=False", channels)
-        check_arg(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
+        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         check_arg(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
-        check_arg(silence is None or silence >= 0, "silence", "None or >= 0", silence)
         check_arg(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
         check_arg(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
         check_arg((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
@@ -125,7 +117,6 @@ class ShardedAudioDataset(IterableDataset):
         if missing:
             raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
                              f"{len(self.urls)} local shards missing)")
-        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)

@@ -41,9 +41,8 @@ import torch
 
 from .._seed import generator
 from .decode import AUDIO_EXTENSIONS
-from .errors import POLICIES, ErrorPolicy, SampleError, check_arg
+from .errors import ErrorPolicy, SampleError, check_arg
 from .samples import ClipSpec, make_item, parse_label, prepare_clip
-from .trim import CROPS
 
 _LABELS = ("label", "cls", "class", "target")
 
@@ -171,14 +170,8 @@ def prepare_stage(sr: int, length: Optional[int] = None, offset: int = 0, mono: 
         >>> tuple(item["waveform"].shape), item["length"], item["label"], item["__key__"]
         ((1, 500), 400, 3, 'a')
     """
-    check_arg(isinstance(sr, int) and not isinstance(sr, bool) and sr > 0, "sr", "an int > 0", sr)
-    check_arg(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
-    check_arg(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
-    check_arg(crop in CROPS, "crop", f"one of {CROPS}", crop)
-    check_arg(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
-    check_arg(silence is None or silence >= 0, "silence", "None or >= 0", silence)
-    check_arg(isinstance(seed, int) and seed >= 0, "seed", "an int >= 0", seed)
-    check_arg(on_error in POLICIES, "on_error", f"one of {POLICIES}", on_error)
     spec = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, min_length=min_length,
                     silence=silence, require_label=require_label)
+    check_arg(isinstance(seed, int) and seed >= 0, "seed", "an int >= 0", seed)
+    ErrorPolicy(on_error)  # validates on_error
     return PrepareStage(spec, seed, on_error)
