@@ -16,7 +16,7 @@ else a ``cls`` member as int; else a ``txt`` member as str; else None.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from math import gcd
 from typing import Any, Dict, Iterable, Iterator, Optional
 
@@ -61,6 +61,16 @@ class ClipSpec:
                   "None, or an int >= 1 with mono=False", channels)
         check_arg(self.min_length is None or self.min_length >= 1, "min_length", "None or >= 1", self.min_length)
         check_arg(self.silence is None or self.silence >= 0, "silence", "None or >= 0", self.silence)
+
+    def arguments(self) -> str:
+        """``sr`` and the fields that differ from their defaults, for a ``repr``.
+
+        Example:
+            >>> ClipSpec(sr=8000, length=500).arguments()
+            'sr=8000, length=500'
+        """
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                         if f.name == "sr" or getattr(self, f.name) != f.default)
 
 
 def _member(sample: Dict[str, Any], exts) -> Optional[str]:
