@@ -406,12 +406,7 @@ class ShardedAudioDataset(IterableDataset):
         self._consumed.scope = state.get("scope", "worker")
 
     def __repr__(self) -> str:
-        spec = self.spec
-        args = [f"{len(self.urls)} shards", f"sr={spec.sr}"]
-        defaults = ClipSpec(spec.sr)
-        args += [f"{k}={getattr(spec, k)!r}" for k in ("offset", "length", "mono", "crop", "min_length",
-                                                        "silence", "require_label", "channels")
-                 if getattr(spec, k) != getattr(defaults, k)]
+        args = [f"{len(self.urls)} shards", self.spec.arguments()]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
                      ("remainder", "drop"), ("bucket", None)):
             if getattr(self, k) != d:

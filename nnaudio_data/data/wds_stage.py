@@ -133,9 +133,7 @@ class PrepareStage:
         return {k: v for k, v in self.__dict__.items() if k != "_policy"}
 
     def __repr__(self) -> str:
-        spec = ", ".join(f"{k}={v!r}" for k, v in vars(self.spec).items()
-                         if k == "sr" or v != ClipSpec.__dataclass_fields__[k].default)
-        return f"prepare_stage({spec}{', seed=' + str(self.seed) if self.seed else ''})"
+        return f"prepare_stage({self.spec.arguments()}{', seed=' + str(self.seed) if self.seed else ''})"
 
 
 def prepare_stage(sr: int, length: Optional[int] = None, offset: int = 0, mono: bool = True,
