@@ -115,13 +115,9 @@ class PrepareStage:
         ``on_error`` policy ("warn": a :class:`SampleWarning` naming url, key and reason, then
         skip; "skip"; "raise"), counted in ``self.policy.stats`` of the process that ran it."""
         for sample in src:
-            try:
-                item = self(sample)
-            except SampleError as e:
-                self.policy.handle(e)
-                continue
-            self.policy.stats.delivered += 1
-            yield item
+            item = self.policy.attempt(self, sample)
+            if item is not None:
+                yield item
 
     @property
     def policy(self) -> ErrorPolicy:

@@ -132,13 +132,7 @@ class _Wrapped:
 
     def _prepare(self, item: Any, index: int) -> Optional[Dict[str, Any]]:
         """The sample, or None (counted, and warned under "warn") for a bad item."""
-        try:
-            out = self.prepare(item, index)
-        except SampleError as e:
-            self.policy.handle(e)
-            return None
-        self.policy.stats.delivered += 1
-        return out
+        return self.policy.attempt(self.prepare, item, index)
 
     @property
     def classes(self) -> Optional[List[str]]:
