@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ..functional.cfp import cfp_logfreq_matrices
+from ..functional.windows import get_window
 from ._base import flat_signal, restore
 from ._repr import Transform
 
@@ -86,10 +87,7 @@ class CFP(Transform):
         self.tc_idx, self.fc_idx = int(round(fs * tc)), int(round(fc / fr))
         self.high_freq_idx, self.high_quef_idx = int(round((1 / tc) / fr) + 1), int(round(fs / fc) + 1)
         freq, quef = cfp_logfreq_matrices(fs, fr, fc, tc, NumPerOct)
-        import scipy.signal.windows  # here, not at import time: scipy.signal costs ~1 s to import
-
-        self.register_buffer("window", torch.tensor(scipy.signal.windows.blackmanharris(window_size),
-                                                    dtype=torch.float32))
+        self.register_buffer("window", get_window("blackmanharris", window_size, fftbins=False))  # symmetric
         self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))
         self.register_buffer("quef2logfreq_matrix", torch.tensor(quef, dtype=torch.float32))
         self.register_load_state_dict_pre_hook(_from_nnaudio_state)
