@@ -42,9 +42,8 @@ import torch
 from .._seed import generator
 from .decode import AUDIO_EXTENSIONS
 from .errors import ErrorPolicy, SampleError, check_arg
+from .labels import LABEL_ENTRIES
 from .samples import ClipSpec, make_item, parse_label, prepare_clip
-
-_LABELS = ("label", "cls", "class", "target")
 
 
 def _audio_name(sample: Dict[str, Any]) -> Optional[str]:
@@ -104,7 +103,7 @@ class PrepareStage:
         if x.ndim != 2 or not np.isfinite(x).all():
             raise SampleError(url, key, "decode", f"entry {name!r}: a finite (T,) or (C, T) waveform "
                               f"is needed, got shape {x.shape}")
-        raw = next((k for k in _LABELS if k in sample), None)
+        raw = next((k for k in LABEL_ENTRIES if k in sample), None)
         label = (parse_label({"cls": sample[raw]}, url, key, self.spec.require_label)
                  if raw is not None and isinstance(sample[raw], bytes) else
                  sample[raw] if raw is not None else parse_label(sample, url, key, self.spec.require_label))
