@@ -15,12 +15,12 @@ from typing import Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.cqt import nnaudio_kernels
 from ..functional.cqt_plan import nnaudio_fir_plan
 from ..functional.spectral import PAD_MODES
-from ._base import OUTPUT_FORMATS, check_choice, flat_signal, restore
+from ._base import OUTPUT_FORMATS, check_choice, flat_signal, register_kernel, restore
 from ._multirate import NORMALIZATIONS, fir_decimate
 from ._repr import Transform
 from .cqt import bin_frequencies, check_args
@@ -70,13 +70,9 @@ class _LegacyCQT(Transform):
             w = self.n_fft
             phase = 2 * np.pi * (np.arange(w // 2 + 1)[:, None] * np.arange(w)[None, :] % w) / w
             for name, k in (("wsin", np.sin(phase)), ("wcos", np.cos(phase))):
-                self.register_parameter(name, nn.Parameter(torch.tensor(k[:, None, :], dtype=torch.float32)))
+                register_kernel(self, name, torch.tensor(k[:, None, :], dtype=torch.float32), True)
         for name, k in (("cqt_kernels_real", half.real), ("cqt_kernels_imag", half.imag)):
-            t = torch.tensor(k, dtype=torch.float32)
-            if trainable_CQT:
-                self.register_parameter(name, nn.Parameter(t))
-            else:
-                self.register_buffer(name, t)
+            register_kernel(self, name, torch.tensor(k, dtype=torch.float32), trainable_CQT)
         self.register_load_state_dict_pre_hook(_drop_fourier)
 
     def _cqt(self, x: Tensor, hop: int, center: bool = True) -> Tensor:
