@@ -162,8 +162,7 @@ class MultirateCQ(Transform):
 
     def _setup(self, plan: Plan, trainable: bool, backend: str, output_format: str,
                pad_mode: str) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        check_choice("backend", backend, BACKENDS)
         check_choice("output_format", output_format, OUTPUT_FORMATS)
         check_choice("pad_mode", pad_mode, PAD_MODES)
         self.octaves, self.n_bins, self.trainable = list(plan.octaves), len(plan.freqs), trainable
