@@ -1,4 +1,6 @@
 """Seeds, once: every random stream of the library derives from (seed, epoch, rank, worker, stream).
+A stream that draws a large field splits its seed into rows with :func:`row_seed` (see
+``augment/gaussian.py``).
 
 One function, :func:`derive_seed`, on ``numpy.random.SeedSequence`` (well mixed, stable across
 processes, platforms and runs, unlike Python's ``hash``). The streams:
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 
 STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition")
+_M64 = (1 << 64) - 1
 
 
 def derive_seed(seed: int, epoch: int, rank: int, worker: int, stream: str, *more: int) -> int:
@@ -60,3 +63,16 @@ def generator(seed: int, epoch: int, rank: int, worker: int, stream: str, *more:
         True
     """
     return torch.Generator().manual_seed(derive_seed(seed, epoch, rank, worker, stream, *more))
+
+
+def row_seed(seed: int, row: int) -> int:
+    """A 63-bit seed for row ``row`` of a field drawn from ``seed`` (splitmix64 of the pair).
+
+    Example:
+        >>> row_seed(0, 0) != row_seed(0, 1) != row_seed(1, 0)
+        True
+    """
+    z = (seed + (row + 1) * 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return (z ^ (z >> 31)) >> 1

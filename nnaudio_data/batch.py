@@ -16,6 +16,23 @@ import torch
 from torch import Tensor
 
 
+def target_device(device: "str | torch.device | None" = None) -> torch.device:
+    """The device a batch goes to: ``device``, or CUDA when available (else the CPU) for None. A
+    CUDA device needs CUDA here, checked now rather than at the first batch (only the main process
+    builds collates and loaders, so this never initialises CUDA in a worker).
+
+    Example:
+        >>> target_device("cpu")
+        device(type='cpu')
+    """
+    dev = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device must be available in this process: got device={str(dev)!r}, but "
+                         "torch.cuda.is_available() is False (a CPU build of torch, or no visible GPU); "
+                         "pass device='cpu' or leave device=None to pick one")
+    return dev
+
+
 def map_tensors(obj: Any, fn: Callable[[Tensor], Tensor]) -> Any:
     """Apply ``fn`` to every tensor inside nested dicts / lists / tuples; leave the rest as is."""
     if isinstance(obj, Tensor):

@@ -24,7 +24,7 @@ from torch.utils.data import get_worker_info
 
 from . import _registry, _seed
 from .augment.base import run_augment
-from .batch import AudioBatch
+from .batch import AudioBatch, target_device
 from .data.split import rank_world
 from .features.registry import make_transform, resolve_kind
 from .stack import _as_sample, collate_audio  # noqa: F401  (_as_sample: augment.sources uses it)
@@ -44,17 +44,6 @@ def _restore(token: _registry.Token, state: Dict[str, Any]) -> "GPUSpectrogramCo
     obj._transform_on, obj._generators = {}, {}
     _registry.adopt(token, obj)
     return obj
-
-
-def _check_device(device: "str | torch.device") -> torch.device:
-    """``device`` as a ``torch.device``; a CUDA device needs CUDA here, checked now rather than at the
-    first batch (only the main process builds a collate, so this never initialises CUDA in a worker)."""
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device must be available in this process: got device={str(dev)!r}, but "
-                         "torch.cuda.is_available() is False (a CPU build of torch, or no visible GPU); "
-                         "pass device='cpu' or leave device=None to pick one")
-    return dev
 
 
 def _check_augment(name: str, augment: Any) -> Any:
@@ -139,8 +128,7 @@ class GPUSpectrogramCollate:
                  seed: int = 0, rank: Optional[int] = None, **kernel_args: Any):
         if where not in _WHERE:
             raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
-        self.device = _check_device(device if device is not None
-                                    else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = target_device(device)
         if where == "worker" and self.device.type != "cpu":
             raise ValueError(f"where='worker' needs a CPU target (CUDA is never used in a worker), "
                              f"got device={self.device}")
@@ -230,7 +218,7 @@ class GPUSpectrogramCollate:
 
     def to(self, device: "str | torch.device") -> "GPUSpectrogramCollate":
         """Move the kernel to ``device`` and make it the target of the device stage."""
-        self.device = _check_device(device)
+        self.device = target_device(device)
         if self.transform is not None:
             self.transform.to(self.device)
         self._transform_on = {}

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, Optional, Tuple
 
 import torch
 
-from .batch import AudioBatch, map_tensors
+from .batch import AudioBatch, map_tensors, target_device
 from .data.progress import hand_over
 
 
@@ -62,7 +62,8 @@ class DeviceLoader:
     Args:
         loader (Iterable): a DataLoader (or any iterable of batches).
         device (str | torch.device, optional): target. Default: the collate's device when the
-            loader's ``collate_fn`` has one, else "cuda" when available, else "cpu".
+            loader's ``collate_fn`` has one, else "cuda" when available, else "cpu". A CUDA
+            device without CUDA is a ValueError here, as for the collate.
         prefetch (int): batches prepared ahead of the one being consumed, >= 0. Default 1.
 
     Example:
@@ -84,9 +85,7 @@ class DeviceLoader:
         self.loader = loader
         if device is None:
             device = getattr(getattr(loader, "collate_fn", None), "device", None)
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = target_device(device)
         self.prefetch = prefetch
 
     def _stage(self, batch: Any) -> Any:

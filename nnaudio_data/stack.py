@@ -11,6 +11,7 @@ from torch import Tensor
 from . import _worker_exit
 from .batch import AudioBatch
 from .data.decode import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS
+from .data.labels import LABEL_ENTRIES
 from ._sharedmem import stack_padded
 
 _MAX_CHANNELS = 64  # more, and more than samples: a (T, C) array, not a (C, T) one
@@ -18,7 +19,6 @@ _MAX_CHANNELS = 64  # more, and more than samples: a (T, C) array, not a (C, T) 
 
 # a dict's audio entry, as webdataset names it: its extension ("flac", "wav", "audio.flac", ...)
 _AUDIO_ENTRIES = ("waveform",) + AUDIO_EXTENSIONS + UNSUPPORTED_EXTENSIONS
-_LABEL_ENTRIES = ("label", "cls", "class", "target")
 
 
 def _as_sample(item: Any, index: int) -> Tuple[Tensor, str, Any, int]:
@@ -70,7 +70,7 @@ def _parse_dict(item: dict, index: int) -> Tuple[Any, str, Any, Any, Any]:
     pair = _rate_pair(wav)
     if pair is not None:
         wav, sr = pair[0], pair[1] if sr is None else sr
-    label = next((item[k] for k in _LABEL_ENTRIES if k in item), None)
+    label = next((item[k] for k in LABEL_ENTRIES if k in item), None)
     return wav, key, label, item.get("length"), sr
 
 

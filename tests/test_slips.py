@@ -41,6 +41,9 @@ def test_cuda_without_cuda_fails_at_construction(device):
     with pytest.raises(ValueError, match="device must be available"):
         collate.to("cuda")
     assert collate.device == torch.device("cpu")  # a refused move leaves the collate as it was
+    with pytest.raises(ValueError, match="device must be available"):  # the same rule for the loader
+        nd.DeviceLoader([], device=device)
+    assert nd.DeviceLoader([]).device == torch.device("cpu")
 
 
 @pytest.mark.parametrize("given,meant", [("MEL", "mel"), ("LogMel", "logmel"), ("Stft", "stft"),

@@ -21,22 +21,10 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-_M64 = (1 << 64) - 1
+from .._seed import row_seed
+
 _pool: Optional[Tuple[int, ThreadPoolExecutor]] = None  # (pid, pool): a forked child makes its own
 _lock = threading.Lock()
-
-
-def row_seed(seed: int, row: int) -> int:
-    """A 63-bit seed for row ``row`` of a field drawn from ``seed`` (splitmix64 of the pair).
-
-    Example:
-        >>> row_seed(0, 0) != row_seed(0, 1) != row_seed(1, 0)
-        True
-    """
-    z = (seed + (row + 1) * 0x9E3779B97F4A7C15) & _M64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
-    return (z ^ (z >> 31)) >> 1
 
 
 def gaussian_field(shape: Sequence[int], seed: int, device: "torch.device | str" = "cpu") -> Tensor:

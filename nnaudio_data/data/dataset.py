@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .errors import EmptyEpochError, ErrorPolicy, SampleError
+from .errors import EmptyEpochError, ErrorPolicy, SampleError, check_arg
 from .labels import LabelMap, map_labels, resolve_labels
 from .progress import Consumed, Inbox, LoaderStats, Provenance, hand_over, tags_of
 from .reorder import bucket_by_length, shuffle_buffer
@@ -27,7 +27,6 @@ from .sources import PipeStream, local_path, open_shard
 from .._seed import generator
 from .split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
 from .tario import open_tar, tar_samples
-from .trim import CROPS
 
 REMAINDERS = ("drop", "wrap")
 AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
@@ -102,21 +101,14 @@ class ShardedAudioDataset(IterableDataset):
                  world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
                  storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None):
         super().__init__()
-        _check(isinstance(sr, int) and sr > 0, "sr", "an int > 0", sr)
-        _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
-        _check(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
-        _check(crop in CROPS, "crop", f"one of {CROPS}", crop)
-        _check(channels is None or (isinstance(channels, int) and channels >= 1 and not mono), "channels",
-               "None, or an int >= 1 with mono=False", channels)
-        _check(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
-        _check(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
-        _check(silence is None or silence >= 0, "silence", "None or >= 0", silence)
-        _check(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
-        _check(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
-        _check((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
-        _check(rank is None or (world_size is not None and 0 <= rank < world_size), "rank",
+        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
+        check_arg(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
+        check_arg(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
+        check_arg(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
+        check_arg((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
+        check_arg(rank is None or (world_size is not None and 0 <= rank < world_size), "rank",
                f"in [0, world_size={world_size})", rank)
-        _check(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
+        check_arg(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
         ErrorPolicy(on_error)  # validates on_error
         self.retry = DATASET_RETRY if retry is None else retry
         self.storage_options = storage_options
@@ -125,7 +117,6 @@ class ShardedAudioDataset(IterableDataset):
         if missing:
             raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
                              f"{len(self.urls)} local shards missing)")
-        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
@@ -415,12 +406,7 @@ class ShardedAudioDataset(IterableDataset):
         self._consumed.scope = state.get("scope", "worker")
 
     def __repr__(self) -> str:
-        spec = self.spec
-        args = [f"{len(self.urls)} shards", f"sr={spec.sr}"]
-        defaults = ClipSpec(spec.sr)
-        args += [f"{k}={getattr(spec, k)!r}" for k in ("offset", "length", "mono", "crop", "min_length",
-                                                        "silence", "require_label", "channels")
-                 if getattr(spec, k) != getattr(defaults, k)]
+        args = [f"{len(self.urls)} shards", self.spec.arguments()]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
                      ("remainder", "drop"), ("bucket", None)):
             if getattr(self, k) != d:
@@ -450,11 +436,6 @@ class Tracked:
         if name in ("dataset", "batches"):
             raise AttributeError(name)
         return getattr(self.batches, name)
-
-
-def _check(ok: bool, name: str, rule: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
 def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: Consumed, workers: int,

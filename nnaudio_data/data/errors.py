@@ -10,13 +10,27 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, Optional, TypeVar
 
 POLICIES = ("warn", "skip", "raise")
+T = TypeVar("T")
 # Skips that are not one of the samples an index counts (equal batches account for those apart):
 # clips past a stale index, and (with key None) errors of a whole shard, except these
 UNPLANNED = ("stale_index",)
 PLANNED = ("stale_index_missing", "truncated")
+
+
+def check_arg(ok: bool, name: str, rule: str, value: object) -> None:
+    """ValueError naming the argument, the rule and the value found, unless ``ok``.
+
+    Example:
+        >>> check_arg(-1 >= 0, "offset", "an int >= 0", -1)
+        Traceback (most recent call last):
+        ...
+        ValueError: offset must be an int >= 0, got -1
+    """
+    if not ok:
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
 class SampleError(Exception):
@@ -99,6 +113,22 @@ class ErrorPolicy:
             setattr(self.stats, "unplanned", getattr(self.stats, "unplanned", 0) + 1)
         if self.on_error == "warn":
             warnings.warn(f"skipped sample: {err}", SampleWarning, stacklevel=2)
+
+    def attempt(self, make: Callable[..., T], *args: Any) -> Optional[T]:
+        """``make(*args)``, counted as delivered; a :class:`SampleError` it raises goes to
+        :meth:`handle` and gives None.
+
+        Example:
+            >>> p = ErrorPolicy("skip"); p.attempt(int, "3"), p.stats.delivered
+            (3, 1)
+        """
+        try:
+            out = make(*args)
+        except SampleError as err:
+            self.handle(err)
+            return None
+        self.stats.delivered += 1
+        return out
 
     def __repr__(self) -> str:
         return f"ErrorPolicy({self.on_error!r})"

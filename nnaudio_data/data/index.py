@@ -20,10 +20,9 @@ from contextlib import closing
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from .errors import SampleError
-from .objstore import write_text
 from .remote import Retry
 from .shards import count_shards, expand_urls, shard_name
-from .sources import open_shard
+from .sources import open_shard, url_kind, write_text
 
 INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"
@@ -36,7 +35,7 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
         >>> default_index_url(["s3://b/train-0.tar"]), default_index_url(["a.tar"])
         ('s3://b/index.json', 'index.json')
     """
-    if urls[0].startswith("pipe:"):
+    if url_kind(urls[0]) == "pipe":
         return None
     head = urls[0].rsplit("/", 1)
     return INDEX_NAME if len(head) == 1 else f"{head[0]}/{INDEX_NAME}"
@@ -130,7 +129,7 @@ def write_index(urls: Union[str, Sequence[str]], path: Optional[str] = None) -> 
     """
     urls = expand_urls(urls)
     path = path or default_index_url(urls)
-    if path is None or "://" in path:
-        raise ValueError(f"path must be a local file for write_index, got {path!r}")
+    if path is None or url_kind(path) != "local":
+        raise ValueError(f"path must be a local file (a path or file://) for write_index, got {path!r}")
     save_index(path, count_shards(urls))
     return path

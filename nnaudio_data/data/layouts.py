@@ -32,11 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from .decode import AUDIO_EXTENSIONS
-from .manifest import Entry
+from .manifest import Entry, audio_files
 
 MAPS_TEST_PIANOS = ("ENSTDkAm", "ENSTDkCl")
-_AUDIO = {"." + e for e in AUDIO_EXTENSIONS}
 
 
 @dataclass
@@ -45,10 +43,6 @@ class Corpus:
 
     entries: List[Entry]
     labels: str = "class"
-
-
-def _audio_files(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in _AUDIO and p.is_file())
 
 
 def _need(path: Path, layout: str) -> Path:
@@ -68,7 +62,7 @@ def speech_commands(root: Path) -> Corpus:
         text = _need(root / name, "speech_commands").read_text(encoding="utf-8")
         lists.update({line.strip(): split for line in text.splitlines() if line.strip()})
     entries = []
-    for path in _audio_files(root):
+    for path in audio_files(root):
         rel = _rel(path, root)
         word = rel.split("/", 1)[0]
         if word == "_background_noise_":
@@ -98,7 +92,7 @@ def gtzan(root: Path) -> Corpus:
         if (root / sub).is_dir():
             root = root / sub
             break
-    entries = [Entry(p, p.parent.name, _rel(p, root)) for p in _audio_files(root) if p.parent != root]
+    entries = [Entry(p, p.parent.name, _rel(p, root)) for p in audio_files(root) if p.parent != root]
     if not entries:
         raise ValueError(f"layout 'gtzan': no GENRE/*.au or GENRE/*.wav files under {root}")
     return Corpus(entries)
@@ -145,7 +139,7 @@ def _notes(txt: Path) -> Optional[List[List[float]]]:
 def maps(root: Path) -> Corpus:
     """MAPS: ``PIANO/**/MAPS_*.wav`` with the note list of the ``.txt`` beside it."""
     entries = []
-    for path in _audio_files(root):
+    for path in audio_files(root):
         rel = _rel(path, root)
         piano = rel.split("/", 1)[0]
         split = "test" if piano in MAPS_TEST_PIANOS else "train"

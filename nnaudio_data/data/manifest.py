@@ -16,7 +16,7 @@ from typing import Any, List, Optional, Sequence, Set, Tuple, Union
 
 import soundfile as sf
 
-from .decode import foreign_container
+from .decode import AUDIO_EXTENSIONS, foreign_container
 from .partition import check_split_name
 from .wav import WavTruncated, parse_wav
 
@@ -106,12 +106,17 @@ def inspect_header(data: bytes) -> Tuple[Optional[str], Optional[Tuple[int, int,
     return None, (int(info.frames), int(info.samplerate), int(info.channels))
 
 
-def _folder(src: Path, label_from: str, extensions: Sequence[str], exclude: Optional[Path]) -> List[Entry]:
+def audio_files(folder: Path, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> List[Path]:
+    """The files under ``folder`` (recursively) whose extension is one of ``extensions``, sorted."""
     exts = {e.lower().lstrip(".") for e in extensions}
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower().lstrip(".") in exts and p.is_file())
+
+
+def _folder(src: Path, label_from: str, extensions: Sequence[str], exclude: Optional[Path]) -> List[Entry]:
     excluded = exclude.resolve() if exclude is not None else None
     out = []
-    for path in sorted(p for p in src.rglob("*") if p.suffix.lower().lstrip(".") in exts):
-        if (excluded is not None and excluded in path.resolve().parents) or not path.is_file():
+    for path in audio_files(src, extensions):
+        if excluded is not None and excluded in path.resolve().parents:
             continue
         label = path.parent.name if label_from == "parent" and path.parent != src else None
         out.append(Entry(path, label, path.relative_to(src).as_posix()))

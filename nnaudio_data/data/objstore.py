@@ -1,4 +1,6 @@
-"""Object storage (``s3://``, ``gs://``, ``az://``, ... any fsspec URL): read, list, write.
+"""Object storage (``s3://``, ``gs://``, ``az://``, ... any fsspec URL): the fsspec side of
+reading, listing and writing. Which URLs come here is decided once, by
+:func:`~nnaudio_data.data.sources.url_kind` (kind ``"fsspec"``).
 
 fsspec and the scheme's backend (s3fs for ``s3://``: ``pip install nnaudio_data[s3]``) are
 imported on first use only; without them a URL of that scheme is an ImportError naming what to
@@ -20,13 +22,6 @@ from typing import IO, Any, Dict, List, Optional, Tuple, Type, cast
 
 READ_BLOCK = 8 << 20  # bytes per ranged GET, unless storage_options say otherwise
 GLOB_CHARS = "*?["
-
-
-def is_remote(url: str) -> bool:
-    """Whether ``url`` names an fsspec object store (not a local path, file://, http(s) or pipe:)."""
-    if "://" not in url or url.startswith("pipe:"):
-        return False
-    return url.partition("://")[0].lower() not in ("file", "http", "https")
 
 
 def filesystem(url: str, storage_options: Optional[Dict[str, Any]] = None):
@@ -126,26 +121,9 @@ def join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
 
 
-def open_output(url: str, storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
-    """A writable binary stream to a local path or an object URL (uploaded when closed)."""
-    if not is_remote(url):
-        return open(url, "wb")
+def require_bucket(url: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
+    """ValueError unless the bucket of an object URL exists (an output prefix needs no folder)."""
     fs, path = filesystem(url, storage_options)
-    return fs.open(path, "wb")
-
-
-def write_text(url: str, text: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
-    with open_output(url, storage_options) as f:
-        f.write(text.encode("utf-8"))
-
-
-def make_dirs(url: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
-    """Create a local output folder; object stores need none (a bucket must exist)."""
-    if is_remote(url):
-        fs, path = filesystem(url, storage_options)
-        bucket = path.split("/", 1)[0]
-        if not fs.exists(bucket):
-            raise ValueError(f"out: bucket {bucket!r} of {url!r} does not exist (or is not readable)")
-        return
-    import os
-    os.makedirs(url, exist_ok=True)
+    bucket = path.split("/", 1)[0]
+    if not fs.exists(bucket):
+        raise ValueError(f"out: bucket {bucket!r} of {url!r} does not exist (or is not readable)")

@@ -16,7 +16,7 @@ else a ``cls`` member as int; else a ``txt`` member as str; else None.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from math import gcd
 from typing import Any, Dict, Iterable, Iterator, Optional
 
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from .decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
-from .errors import ErrorPolicy, SampleError
+from .errors import ErrorPolicy, SampleError, check_arg
 from .resample import resample, to_mono
 from .._seed import generator
-from .trim import trim_pad, trim_window
+from .trim import CROPS, trim_pad, trim_window
 from .wav import WavInfo, read_wav
 
 LABEL_EXTENSIONS = ("json", "cls", "txt")
@@ -38,7 +38,8 @@ READ_EXTENSIONS = frozenset(AUDIO_EXTENSIONS + LABEL_EXTENSIONS)
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """What every clip becomes (the dataset's arguments of the same names)."""
+    """What every clip becomes (the dataset's arguments of the same names), checked once here for
+    the dataset, ``nd.wrap`` and ``nd.prepare_stage``."""
 
     sr: int
     offset: int = 0
@@ -49,6 +50,27 @@ class ClipSpec:
     silence: Optional[float] = 0.0
     require_label: bool = False
     channels: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        sr, length, channels = self.sr, self.length, self.channels
+        check_arg(isinstance(sr, int) and not isinstance(sr, bool) and sr > 0, "sr", "an int > 0", sr)
+        check_arg(isinstance(self.offset, int) and self.offset >= 0, "offset", "an int >= 0", self.offset)
+        check_arg(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
+        check_arg(self.crop in CROPS, "crop", f"one of {CROPS}", self.crop)
+        check_arg(channels is None or (isinstance(channels, int) and channels >= 1 and not self.mono), "channels",
+                  "None, or an int >= 1 with mono=False", channels)
+        check_arg(self.min_length is None or self.min_length >= 1, "min_length", "None or >= 1", self.min_length)
+        check_arg(self.silence is None or self.silence >= 0, "silence", "None or >= 0", self.silence)
+
+    def arguments(self) -> str:
+        """``sr`` and the fields that differ from their defaults, for a ``repr``.
+
+        Example:
+            >>> ClipSpec(sr=8000, length=500).arguments()
+            'sr=8000, length=500'
+        """
+        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+                         if f.name == "sr" or getattr(self, f.name) != f.default)
 
 
 def _member(sample: Dict[str, Any], exts) -> Optional[str]:

@@ -1,10 +1,10 @@
 """Shard lists: which tar files make a dataset, and counting the clips each holds.
 
 URLs come as a brace pattern (``"data/piano-{000000..000017}.tar"``, ``"{a,b}.tar"``), a glob
-(``"data/*.tar"``, or ``"s3://bucket/train-*.tar"``, matched by listing the store), a
-``::``-separated string, or a list of any of these. The counts a dataset plans with come from the
-shard index (:mod:`.index`); without one, :func:`count_shards` reads the shards once (headers
-only, skipping member bytes on local files).
+(``"data/*.tar"``, ``"file:///data/*.tar"``, or ``"s3://bucket/train-*.tar"``, matched by listing
+the store; :func:`~.sources.url_kind` says which), a ``::``-separated string, or a list of any of
+these. The counts a dataset plans with come from the shard index (:mod:`.index`); without one,
+:func:`count_shards` reads the shards once (headers only, skipping member bytes on local files).
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
 from braceexpand import braceexpand
 
-from .objstore import GLOB_CHARS, expand_glob, is_remote
+from .objstore import GLOB_CHARS, expand_glob
 from .remote import Retry
-from .sources import open_shard
+from .sources import local_path, open_shard, url_kind
 from .tario import open_tar, split_name, tar_members
 
 def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
@@ -32,13 +32,13 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
         if not isinstance(item, str) or not item:
             raise ValueError(f"urls must be non-empty strings, got {item!r}")
         for url in braceexpand(item):
-            local = "://" not in url and not url.startswith("pipe:")
-            if local and any(c in url for c in GLOB_CHARS):
-                matches = sorted(glob.glob(url))
+            kind, path = url_kind(url), local_path(url)
+            if path is not None and any(c in path for c in GLOB_CHARS):
+                matches = sorted(glob.glob(path))
                 if not matches:
                     raise ValueError(f"urls: glob {url!r} matches no file")
                 out.extend(matches)
-            elif is_remote(url) and any(c in url.partition("://")[2] for c in GLOB_CHARS):
+            elif kind == "fsspec" and any(c in url.partition("://")[2] for c in GLOB_CHARS):
                 out.extend(expand_glob(url, storage_options))
             else:
                 out.append(url)

@@ -1,4 +1,6 @@
-"""Open a shard URL as a readable binary stream, streaming (nothing is downloaded first).
+"""Open a shard URL as a readable binary stream, streaming (nothing is downloaded first); open a
+local path or object URL for writing. :func:`url_kind` is the one rule that sorts URLs into these
+kinds, for every caller (reading, globs, the index beside the shards, the writer's output).
 
 =====================  ============================================================================
 ``/path``, ``file://``  a local file
@@ -14,13 +16,14 @@ failed); a missing fsspec backend is an ImportError, as it is a setup problem, n
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import tempfile
-from typing import IO, Any, Dict, Optional, cast
+from typing import IO, Any, Dict, Literal, Optional, cast
 from urllib.parse import unquote
 
 from .errors import SampleError
-from .objstore import fsspec_opener
+from .objstore import filesystem, fsspec_opener, require_bucket
 from .remote import ResumingReader, Retry, http_opener
 
 BUFFER = 1 << 20  # read-ahead of remote streams, bytes
@@ -82,19 +85,52 @@ class PipeStream(io.RawIOBase):
                 super().close()
 
 
+UrlKind = Literal["local", "http", "pipe", "fsspec"]
+_KIND_OF_SCHEME = {"": "local", "file": "local", "http": "http", "https": "http"}  # any other: fsspec
+
+
+def _scheme(url: str) -> str:
+    """The scheme before the first ``://``, lower-cased; "" when there is none."""
+    return url.partition("://")[0].lower() if "://" in url else ""
+
+
+def url_kind(url: str) -> UrlKind:
+    """Which opener a shard URL goes to: the one rule every caller uses (reading, listing, globs,
+    the index beside the shards, the writer's output).
+
+    ========================================  ==========  ====================================
+    URL                                       kind        local path
+    ========================================  ==========  ====================================
+    ``pipe:CMD`` (lower case, checked first)  ``pipe``
+    no ``://`` (``a.tar``, ``/d/a.tar``)      ``local``   the URL itself
+    ``file://PATH`` (scheme in any case)      ``local``   ``PATH``, percent-decoded
+    ``://PATH`` (empty scheme)                ``local``   the URL itself
+    ``http://``, ``https://`` (any case)      ``http``
+    any other ``SCHEME://`` (``s3``, ``gs``)  ``fsspec``
+    ========================================  ==========  ====================================
+
+    The scheme is what precedes the first ``://``, compared in lower case; a Windows drive letter
+    (``C:/d/a.tar``) has no ``://`` and is a local path.
+
+    Example:
+        >>> [url_kind(u) for u in ("d/a.tar", "FILE:///a.tar", "HTTPS://h/a.tar", "pipe:cat a.tar", "s3://b/a.tar")]
+        ['local', 'local', 'http', 'pipe', 'fsspec']
+    """
+    if url.startswith("pipe:"):
+        return "pipe"
+    return cast(UrlKind, _KIND_OF_SCHEME.get(_scheme(url), "fsspec"))
+
+
 def local_path(url: str) -> Optional[str]:
-    """The file path of a local shard URL (a path or ``file://``); None for any other scheme.
+    """The file path of a ``local`` URL (see :func:`url_kind`); None for any other kind.
 
     Example:
         >>> local_path("file:///data/a%20b.tar"), local_path("d/a.tar"), local_path("pipe:cat a.tar")
         ('/data/a b.tar', 'd/a.tar', None)
     """
-    if url.startswith("pipe:"):
+    if url_kind(url) != "local":
         return None
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme == "file":
-        return unquote(url[7:])
-    return url if scheme == "" else None
+    return unquote(url[7:]) if _scheme(url) == "file" else url
 
 
 def open_shard(url: str, retry: Optional[Retry] = None,
@@ -122,19 +158,46 @@ def open_shard(url: str, retry: Optional[Retry] = None,
         b'abc'
     """
     retry = retry or Retry()
-    if url.startswith("pipe:"):
+    kind = url_kind(url)
+    if kind == "pipe":
         return cast(IO[bytes], PipeStream(url, retry.timeout))  # a binary stream; typeshed's IO is nominal
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme in ("http", "https"):
-        raw = ResumingReader(url, http_opener(url, retry.timeout), retry)
-        return io.BufferedReader(raw, BUFFER)
-    if scheme not in ("", "file"):
-        raw = ResumingReader(url, fsspec_opener(url, storage_options), retry)
-        return io.BufferedReader(raw, BUFFER)
-    path = local_path(url)
-    if path is None:  # unreachable: the scheme is "" or "file" here
-        raise ValueError(f"url: not a local path: {url!r}")
+    if kind != "local":
+        opener = http_opener(url, retry.timeout) if kind == "http" else fsspec_opener(url, storage_options)
+        return io.BufferedReader(ResumingReader(url, opener, retry), BUFFER)
+    path = cast(str, local_path(url))
     try:
         return open(path, "rb")
     except OSError as e:
         raise SampleError(url, None, "missing_shard", f"{type(e).__name__}: {e.strerror or e}") from None
+
+
+def open_output(url: str, storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
+    """A writable binary stream to a ``local`` path or an ``fsspec`` object URL (uploaded when
+    closed); ValueError for ``http`` and ``pipe`` URLs, which cannot be written."""
+    path = local_path(url)
+    if path is not None:
+        return open(path, "wb")
+    fs, inner = filesystem(_writable(url, "url"), storage_options)
+    return cast(IO[bytes], fs.open(inner, "wb"))
+
+
+def write_text(url: str, text: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
+    """Write ``text`` (UTF-8) to a local path or an object URL."""
+    with open_output(url, storage_options) as f:
+        f.write(text.encode("utf-8"))
+
+
+def make_dirs(url: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
+    """Create a local output folder; an object-store prefix needs none, but its bucket must exist."""
+    path = local_path(url)
+    if path is not None:
+        os.makedirs(path, exist_ok=True)
+    else:
+        require_bucket(_writable(url, "out"), storage_options)
+
+
+def _writable(url: str, name: str) -> str:
+    if url_kind(url) != "fsspec":
+        raise ValueError(f"{name} must be a local path or an object-store URL (s3://...), "
+                         f"not a {url_kind(url)} URL: {url!r}")
+    return url

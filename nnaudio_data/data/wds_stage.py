@@ -41,16 +41,9 @@ import torch
 
 from .._seed import generator
 from .decode import AUDIO_EXTENSIONS
-from .errors import POLICIES, ErrorPolicy, SampleError
+from .errors import ErrorPolicy, SampleError, check_arg
+from .labels import LABEL_ENTRIES
 from .samples import ClipSpec, make_item, parse_label, prepare_clip
-from .trim import CROPS
-
-_LABELS = ("label", "cls", "class", "target")
-
-
-def _check(ok: bool, name: str, rule: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
 def _audio_name(sample: Dict[str, Any]) -> Optional[str]:
@@ -110,7 +103,7 @@ class PrepareStage:
         if x.ndim != 2 or not np.isfinite(x).all():
             raise SampleError(url, key, "decode", f"entry {name!r}: a finite (T,) or (C, T) waveform "
                               f"is needed, got shape {x.shape}")
-        raw = next((k for k in _LABELS if k in sample), None)
+        raw = next((k for k in LABEL_ENTRIES if k in sample), None)
         label = (parse_label({"cls": sample[raw]}, url, key, self.spec.require_label)
                  if raw is not None and isinstance(sample[raw], bytes) else
                  sample[raw] if raw is not None else parse_label(sample, url, key, self.spec.require_label))
@@ -121,13 +114,9 @@ class PrepareStage:
         ``on_error`` policy ("warn": a :class:`SampleWarning` naming url, key and reason, then
         skip; "skip"; "raise"), counted in ``self.policy.stats`` of the process that ran it."""
         for sample in src:
-            try:
-                item = self(sample)
-            except SampleError as e:
-                self.policy.handle(e)
-                continue
-            self.policy.stats.delivered += 1
-            yield item
+            item = self.policy.attempt(self, sample)
+            if item is not None:
+                yield item
 
     @property
     def policy(self) -> ErrorPolicy:
@@ -139,9 +128,7 @@ class PrepareStage:
         return {k: v for k, v in self.__dict__.items() if k != "_policy"}
 
     def __repr__(self) -> str:
-        spec = ", ".join(f"{k}={v!r}" for k, v in vars(self.spec).items()
-                         if k == "sr" or v != ClipSpec.__dataclass_fields__[k].default)
-        return f"prepare_stage({spec}{', seed=' + str(self.seed) if self.seed else ''})"
+        return f"prepare_stage({self.spec.arguments()}{', seed=' + str(self.seed) if self.seed else ''})"
 
 
 def prepare_stage(sr: int, length: Optional[int] = None, offset: int = 0, mono: bool = True,
@@ -176,14 +163,8 @@ def prepare_stage(sr: int, length: Optional[int] = None, offset: int = 0, mono: 
         >>> tuple(item["waveform"].shape), item["length"], item["label"], item["__key__"]
         ((1, 500), 400, 3, 'a')
     """
-    _check(isinstance(sr, int) and not isinstance(sr, bool) and sr > 0, "sr", "an int > 0", sr)
-    _check(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
-    _check(isinstance(offset, int) and offset >= 0, "offset", "an int >= 0", offset)
-    _check(crop in CROPS, "crop", f"one of {CROPS}", crop)
-    _check(min_length is None or min_length >= 1, "min_length", "None or >= 1", min_length)
-    _check(silence is None or silence >= 0, "silence", "None or >= 0", silence)
-    _check(isinstance(seed, int) and seed >= 0, "seed", "an int >= 0", seed)
-    _check(on_error in POLICIES, "on_error", f"one of {POLICIES}", on_error)
     spec = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, min_length=min_length,
                     silence=silence, require_label=require_label)
+    check_arg(isinstance(seed, int) and seed >= 0, "seed", "an int >= 0", seed)
+    ErrorPolicy(on_error)  # validates on_error
     return PrepareStage(spec, seed, on_error)

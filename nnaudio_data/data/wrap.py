@@ -35,7 +35,6 @@ from .._seed import generator
 from .decode import decode_audio
 from .errors import ErrorPolicy, SampleError
 from .samples import ClipSpec, prepare_clip
-from .trim import CROPS
 
 _KEY_FIELDS = ("key", "__key__", "id")
 
@@ -82,16 +81,8 @@ class _Prepare:
 
     def __init__(self, url: str, sr: int, offset: int, length: Optional[int], mono: bool, crop: str,
                  seed: int, audio_field: str, label_field: str):
-        if not isinstance(sr, int) or sr <= 0:
-            raise ValueError(f"sr must be a positive int (Hz), got {sr!r}")
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0 samples, got {offset}")
-        if length is not None and length <= 0:
-            raise ValueError(f"length must be > 0 samples or None, got {length}")
-        if crop not in CROPS:
-            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
-        self.url, self.sr, self.crop = url, sr, crop
         self.spec = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, silence=None)
+        self.url, self.sr, self.crop = url, sr, crop
         self.seed, self.audio_field, self.label_field, self.epoch = seed, audio_field, label_field, 0
 
     def _parse(self, item: Any, index: int) -> Tuple[np.ndarray, Any, Any, str, str]:
@@ -141,13 +132,7 @@ class _Wrapped:
 
     def _prepare(self, item: Any, index: int) -> Optional[Dict[str, Any]]:
         """The sample, or None (counted, and warned under "warn") for a bad item."""
-        try:
-            out = self.prepare(item, index)
-        except SampleError as e:
-            self.policy.handle(e)
-            return None
-        self.policy.stats.delivered += 1
-        return out
+        return self.policy.attempt(self.prepare, item, index)
 
     @property
     def classes(self) -> Optional[List[str]]:

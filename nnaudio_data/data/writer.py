@@ -42,7 +42,8 @@ from .decode import AUDIO_EXTENSIONS
 from .index import INDEX_NAME, save_index
 from .labels import label_space
 from .manifest import Entry, inspect_header, list_sources, make_key, parse_size
-from .objstore import is_remote, join, make_dirs, open_output
+from .objstore import join
+from .sources import local_path, make_dirs, open_output
 from .partition import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
 from .summary import ShardSummary, SplitSummary
 
@@ -210,7 +211,8 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
 
 def _entries(src: Path, out: str, label_from: str, extensions: Sequence[str], layout: Optional[str],
              labels: str) -> Tuple[List[Entry], str]:
-    exclude = None if is_remote(out) else Path(out)
+    local = local_path(out)
+    exclude = None if local is None else Path(local)
     if layout is None:
         return list_sources(src, label_from, extensions, exclude=exclude), labels
     from .layouts import read_layout

@@ -40,13 +40,11 @@ def flat_signal(x: Tensor) -> Tuple[Tensor, Tuple[int, ...]]:
     -> (B * C, T) with lead (B, C). float64 stays, anything else becomes float32."""
     if x.dim() not in (1, 2, 3):
         raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-    lead = (1,) if x.dim() == 1 else tuple(x.shape[:1]) if x.dim() == 2 or x.shape[1] == 1 else tuple(x.shape[:2])
-    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    return x.reshape(-1, x.shape[-1]).to(dtype), lead
+    return as_batch(x)  # on ranks 1-3 its rule is nnAudio's
 
 
 def restore(y: Tensor, lead: Tuple[int, ...]) -> Tensor:
-    """Undo :func:`as_batch` on an output whose first axis is B'."""
+    """Undo :func:`as_batch` (or :func:`flat_signal`) on an output whose first axis is B'."""
     return y.reshape(*lead, *y.shape[1:])
 
 

@@ -21,10 +21,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..functional.cqt_plan import Octave, Plan
+from ..functional.spectral import PAD_MODES
+from ._base import OUTPUT_FORMATS, check_choice, flat_signal, restore
 from ._nnaudio_state import from_nnaudio_state
 from ._repr import Transform
 
-OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
 BACKENDS = ("auto", "conv", "fft")
 
@@ -161,12 +162,9 @@ class MultirateCQ(Transform):
 
     def _setup(self, plan: Plan, trainable: bool, backend: str, output_format: str,
                pad_mode: str) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-        if pad_mode not in ("reflect", "constant"):
-            raise ValueError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+        check_choice("backend", backend, BACKENDS)
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
+        check_choice("pad_mode", pad_mode, PAD_MODES)
         self.octaves, self.n_bins, self.trainable = list(plan.octaves), len(plan.freqs), trainable
         self.backend, self.output_format, self.pad_mode = backend, output_format, pad_mode
         self.frequencies, self._pre_pad, self._full_width = plan.freqs, plan.pre_pad, plan.full_width
@@ -280,16 +278,11 @@ class MultirateCQ(Transform):
                 normalization_type: str = "librosa") -> Tensor:
         """Transform ``x``; see the class docstring for shapes and formats."""
         output_format = output_format or self.output_format
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-        if normalization_type not in NORMALIZATIONS:
-            raise ValueError(f"normalization_type must be one of {NORMALIZATIONS}, "
-                             f"got {normalization_type!r}")
-        if x.dim() not in (1, 2, 3):
-            raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-        lead: Tuple[int, ...] = x.shape[:-1]
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        re, im = self._transform(x.reshape(-1, x.shape[-1]).to(dtype))
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
+        check_choice("normalization_type", normalization_type, NORMALIZATIONS)
+        flat, lead = flat_signal(x)
+        dtype = flat.dtype
+        re, im = self._transform(flat)
         scale = getattr(self, f"scale_{normalization_type}").to(dtype).view(-1, 1)
         if output_format == "Magnitude":
             if self.trainable:  # as nnAudio: a floor under the root keeps the gradient finite
@@ -301,7 +294,5 @@ class MultirateCQ(Transform):
         else:
             ang = torch.atan2(im, re)
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
-        if x.dim() == 1 or (x.dim() == 3 and x.shape[1] == 1):
-            lead = lead[:1] if x.dim() == 3 else (1,)
-        out = out.reshape(*lead, *out.shape[1:])
+        out = restore(out, lead)
         return out if x.dtype == dtype else out.to(x.dtype)

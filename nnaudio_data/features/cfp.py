@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 
 from ..functional.cfp import cfp_logfreq_matrices
-from ._base import flat_signal
+from ..functional.windows import get_window
+from ._base import flat_signal, restore
 from ._repr import Transform
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
@@ -86,10 +87,7 @@ class CFP(Transform):
         self.tc_idx, self.fc_idx = int(round(fs * tc)), int(round(fc / fr))
         self.high_freq_idx, self.high_quef_idx = int(round((1 / tc) / fr) + 1), int(round(fs / fc) + 1)
         freq, quef = cfp_logfreq_matrices(fs, fr, fc, tc, NumPerOct)
-        import scipy.signal.windows  # here, not at import time: scipy.signal costs ~1 s to import
-
-        self.register_buffer("window", torch.tensor(scipy.signal.windows.blackmanharris(window_size),
-                                                    dtype=torch.float32))
+        self.register_buffer("window", get_window("blackmanharris", window_size, fftbins=False))  # symmetric
         self.register_buffer("freq2logfreq_matrix", torch.tensor(freq, dtype=torch.float32))
         self.register_buffer("quef2logfreq_matrix", torch.tensor(quef, dtype=torch.float32))
         self.register_load_state_dict_pre_hook(_from_nnaudio_state)
@@ -133,7 +131,7 @@ class CFP(Transform):
         flat, lead = flat_signal(x)
         _, tfr, ceps = self._parts(flat)
         z = self._log_bins(tfr) * self._log_bins(ceps, quef=True)
-        z = z.reshape(*lead, *z.shape[1:])
+        z = restore(z, lead)
         return z if x.dtype == z.dtype else z.to(x.dtype)
 
 
@@ -163,5 +161,5 @@ class Combined_Frequency_Periodicity(CFP):
         tfr0, tfr, ceps = self._parts(flat, drop_edges=True)
         lf, lq = self._log_bins(tfr), self._log_bins(ceps, quef=True)
         out = (lf * lq, self._log_bins(tfr0), lf, lq)
-        return tuple(t.reshape(*lead, *t.shape[1:]).to(x.dtype if x.is_floating_point() else t.dtype)
+        return tuple(restore(t, lead).to(x.dtype if x.is_floating_point() else t.dtype)
                      for t in out)

@@ -9,6 +9,7 @@ from numbers import Integral
 
 from ..functional.cqt import cqt_frequencies
 from ..functional.cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir_plan
+from ._base import check_choice
 from ._multirate import MultirateCQ
 
 MODES = ("nnaudio", "librosa")
@@ -36,8 +37,7 @@ def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale
         raise ValueError(f"filter_scale must be > 0, got {filter_scale!r}")
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    check_choice("mode", mode, MODES)
     if not 0 <= sparsity < 1:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
 
@@ -110,8 +110,7 @@ class CQT1992v2(MultirateCQ):
                  trainable=False, output_format="Magnitude", verbose=True, *, mode="nnaudio",
                  backend="auto", sparsity=0.01, layout="full"):
         super().__init__()
-        if layout not in LAYOUTS:
-            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        check_choice("layout", layout, LAYOUTS)
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
                    sparsity=sparsity)
         hop_length, n_bins, bins_per_octave = int(hop_length), int(n_bins), int(bins_per_octave)

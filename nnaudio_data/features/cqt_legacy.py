@@ -15,16 +15,15 @@ from typing import Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..functional.cqt import nnaudio_kernels
 from ..functional.cqt_plan import nnaudio_fir_plan
-from ._base import flat_signal
-from ._multirate import OUTPUT_FORMATS, fir_decimate
+from ..functional.spectral import PAD_MODES
+from ._base import OUTPUT_FORMATS, check_choice, flat_signal, register_kernel, restore
+from ._multirate import NORMALIZATIONS, fir_decimate
 from ._repr import Transform
 from .cqt import bin_frequencies, check_args
-
-NORMALIZATIONS = ("librosa", "convolutional", "wrap")
 
 
 def _pad(x: Tensor, n: int, mode: str) -> Tensor:
@@ -71,13 +70,9 @@ class _LegacyCQT(Transform):
             w = self.n_fft
             phase = 2 * np.pi * (np.arange(w // 2 + 1)[:, None] * np.arange(w)[None, :] % w) / w
             for name, k in (("wsin", np.sin(phase)), ("wcos", np.cos(phase))):
-                self.register_parameter(name, nn.Parameter(torch.tensor(k[:, None, :], dtype=torch.float32)))
+                register_kernel(self, name, torch.tensor(k[:, None, :], dtype=torch.float32), True)
         for name, k in (("cqt_kernels_real", half.real), ("cqt_kernels_imag", half.imag)):
-            t = torch.tensor(k, dtype=torch.float32)
-            if trainable_CQT:
-                self.register_parameter(name, nn.Parameter(t))
-            else:
-                self.register_buffer(name, t)
+            register_kernel(self, name, torch.tensor(k, dtype=torch.float32), trainable_CQT)
         self.register_load_state_dict_pre_hook(_drop_fourier)
 
     def _cqt(self, x: Tensor, hop: int, center: bool = True) -> Tensor:
@@ -96,8 +91,7 @@ class _LegacyCQT(Transform):
 
     def _output(self, cqt: Tensor, output_format, normalization_type: str, lead) -> Tensor:
         output_format = output_format or self.output_format
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
         if normalization_type == "librosa":
             cqt = cqt * torch.sqrt(self.lenghts.to(cqt).view(-1, 1, 1)) / self.n_fft
         elif normalization_type == "wrap":
@@ -113,7 +107,7 @@ class _LegacyCQT(Transform):
             ang = torch.atan2(-cqt[..., 1], cqt[..., 0]) if self._phase_conj else \
                 torch.atan2(cqt[..., 1], cqt[..., 0])
             out = torch.stack((torch.cos(ang), torch.sin(ang)), -1)
-        return out.reshape(*lead, *out.shape[1:])
+        return restore(out, lead)
 
 
 
@@ -147,10 +141,8 @@ class CQT1992(_LegacyCQT):
         super().__init__()
         check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, "nnaudio")
         n_bins, freqs = bin_frequencies(sr, fmin, fmax, n_bins, bins_per_octave)
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-        if pad_mode not in ("reflect", "constant"):
-            raise ValueError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
+        check_choice("pad_mode", pad_mode, PAD_MODES)
         q = float(filter_scale) / (2 ** (1 / bins_per_octave) - 1)
         basis, lengths = nnaudio_kernels(q, sr, freqs, norm, window)
         self.hop_length, self.center, self.pad_mode = int(hop_length), center, pad_mode
@@ -197,10 +189,8 @@ class CQT2010(_LegacyCQT):
                  output_format="Magnitude", earlydownsample=True, verbose=True):
         super().__init__()
         check_args(sr, hop_length, fmin, None, n_bins, bins_per_octave, filter_scale, "nnaudio")
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {OUTPUT_FORMATS}, got {output_format!r}")
-        if pad_mode not in ("reflect", "constant"):
-            raise ValueError(f"pad_mode must be 'reflect' or 'constant', got {pad_mode!r}")
+        check_choice("output_format", output_format, OUTPUT_FORMATS)
+        check_choice("pad_mode", pad_mode, PAD_MODES)
         plan = nnaudio_fir_plan(sr, hop_length, fmin, n_bins, bins_per_octave, filter_scale,
                                 basis_norm, 0.0, earlydownsample)
         factor = plan.fir["factor"]

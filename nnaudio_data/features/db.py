@@ -2,15 +2,14 @@
 and the log spectrograms the collate names "logmel" and "logstft"."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from torch import Tensor, nn
 
 from ..functional.mel import power_to_db
 from ._repr import Transform
+from .registry import LOG_KINDS
 
-# collate kind -> (spectrogram kind, what it outputs)
-LOG_KINDS: Dict[str, tuple] = {"logmel": ("mel", "power"), "logstft": ("stft", "amplitude")}
 _DB_ARGS = ("ref", "amin", "top_db")
 
 

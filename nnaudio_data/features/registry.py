@@ -1,4 +1,5 @@
-"""Spectrogram kinds by name: the one table that ``GPUSpectrogramCollate(kind)`` reads."""
+"""Spectrogram kinds by name: the one table (:data:`KINDS`, :data:`LOG_KINDS`) that
+``GPUSpectrogramCollate(kind)`` reads."""
 from __future__ import annotations
 
 import difflib
@@ -16,6 +17,8 @@ KINDS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "vqt": ("VQT", {"output_format": "Magnitude"}),
     "gammatone": ("Gammatonegram", {}),
 }
+# log kinds -> (spectrogram kind above, what it outputs: the dB conversion); built by db.make_log
+LOG_KINDS: Dict[str, Tuple[str, str]] = {"logmel": ("mel", "power"), "logstft": ("stft", "amplitude")}
 
 
 def resolve_kind(kind: str) -> str:
@@ -30,8 +33,6 @@ def resolve_kind(kind: str) -> str:
         ...
         ValueError: kind 'mell' is not a spectrogram kind; did you mean 'mel' or 'logmel'? ...
     """
-    from .db import LOG_KINDS
-
     names = sorted([*KINDS, *LOG_KINDS])
     if not isinstance(kind, str):
         raise TypeError(f"kind must be one of {names} or an nn.Module, got {type(kind).__name__}")
@@ -55,7 +56,7 @@ def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
             raise ValueError(f"kernel arguments are only accepted with a kind name, got a module "
                              f"and {sorted(kwargs)}")
         return kind
-    from .db import LOG_KINDS, make_log
+    from .db import make_log
 
     kind = resolve_kind(kind)
     if kind in LOG_KINDS:
