@@ -77,6 +77,16 @@ class AudioBatch:
     def __len__(self) -> int:
         return self.waveform.shape[0]
 
+    def __getstate__(self) -> Dict[str, Any]:
+        """Sent from a DataLoader worker, small tensors (lengths, labels) travel inside the pickle,
+        not as shared memory (see :func:`nnaudio_data._sharedmem.inline_small`)."""
+        from ._sharedmem import inline_small
+
+        state = dict(self.__dict__)
+        for name in self._TENSOR_FIELDS:
+            state[name] = map_tensors(state[name], inline_small)
+        return state
+
     @property
     def spec(self) -> Optional[Tensor]:
         """The spectrogram; runs the pending device stage first if there is one."""
