@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import io
 import os
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ def has_memfd() -> bool:
     try:
         t = _memfd_shared(2)
         fd, _ = t.untyped_storage()._share_fd_cpu_()
-        os.pwrite(fd, np.float32([1.5]).tobytes(), 4)
+        os.pwrite(fd, np.array([1.5], np.float32).tobytes(), 4)
         return t.is_shared() and t.tolist() == [0.0, 1.5]
     except Exception:  # noqa: BLE001
         return False
@@ -125,7 +125,8 @@ def _memfd_shared(n: int) -> Tensor:
     fd = os.memfd_create("nnaudio_data-batch", os.MFD_CLOEXEC)
     try:
         os.ftruncate(fd, 4 * n)
-        storage = torch.UntypedStorage._new_shared_fd_cpu(fd, 4 * n)  # maps a duplicate of fd
+        new_shared_fd: Any = getattr(torch.UntypedStorage, "_new_shared_fd_cpu")
+        storage = new_shared_fd(fd, 4 * n)  # maps a duplicate of fd
     finally:
         os.close(fd)
     return torch.empty(0, dtype=torch.float32).set_(storage, 0, (n,), (1,))
