@@ -10,7 +10,7 @@ layout) are assigned through the mapping, as in the main process. The private to
 both live in :mod:`nnaudio_data._compat`, with public fallbacks (a plain tensor; assignment).
 
 Small tensors (a batch's lengths and labels) go the other way (:func:`inline_small`): sent from a
-worker, each shared tensor costs one shared-memory file and one socket round trip to pass its
+worker, each tensor torch shares costs one shared-memory file and one socket round trip to pass its
 descriptor (``multiprocessing.resource_sharer``, with its authentication handshake), in the worker
 and in the main process; up to :data:`INLINE_BYTES` they travel inside the pickle instead.
 """
@@ -118,17 +118,21 @@ class _Inline:
 
 
 def inline_small(t: Tensor) -> Any:
-    """Inside a DataLoader worker, a plain CPU tensor of at most :data:`INLINE_BYTES` that numpy
-    can hold (int64 lengths, int or multi-hot labels) as an object that unpickles as an equal
+    """For a pickle between processes: a plain CPU tensor of at most :data:`INLINE_BYTES` that
+    numpy can hold (int64 lengths, int or multi-hot labels) as an object that unpickles as an equal
     tensor (same dtype, shape and values, its own memory); anything else unchanged, to be shared
-    by the DataLoader as usual.
+    as torch's reductions share it. :class:`nnaudio_data.AudioBatch` uses it for the queue of a
+    DataLoader worker (``multiprocessing``'s ``ForkingPickler``).
 
     Example:
+        >>> import pickle
         >>> x = torch.arange(3)
-        >>> inline_small(x) is x  # in the main process: unchanged
-        True
+        >>> y = pickle.loads(pickle.dumps(inline_small(x)))
+        >>> big = torch.zeros(INLINE_BYTES)  # 4 x INLINE_BYTES bytes
+        >>> y.dtype, y.tolist(), inline_small(big) is big
+        (torch.int64, [0, 1, 2], True)
     """
-    if (get_worker_info() is None or type(t) is not Tensor or t.device.type != "cpu" or t.requires_grad
+    if (type(t) is not Tensor or t.device.type != "cpu" or t.requires_grad
             or t.layout != torch.strided or t.numel() * t.element_size() > INLINE_BYTES):
         return t
     try:

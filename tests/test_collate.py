@@ -199,3 +199,23 @@ def test_small_tensors_travel_inside_the_pickle(method):
         assert not batch.lengths.is_shared()
         assert batch.labels.is_shared() == (name in ("bfloat16", "large")), name
         assert batch.waveform.is_shared() and torch.equal(batch.waveform, want.waveform)
+
+
+def test_only_the_process_queue_inlines_small_tensors():
+    """ForkingPickler (a worker's queue) carries lengths inside the pickle; pickle, copy and
+    deepcopy of a batch keep plain tensors everywhere, in a worker too."""
+    import copy
+
+    from multiprocessing.reduction import ForkingPickler
+
+    from nnaudio_data._sharedmem import _Inline
+
+    b = collate_audio(clips(3))
+    reduce = ForkingPickler._extra_reducers[type(b)]  # what the queue's pickler does with a batch
+    _, (state,) = reduce(b)
+    assert isinstance(state["lengths"], _Inline) and isinstance(state["labels"], _Inline)
+    sent = pickle.loads(ForkingPickler.dumps(b))
+    for other in (sent, pickle.loads(pickle.dumps(b)), copy.copy(b), copy.deepcopy(b)):
+        assert type(other.lengths) is torch.Tensor and torch.equal(other.lengths, b.lengths)
+        assert type(other.labels) is torch.Tensor and torch.equal(other.labels, b.labels)
+        assert torch.equal(other.waveform, b.waveform) and other.keys == b.keys
