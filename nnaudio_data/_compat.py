@@ -58,12 +58,14 @@ def has_new_shared() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def has_memfd() -> bool:
-    """Whether this platform makes anonymous memory files (``os.memfd_create``, Linux) and this
-    torch maps one as a shared storage (``UntypedStorage._new_shared_fd_cpu``)."""
+    """Whether this platform makes anonymous memory files (``os.memfd_create``, Linux) that
+    ``posix_fallocate`` fills, and this torch maps one as a shared storage
+    (``UntypedStorage._new_shared_fd_cpu``)."""
     try:
         t = _memfd_shared(2)
         fd, _ = t.untyped_storage()._share_fd_cpu_()
         os.pwrite(fd, np.array([1.5], np.float32).tobytes(), 4)
+        fill_holes(fd, 8)
         return t.is_shared() and t.tolist() == [0.0, 1.5]
     except Exception:  # noqa: BLE001
         return False
