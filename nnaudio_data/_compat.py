@@ -14,11 +14,10 @@ fallback to the public path. The one place to look when a torch or soundfile rel
   streamed FLAC (``soundfile._snd.sf_readf_float`` on ``SoundFile._file``). Fallback:
   ``SoundFile.read`` in blocks.
 
-Why a memory file: ``_new_shared`` creates a file in /dev/shm and has the system allocate and
-zero all its pages up front (``posix_fallocate``, about a third of the cost of a FLAC batch's
-shared memory), and pages written next are written twice. A memory file starts as a hole: the
-clips' pages are allocated as they are written (:func:`fill_holes` then allocates the padding's,
-zeroed, so the consumer finds every page present, as before). It does not live in /dev/shm, so it
+Why a memory file: ``_new_shared`` creates a file in /dev/shm whose pages the system allocates and
+zeroes up front, and the clips written next touch each page a second time. A memory file starts as
+a hole: the clips' pages are allocated as they are written (:func:`fill_holes` then allocates the
+padding's, zeroed, so the consumer finds every page present, as before). It does not live in /dev/shm, so it
 is not bound by that mount's size: Docker's default 64 MB /dev/shm makes DataLoader workers die
 with a "bus error" once batches outgrow it; a memory file is bound by the process's memory limit,
 and running out is an ``OSError`` in the worker (from ``pwrite`` or :func:`fill_holes`), named,
