@@ -17,11 +17,11 @@ fallback to the public path. The one place to look when a torch or soundfile rel
 Why a memory file: ``_new_shared`` creates a file in /dev/shm whose pages the system allocates and
 zeroes up front, and the clips written next touch each page a second time. A memory file starts as
 a hole: the clips' pages are allocated as they are written (:func:`fill_holes` then allocates the
-padding's, zeroed, so the consumer finds every page present, as before). It does not live in /dev/shm, so it
-is not bound by that mount's size: Docker's default 64 MB /dev/shm makes DataLoader workers die
-with a "bus error" once batches outgrow it; a memory file is bound by the process's memory limit,
-and running out is an ``OSError`` in the worker (from ``pwrite`` or :func:`fill_holes`), named,
-not a ``SIGBUS``.
+padding's, zeroed, so the consumer finds every page present, as before). It does not live in
+/dev/shm, so it is not bound by that mount's size: Docker's default 64 MB /dev/shm makes DataLoader
+workers die with a "bus error" once batches outgrow it; a memory file is bound by the process's
+memory limit, and running out is an ``OSError`` in the worker (from ``pwrite`` or
+:func:`fill_holes`), named, not a ``SIGBUS``.
 
 Each probe (``has_*``) runs once per process, on first use, by trying the private call on a tiny
 object; a failed probe selects the fallback for that process. Both paths give equal values
