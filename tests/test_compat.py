@@ -97,6 +97,20 @@ def test_worker_batches_equal_on_every_path(monkeypatch, memfd, new_shared, shar
         assert not batch.lengths.is_shared()
 
 
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memory files are Linux only")
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_memfd_batches_rebuild_in_the_main_process_under_every_start_method(method):
+    """The worker's memory file reaches the main process (its descriptor passed and mapped there,
+    as torch maps any) under spawn and forkserver too (fork: above), values and padding intact."""
+    g = torch.Generator().manual_seed(5)
+    batches = [[{"waveform": torch.randn(1, 9000 + 700 * i, generator=g)} for i in range(3)]]
+    loader = DataLoader(Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio,
+                        multiprocessing_context=method)
+    (batch,) = list(loader)
+    assert _memfd_name(batch.waveform).startswith("/memfd:nnaudio_data-batch")
+    assert torch.equal(batch.waveform, collate_audio(batches[0]).waveform)
+
+
 def _streamed_flac(x: np.ndarray, sr: int) -> bytes:
     """FLAC bytes whose STREAMINFO says neither length nor MD5, as a streaming encoder writes them."""
     buf = io.BytesIO()
