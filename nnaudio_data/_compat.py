@@ -64,7 +64,7 @@ def has_memfd() -> bool:
         t = _memfd_shared(2)
         fd, _ = t.untyped_storage()._share_fd_cpu_()
         os.pwrite(fd, np.array([1.5], np.float32).tobytes(), 4)
-        fill_holes(fd, 8)
+        fill_holes(fd, 0, 8)
         return t.is_shared() and t.tolist() == [0.0, 1.5]
     except Exception:  # noqa: BLE001
         return False
@@ -133,11 +133,11 @@ def _memfd_shared(n: int) -> Tensor:
     return torch.empty(0, dtype=torch.float32).set_(storage, 0, (n,), (1,))
 
 
-def fill_holes(fd: int, nbytes: int) -> None:
-    """Allocate the pages of a memory file's first ``nbytes`` that nothing was written to (zeroed),
-    so that a batch's consumer never takes a page fault to allocate its padding; raises
-    ``OSError`` when memory runs out."""
-    os.posix_fallocate(fd, 0, nbytes)
+def fill_holes(fd: int, offset: int, nbytes: int) -> None:
+    """Allocate the pages of a memory file's ``nbytes`` from ``offset`` that nothing was written
+    to, zeroed (pages present are left as they are), so that a batch's consumer never takes a page
+    fault to allocate its padding; raises ``OSError`` when memory runs out."""
+    os.posix_fallocate(fd, offset, nbytes)
 
 
 def _new_shared(n: int) -> Tensor:

@@ -65,8 +65,21 @@ def stack_padded(waves: Sequence[Tensor], channels: int, length: int) -> Tensor:
         if fd is None or not _write_clip(fd, w, i, channels, length):
             out[i, :, : w.shape[-1]] = w
     if fd is not None and uses_memfd():  # the padding: allocated here, not in the consumer
-        fill_holes(fd, out.numel() * _FLOAT_BYTES)
+        _fill_padding(fd, waves, channels, length)
     return out
+
+
+def _fill_padding(fd: int, waves: Sequence[Tensor], channels: int, length: int) -> None:
+    """Allocate the padding of the clips shorter than ``length`` in a memory file (its holes);
+    full-length clips cost nothing (a call over the whole batch would walk every page)."""
+    row = length * _FLOAT_BYTES
+    for i, w in enumerate(waves):
+        pad = row - w.shape[-1] * _FLOAT_BYTES
+        if pad == row:  # an empty clip: its rows are one run
+            fill_holes(fd, i * channels * row, channels * row)
+        elif pad > 0:
+            for c in range(channels):
+                fill_holes(fd, (i * channels + c + 1) * row - pad, pad)
 
 
 def _descriptor(out: Tensor) -> Optional[int]:

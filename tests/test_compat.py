@@ -41,16 +41,20 @@ def test_memfd_batches_start_as_holes_and_fill_holes_allocates_them(monkeypatch)
     """Under "file_descriptor" a batch is a memory file (not in /dev/shm) that reads as zeros and
     holds no page until written; fill_holes allocates every page, zeroed, around what was written.
     Under "file_system" (descriptors are not sent) the public /dev/shm path is taken."""
-    n = 3 * 4096  # three pages of float32
+    page = 4096
+    n = 3 * page // 4  # three pages of float32
     x = _compat.new_shared_zeros(n)
     assert _memfd_name(x).startswith("/memfd:nnaudio_data-batch")
     fd = _compat.shared_fd(x)
-    assert os.fstat(fd).st_size == 4 * n and os.fstat(fd).st_blocks == 0
-    os.pwrite(fd, np.full(10, 2.5, np.float32).tobytes(), 4 * 5000)  # inside the second page
-    _compat.fill_holes(fd, 4 * n)
-    assert os.fstat(fd).st_blocks * 512 >= 4 * n
+    assert os.fstat(fd).st_size == 3 * page and os.fstat(fd).st_blocks == 0
+    os.pwrite(fd, np.full(10, 2.5, np.float32).tobytes(), 6000)  # inside the second page
+    assert os.fstat(fd).st_blocks * 512 == page
+    _compat.fill_holes(fd, 0, page)  # the first page
+    assert os.fstat(fd).st_blocks * 512 == 2 * page
+    _compat.fill_holes(fd, page, 2 * page)  # the second (present: left as it is) and the third
+    assert os.fstat(fd).st_blocks * 512 == 3 * page
     want = np.zeros(n, np.float32)
-    want[5000:5010] = 2.5
+    want[1500:1510] = 2.5
     np.testing.assert_array_equal(x.numpy(), want)
     monkeypatch.setattr(tmp, "get_sharing_strategy", lambda: "file_system")
     assert not _compat.uses_memfd()
@@ -78,21 +82,27 @@ def test_worker_batches_equal_on_every_path(monkeypatch, memfd, new_shared, shar
         monkeypatch.setattr(_compat, "has_new_shared", lambda: False)
     if not share_fd:
         monkeypatch.setattr(_compat, "has_share_fd", lambda: False)
-    g = torch.Generator().manual_seed(4)  # and one batch past INLINE_BYTES, sent as shared memory
-    batches = mixed_clips(3) + [[{"waveform": torch.randn(1, 9000 + 500 * i, generator=g)} for i in range(3)]]
+    g = torch.Generator().manual_seed(4)  # and batches past INLINE_BYTES, sent as shared memory
+    stereo = [torch.randn(2, 9000, generator=g), torch.randn(2, 5000, generator=g), torch.zeros(2, 0),
+              torch.randn(2, 7000, generator=g, dtype=torch.float64), torch.randn(6000, 2, generator=g).T]
+    batches = mixed_clips(3) + [[{"waveform": torch.randn(1, 9000 + 500 * i, generator=g)} for i in range(3)],
+                                [{"waveform": w} for w in stereo]]
     loader = DataLoader(Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio,
                         multiprocessing_context="fork")
     got = list(loader)
     assert len(got) == len(batches)
     for batch, samples in zip(got, batches):
-        want = collate_audio(samples)
-        assert batch.waveform.dtype == torch.float32 and torch.equal(batch.waveform, want.waveform)
         big = batch.waveform.numel() * 4 > INLINE_BYTES
         assert batch.waveform.is_shared() == big
         if big and memfd and hasattr(os, "memfd_create"):
             assert _memfd_name(batch.waveform).startswith("/memfd:nnaudio_data-batch")
+            if share_fd:  # the padding was allocated in the worker: no hole left for the consumer
+                fd, size = batch.waveform.untyped_storage()._share_fd_cpu_()  # (before reading it here)
+                assert os.fstat(fd).st_blocks * 512 == -(-size // 4096) * 4096
         elif big:
             assert _memfd_name(batch.waveform).startswith("/dev/shm/")
+        want = collate_audio(samples)
+        assert batch.waveform.dtype == torch.float32 and torch.equal(batch.waveform, want.waveform)
         assert batch.lengths.dtype == torch.int64 and batch.lengths.tolist() == want.lengths.tolist()
         assert not batch.lengths.is_shared()
 
