@@ -9,9 +9,10 @@
 - ``floor+batch``: the same tight loop in one DataLoader worker, which also does what any
   DataLoader worker must do with what it decoded: every ``--loader-batch`` clips are stacked into a
   fresh shared-memory batch (by ``nnaudio_data``'s own ``stack_padded``, the cheapest way this
-  package knows: a memory file written through its descriptor; ``default_collate`` allocates and
-  copies more) and sent to the main process (one descriptor passed), which drops it (the shared
-  pages are freed there). No tar reading, no item dicts, no lengths or labels, no checks.
+  package knows: a memory file written through its descriptor; ``default_collate`` stacks into a
+  zero-filled /dev/shm file through its mapping, one page fault per 4 KiB page) and sent to the
+  main process (one descriptor passed), which drops it (the shared pages are freed there). No tar
+  reading, no item dicts, no lengths or labels, no checks.
 
 The shards (``--loader-clips`` clips of 1 to 2 s, 16-bit, 250 to a shard) are written once, before
 the rounds. Both loaders use ``--loader-workers`` workers and batches of ``--loader-batch``, timed
