@@ -1,15 +1,27 @@
 """Private torch and soundfile APIs on the hot path, each behind a capability probe, with a
 fallback to the public path. The one place to look when a torch or soundfile release changes them.
 
-- :func:`new_shared_zeros`: a worker's batch born in shared memory, as ``default_collate``
-  allocates it (``Tensor._typed_storage()._new_shared``). Fallback: ``torch.zeros``, which the
-  DataLoader moves to shared memory when it sends the batch (one more copy).
+- :func:`new_shared_zeros`: a worker's batch born in shared memory. Under the
+  "file_descriptor" sharing strategy, in an anonymous memory file (``os.memfd_create``, mapped by
+  ``UntypedStorage._new_shared_fd_cpu``, as torch maps the descriptors it receives); else as
+  ``default_collate`` allocates it (``Tensor._typed_storage()._new_shared``). Fallback:
+  ``torch.zeros``, which the DataLoader moves to shared memory when it sends the batch (one more
+  copy).
 - :func:`shared_fd`: the descriptor behind a shared batch, so that clips are written with
   ``os.pwrite`` (``UntypedStorage._share_fd_cpu_``). Fallback: None, and the caller assigns the
   clips through the mapping.
 - :func:`read_unknown_length`: all frames of a file whose length libsndfile does not know, a
   streamed FLAC (``soundfile._snd.sf_readf_float`` on ``SoundFile._file``). Fallback:
   ``SoundFile.read`` in blocks.
+
+Why a memory file: ``_new_shared`` creates a file in /dev/shm whose pages the system allocates and
+zeroes up front, and the clips written next touch each page a second time. A memory file starts as
+a hole: the clips' pages are allocated as they are written (:func:`fill_holes` then allocates the
+padding's, zeroed, so the consumer finds every page present, as before). It does not live in
+/dev/shm, so it is not bound by that mount's size: Docker's default 64 MB /dev/shm makes DataLoader
+workers die with a "bus error" once batches outgrow it; a memory file is bound by the process's
+memory limit, and running out is an ``OSError`` in the worker (from ``pwrite`` or
+:func:`fill_holes`), named, not a ``SIGBUS``.
 
 Each probe (``has_*``) runs once per process, on first use, by trying the private call on a tiny
 object; a failed probe selects the fallback for that process. Both paths give equal values
@@ -20,7 +32,8 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import TYPE_CHECKING, List, Optional
+import os
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
 import torch
@@ -40,6 +53,27 @@ def has_new_shared() -> bool:
         return t.is_shared() and t.shape == (1,) and t.item() == 0.0
     except Exception:  # noqa: BLE001  (any failure means: use the public path)
         return False
+
+
+@functools.lru_cache(maxsize=None)
+def has_memfd() -> bool:
+    """Whether this platform makes anonymous memory files (``os.memfd_create``, Linux) that
+    ``posix_fallocate`` fills, and this torch maps one as a shared storage
+    (``UntypedStorage._new_shared_fd_cpu``)."""
+    try:
+        t = _memfd_shared(2)
+        fd, _ = t.untyped_storage()._share_fd_cpu_()
+        os.pwrite(fd, np.array([1.5], np.float32).tobytes(), 4)
+        fill_holes(fd, 0, 8)
+        return t.is_shared() and t.tolist() == [0.0, 1.5]
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def uses_memfd() -> bool:
+    """Whether :func:`new_shared_zeros` allocates memory files here and now (the probe passed and
+    the sharing strategy is "file_descriptor", the one that sends descriptors)."""
+    return torch.multiprocessing.get_sharing_strategy() == "file_descriptor" and has_memfd()
 
 
 @functools.lru_cache(maxsize=None)
@@ -69,8 +103,10 @@ def has_sf_readf() -> bool:
 
 
 def new_shared_zeros(n: int) -> Tensor:
-    """``n`` float32 zeros, in shared memory (zero-filled by the system) where this torch allocates
-    there directly; else a plain tensor, which the DataLoader moves there when it sends it.
+    """``n`` float32 zeros, in shared memory where this torch allocates there directly: a memory
+    file under the "file_descriptor" strategy (holes read as zeros; :func:`fill_holes` allocates
+    them), else zero-filled by the system; without either, a plain tensor, which the DataLoader
+    moves there when it sends it.
 
     Shape:
         output: (n,)
@@ -79,9 +115,29 @@ def new_shared_zeros(n: int) -> Tensor:
         >>> new_shared_zeros(3).tolist()
         [0.0, 0.0, 0.0]
     """
+    if n > 0 and uses_memfd():
+        return _memfd_shared(n)
     if not has_new_shared():
         return torch.zeros(n, dtype=torch.float32)
     return _new_shared(n)
+
+
+def _memfd_shared(n: int) -> Tensor:
+    fd = os.memfd_create("nnaudio_data-batch", os.MFD_CLOEXEC)
+    try:
+        os.ftruncate(fd, 4 * n)
+        new_shared_fd: Any = getattr(torch.UntypedStorage, "_new_shared_fd_cpu")
+        storage = new_shared_fd(fd, 4 * n)  # maps a duplicate of fd
+    finally:
+        os.close(fd)
+    return torch.empty(0, dtype=torch.float32).set_(storage, 0, (n,), (1,))
+
+
+def fill_holes(fd: int, offset: int, nbytes: int) -> None:
+    """Allocate the pages of a memory file's ``nbytes`` from ``offset`` that nothing was written
+    to, zeroed (pages present are left as they are), so that a batch's consumer never takes a page
+    fault to allocate its padding; raises ``OSError`` when memory runs out."""
+    os.posix_fallocate(fd, offset, nbytes)
 
 
 def _new_shared(n: int) -> Tensor:

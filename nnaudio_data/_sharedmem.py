@@ -8,19 +8,25 @@ fresh mapping would first take one page fault per 4 KiB page (about a third of t
 collating a batch of one-second clips). Clips it cannot write that way (another dtype, device or
 layout) are assigned through the mapping, as in the main process. The private torch calls behind
 both live in :mod:`nnaudio_data._compat`, with public fallbacks (a plain tensor; assignment).
+
+Small tensors (a batch's lengths and labels) go the other way (:func:`inline_small`): sent from a
+worker, each tensor torch shares costs one shared-memory file and one socket round trip to pass its
+descriptor (``multiprocessing.resource_sharer``, with its authentication handshake), in the worker
+and in the main process; up to :data:`INLINE_BYTES` they travel inside the pickle instead.
 """
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor
 from torch.utils.data import get_worker_info
 
-from ._compat import new_shared_zeros, shared_fd
+from ._compat import fill_holes, new_shared_zeros, shared_fd, uses_memfd
 
 _FLOAT_BYTES = 4
+INLINE_BYTES = 1 << 16  # a tensor up to this size is sent from a worker inside the pickle
 
 
 def shared_zeros(*shape: int) -> Tensor:
@@ -58,7 +64,22 @@ def stack_padded(waves: Sequence[Tensor], channels: int, length: int) -> Tensor:
     for i, w in enumerate(waves):
         if fd is None or not _write_clip(fd, w, i, channels, length):
             out[i, :, : w.shape[-1]] = w
+    if fd is not None and uses_memfd():  # the padding: allocated here, not in the consumer
+        _fill_padding(fd, waves, channels, length)
     return out
+
+
+def _fill_padding(fd: int, waves: Sequence[Tensor], channels: int, length: int) -> None:
+    """Allocate the padding of the clips shorter than ``length`` in a memory file (its holes);
+    full-length clips cost nothing (a call over the whole batch would walk every page)."""
+    row = length * _FLOAT_BYTES
+    for i, w in enumerate(waves):
+        pad = row - w.shape[-1] * _FLOAT_BYTES
+        if pad == row:  # an empty clip: its rows are one run
+            fill_holes(fd, i * channels * row, channels * row)
+        elif pad > 0:
+            for c in range(channels):
+                fill_holes(fd, (i * channels + c + 1) * row - pad, pad)
 
 
 def _descriptor(out: Tensor) -> Optional[int]:
@@ -95,3 +116,39 @@ def _pwrite_all(fd: int, a, offset: int) -> None:
         if n <= 0:
             raise OSError(f"pwrite to the shared batch wrote nothing at offset {offset}")
         view, offset = view[n:], offset + n
+
+
+class _Inline:
+    """A small CPU tensor as it travels from a worker inside the pickle: unpickles as the tensor."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any):
+        self.array = array
+
+    def __reduce__(self):
+        return torch.from_numpy, (self.array,)
+
+
+def inline_small(t: Tensor) -> Any:
+    """For a pickle between processes: a plain CPU tensor of at most :data:`INLINE_BYTES` that
+    numpy can hold (int64 lengths, int or multi-hot labels) as an object that unpickles as an equal
+    tensor (same dtype, shape and values, its own memory); anything else unchanged, to be shared
+    as torch's reductions share it. :class:`nnaudio_data.AudioBatch` uses it for the queue of a
+    DataLoader worker (``multiprocessing``'s ``ForkingPickler``).
+
+    Example:
+        >>> import pickle
+        >>> x = torch.arange(3)
+        >>> y = pickle.loads(pickle.dumps(inline_small(x)))
+        >>> big = torch.zeros(INLINE_BYTES)  # 4 x INLINE_BYTES bytes
+        >>> y.dtype, y.tolist(), inline_small(big) is big
+        (torch.int64, [0, 1, 2], True)
+    """
+    if (type(t) is not Tensor or t.device.type != "cpu" or t.requires_grad
+            or t.layout != torch.strided or t.numel() * t.element_size() > INLINE_BYTES):
+        return t
+    try:
+        return _Inline(t.resolve_conj().resolve_neg().numpy())
+    except (TypeError, RuntimeError):  # a dtype numpy has no match for (bfloat16, ...)
+        return t

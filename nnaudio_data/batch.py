@@ -10,7 +10,8 @@ of time by :class:`nnaudio_data.DeviceLoader` on a side stream. CUDA is never to
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from multiprocessing.reduction import ForkingPickler
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -157,3 +158,25 @@ class AudioBatch:
         spec = None if self._spec is None else tuple(self._spec.shape)
         return (f"AudioBatch(waveform={tuple(self.waveform.shape)}, spec={spec}, sr={self.sr}, device={self.device}"
                 f"{', pending' if self.pending else ''})")
+
+
+def _between_processes(batch: AudioBatch) -> Tuple[Callable[[Dict[str, Any]], AudioBatch], Tuple[Dict[str, Any]]]:
+    """How a batch pickles on its way between processes (a DataLoader worker's queue): its small
+    tensors (lengths, labels) inside the pickle, the rest as usual (a shared-memory descriptor);
+    see :func:`nnaudio_data._sharedmem.inline_small`. Other pickling (``pickle``, ``copy``,
+    ``torch.save``) is not affected."""
+    from ._sharedmem import inline_small
+
+    state = dict(batch.__dict__)
+    for name in AudioBatch._TENSOR_FIELDS:
+        state[name] = map_tensors(state[name], inline_small)
+    return _rebuild, (state,)
+
+
+def _rebuild(state: Dict[str, Any]) -> AudioBatch:
+    batch = AudioBatch.__new__(AudioBatch)
+    batch.__dict__.update(state)
+    return batch
+
+
+ForkingPickler.register(AudioBatch, _between_processes)

@@ -124,12 +124,44 @@ def test_loader_systems_deliver_every_clip(tmp_path):
         loader.prepare(dict(cfg, loader_clips=3), str(tmp_path))
     cfg.update(loader.prepare(cfg, str(tmp_path)))
     tasks = {"ours": {"wav", "flac", "mixed"}, "plain": {"wav", "flac", "mixed"},
-             "floor": {"wav", "flac"}, loader.UNCACHED: {"mixed"}}
+             "floor": {"wav", "flac"}, "floor+batch": {"wav", "flac"}, loader.UNCACHED: {"mixed"}}
     assert set(tasks) == set(loader.SYSTEMS)
+    raw = {}
     for system in loader.SYSTEMS:
         out = loader.measure(system, cfg)
         assert set(out) == tasks[system] and all(v > 0 for v in out.values()), system
+        raw[system] = [out]
     assert len(loader.once(cfg)["peak_rss_mb"]) == 2
+    fig = loader.summarize(raw, None, cfg)
+    for ext in ("wav", "flac"):  # each loader against each floor x 1 worker, paired by round
+        for floor, key in (("floor", "of_floor_x_workers"), ("floor+batch", "of_floor_batch_x_workers")):
+            assert fig[key][ext]["ours"]["median"] == pytest.approx(raw["ours"][0][ext] / raw[floor][0][ext])
+    table = loader.markdown(fig, cfg)
+    assert "| floor+batch, 1 worker | ours / (floor+batch x 1) | plain / (floor+batch x 1) |" in table
+    assert all("of the decode floor x workers" in h and "batch floor x workers" in h
+               for h in loader.headline(fig)[:2])
+
+
+def test_floor_batches_are_the_floor_decode_stacked_in_shared_memory(tmp_path):
+    """floor+batch's worker yields the floor's decoded clips, batch by batch, in shared memory."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+    import torch
+    from torch.utils.data import DataLoader
+
+    from nnaudio_data.tools.bench import loader
+    from nnaudio_data.tools.bench.floor_batch import FloorBatches
+
+    urls = loader.write_bench_shards(str(tmp_path), 5, 8000, "flac", per_shard=3)
+    length = 12000  # 8000-16000 samples per clip: some cut, some padded
+    want = [sf.read(io.BytesIO(d), frames=length, dtype="float32", fill_value=0.0)[0]
+            for d in loader.members(urls, "flac")]
+    got = list(DataLoader(FloorBatches(urls, "flac", length, 2), batch_size=None, num_workers=1))
+    assert [tuple(b.shape) for b in got] == [(2, 1, length), (2, 1, length), (1, 1, length)]
+    assert all(b.is_shared() for b in got)
+    assert torch.equal(torch.cat(got)[:, 0], torch.from_numpy(np.stack(want)))
 
 
 def test_plain_decode_is_the_idiomatic_window_read():

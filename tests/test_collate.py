@@ -171,3 +171,51 @@ def test_worker_batches_in_shared_memory_equal_main_process_batches(strategy):
         want = collate_audio(samples)
         assert batch.waveform.dtype == torch.float32 and torch.equal(batch.waveform, want.waveform)
         assert batch.lengths.tolist() == want.lengths.tolist()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_small_tensors_travel_inside_the_pickle(method):
+    """From a worker, lengths and labels up to INLINE_BYTES arrive as plain tensors of the same
+    dtype, shape and values (no shared-memory file, no descriptor round trip); a waveform past it,
+    a label dtype numpy cannot hold (bfloat16) and large labels travel as shared memory."""
+    from nnaudio_data._sharedmem import INLINE_BYTES
+
+    g = torch.Generator().manual_seed(7)
+    wave = [torch.randn(1, 9000 + 100 * i, generator=g) for i in range(3)]
+    big = INLINE_BYTES // 4 // 3 + 1  # three float32 rows of this many: past INLINE_BYTES
+    labels = {"int": [3, 1, 4], "multi-hot": [torch.tensor([0.0, 1.0, 1.0]) * i for i in range(3)],
+              "bfloat16": [torch.tensor([0.5 * i], dtype=torch.bfloat16) for i in range(3)],
+              "large": [torch.full((big,), float(i)) for i in range(3)]}
+    batches = [[{"waveform": w, "label": lab, "length": 5000 + i} for i, (w, lab) in enumerate(zip(wave, labs))]
+               for labs in labels.values()]
+    loader = DataLoader(Batches(batches), batch_size=None, num_workers=1, collate_fn=collate_audio,
+                        multiprocessing_context=method)
+    got = list(loader)
+    assert len(got) == len(batches)
+    for name, batch, samples in zip(labels, got, batches):
+        want = collate_audio(samples)
+        assert batch.lengths.dtype == torch.int64 and torch.equal(batch.lengths, want.lengths)
+        assert batch.labels.dtype == want.labels.dtype and torch.equal(batch.labels, want.labels), name
+        assert not batch.lengths.is_shared()
+        assert batch.labels.is_shared() == (name in ("bfloat16", "large")), name
+        assert batch.waveform.is_shared() and torch.equal(batch.waveform, want.waveform)
+
+
+def test_only_the_process_queue_inlines_small_tensors():
+    """ForkingPickler (a worker's queue) carries lengths inside the pickle; pickle, copy and
+    deepcopy of a batch keep plain tensors everywhere, in a worker too."""
+    import copy
+
+    from multiprocessing.reduction import ForkingPickler
+
+    from nnaudio_data._sharedmem import _Inline
+
+    b = collate_audio(clips(3))
+    reduce = ForkingPickler._extra_reducers[type(b)]  # what the queue's pickler does with a batch
+    _, (state,) = reduce(b)
+    assert isinstance(state["lengths"], _Inline) and isinstance(state["labels"], _Inline)
+    sent = pickle.loads(ForkingPickler.dumps(b))
+    for other in (sent, pickle.loads(pickle.dumps(b)), copy.copy(b), copy.deepcopy(b)):
+        assert type(other.lengths) is torch.Tensor and torch.equal(other.lengths, b.lengths)
+        assert type(other.labels) is torch.Tensor and torch.equal(other.labels, b.labels)
+        assert torch.equal(other.waveform, b.waveform) and other.keys == b.keys

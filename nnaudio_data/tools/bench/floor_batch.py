@@ -1,0 +1,38 @@
+"""The loader section's ``floor+batch`` system: the decode floor inside one DataLoader worker that
+also builds the shared-memory batches every DataLoader worker must send (see ``loader.py``). Its
+own module: it imports torch at the top, which the bench's command line must not pay for."""
+from __future__ import annotations
+
+import io
+from typing import Iterator, List
+
+import soundfile as sf
+import torch
+from torch import Tensor
+from torch.utils.data import IterableDataset
+
+from nnaudio_data._sharedmem import stack_padded
+
+
+class FloorBatches(IterableDataset):
+    """The floor's ``sf.read(io.BytesIO(d), frames=length, dtype="float32", fill_value=0.0)`` over
+    the audio members' bytes of ``urls`` (read before the first batch: untimed), every ``batch``
+    clips stacked into a fresh shared-memory batch by :func:`nnaudio_data._sharedmem.stack_padded`
+    (use with one worker and ``batch_size=None``).
+
+    Shape:
+        yields: (B, 1, length) float32, B = ``batch`` (the last batch may be smaller)
+    """
+
+    def __init__(self, urls: List[str], ext: str, length: int, batch: int):
+        super().__init__()
+        self.urls, self.ext, self.length, self.batch = urls, ext, length, batch
+
+    def __iter__(self) -> Iterator[Tensor]:
+        from .loader import members
+
+        data = members(self.urls, self.ext)
+        for s in range(0, len(data), self.batch):
+            clips = [torch.from_numpy(sf.read(io.BytesIO(d), frames=self.length, dtype="float32",
+                                              fill_value=0.0)[0])[None] for d in data[s:s + self.batch]]
+            yield stack_padded(clips, 1, self.length)
