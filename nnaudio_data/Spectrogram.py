@@ -6,7 +6,7 @@ nnAudio's star import also hands out and old scripts use. New code imports from
 Example:
     >>> from nnaudio_data.Spectrogram import CQT1992v2, STFT
     >>> STFT.__module__
-    'nnaudio_data.features.stft'
+    'nnaudio_data.features._stft'
 """
 import numpy as np
 

@@ -10,12 +10,12 @@ Data flows down the tree::
 Modules, one line each:
 
 - ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets;
-  ``data/wds_stage.py`` :func:`prepare_stage`, our clip preparation as a webdataset stage
-- ``stack.py``     samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
-- ``collate.py``   :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
+  ``data/_wds_stage.py`` :func:`prepare_stage`, our clip preparation as a webdataset stage
+- ``_stack.py``    samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
+- ``_collate.py``  :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
 - ``_sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
-- ``batch.py``     :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
-- ``loader.py``    :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
+- ``_batch.py``    :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
+- ``_loader.py``   :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
@@ -52,10 +52,10 @@ __all__ = [
 # a name whose path is its own (".data") is the subpackage itself.
 _LAZY = {
     "augment": ".augment", "data": ".data", "features": ".features", "functional": ".functional",
-    "AudioBatch": ".batch",
-    "GPUSpectrogramCollate": ".collate", "collate_audio": ".collate",
-    "DeviceLoader": ".loader",
-    "prepare_stage": ".data.wds_stage",
+    "AudioBatch": "._batch",
+    "GPUSpectrogramCollate": "._collate", "collate_audio": "._collate",
+    "DeviceLoader": "._loader",
+    "prepare_stage": ".data._wds_stage",
     **{name: ".data" for name in (
         "EmptyEpochError", "ErrorPolicy", "LabelMap", "LoaderStats", "Retry", "SampleError",
         "SampleWarning", "ShardSummary", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
@@ -69,14 +69,13 @@ def __dir__() -> List[str]:
 
 if TYPE_CHECKING:  # type checkers see the names themselves, and no __getattr__: a misspelt name is an error
     from . import augment, data, features, functional
-    from .batch import AudioBatch
-    from .collate import GPUSpectrogramCollate, collate_audio
+    from ._batch import AudioBatch
+    from ._collate import GPUSpectrogramCollate, collate_audio
     from .data import (EmptyEpochError, ErrorPolicy, LabelMap, LoaderStats, Retry, SampleError,
                        SampleWarning, ShardedAudioDataset, ShardSummary, SkipStats, WrappedDataset,
-                       WrappedIterableDataset, write_index, write_shards)
-    from .data.wds_stage import prepare_stage
-    from .data.wrap import wrap  # from its module: mypy 2.4 takes the other spelling for a redefinition here
-    from .loader import DeviceLoader
+                       WrappedIterableDataset, wrap, write_index, write_shards)
+    from .data._wds_stage import prepare_stage
+    from ._loader import DeviceLoader
 else:
     def __getattr__(name: str) -> Any:
         path = _LAZY.get(name)

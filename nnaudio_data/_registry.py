@@ -1,9 +1,9 @@
 """One registry for objects that cross process boundaries by reference: a :class:`Token` names a
 live object in the process that owns it.
 
-Two things travel this way. A collate (``collate.py``): a batch pickled back from a DataLoader
+Two things travel this way. A collate (``_collate.py``): a batch pickled back from a DataLoader
 worker refers to its collate by token, so the main process runs the one live collate, whose kernel
-the optimiser holds, instead of a copy. And a dataset's stats inbox (``data/progress.py``): each
+the optimiser holds, instead of a copy. And a dataset's stats inbox (``data/_progress.py``): each
 sample's tag names the inbox of the dataset that made it, so that whoever hands the batch over
 (``ds.track``, ``nd.DeviceLoader``) can deliver the counts the tag carries to it.
 

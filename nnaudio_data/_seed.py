@@ -1,6 +1,6 @@
 """Seeds, once: every random stream of the library derives from (seed, epoch, rank, worker, stream).
 A stream that draws a large field splits its seed into rows with :func:`row_seed` (see
-``augment/gaussian.py``).
+``augment/_gaussian.py``).
 
 One function, :func:`derive_seed`, on ``numpy.random.SeedSequence`` (well mixed, stable across
 processes, platforms and runs, unlike Python's ``hash``). The streams:

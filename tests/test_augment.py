@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnaudio_data.augment.spec import fill_slices
+from nnaudio_data.augment._spec import fill_slices
 from nnaudio_data.augment import (AddBackgroundNoise, AddColoredNoise, ApplyImpulseResponse,
                                   BandPass, Compose, FrequencyMasking, Gain, HighPass, LowPass,
                                   Mixup, OneOf, PitchShift, PolarityInversion, RandomCrop, SomeOf,

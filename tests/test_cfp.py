@@ -7,7 +7,7 @@ import scipy.signal
 import scipy.signal.windows
 import torch
 
-from nnaudio_data.features.cfp import CFP
+from nnaudio_data.features._cfp import CFP
 
 nnaudio_cfp = pytest.importorskip("nnAudio.features.cfp")
 

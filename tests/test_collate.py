@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
 from clipkit import Batches, mixed_clips
-from nnaudio_data.collate import GPUSpectrogramCollate, collate_audio
+from nnaudio_data._collate import GPUSpectrogramCollate, collate_audio
 
 
 class PidSpec(nn.Module):

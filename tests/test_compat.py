@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from clipkit import Batches, mixed_clips
 from nnaudio_data import _compat
 from nnaudio_data._sharedmem import INLINE_BYTES
-from nnaudio_data.collate import collate_audio
+from nnaudio_data._collate import collate_audio
 from nnaudio_data.data import decode_audio
 
 

@@ -8,8 +8,8 @@ import pytest
 import scipy.signal
 import torch
 
-from nnaudio_data.features.cqt import CQT, CQT1992v2, CQT2010v2
-from nnaudio_data.features.vqt import VQT
+from nnaudio_data.features._cqt import CQT, CQT1992v2, CQT2010v2
+from nnaudio_data.features._vqt import VQT
 
 librosa = pytest.importorskip("librosa")
 nnaudio_features = pytest.importorskip("nnAudio.features")

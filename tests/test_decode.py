@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnaudio_data.data import SampleError, decode_audio
-from nnaudio_data.data.wav import WAVE_FORMAT_EXTENSIBLE, parse_wav, read_wav
+from nnaudio_data.data._wav import WAVE_FORMAT_EXTENSIBLE, parse_wav, read_wav
 
 # (format, subtype, bits, float): the WAV variants the fast path handles
 WAV_VARIANTS = [("WAV", "PCM_U8", 8, False), ("WAV", "PCM_16", 16, False), ("WAV", "PCM_24", 24, False),
@@ -216,7 +216,7 @@ def test_window_decode_equals_full_decode(variant, channels, mono, frames, offse
     the same rejection) as decoding the whole file and cutting it, bit for bit."""
     import torch
 
-    from nnaudio_data.data.samples import ClipSpec, make_item, prepare_clip
+    from nnaudio_data.data._samples import ClipSpec, make_item, prepare_clip
 
     fmt, subtype, _, _ = variant
     data = encode(source(frames, channels, seed=frames + offset), 8000, fmt, subtype)

@@ -10,10 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnaudio_data.data import samples
-from nnaudio_data.data.decode import flac_streaminfo
-from nnaudio_data.data.errors import SampleError
-from nnaudio_data.data.samples import ClipSpec, decode_probed, make_item, prepare_clip
+from nnaudio_data.data import _samples as samples
+from nnaudio_data.data._decode import flac_streaminfo
+from nnaudio_data.data._errors import SampleError
+from nnaudio_data.data._samples import ClipSpec, decode_probed, make_item, prepare_clip
 
 
 def _flac(frames: int, channels: int, sr: int, seed: int, subtype: str = "PCM_16") -> bytes:

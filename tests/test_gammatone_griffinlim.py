@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nnaudio_data.features import KINDS, Gammatonegram, Griffin_Lim, STFT, make_transform
-from nnaudio_data.functional.gammatone import gammatone_filterbank
+from nnaudio_data.functional._gammatone import gammatone_filterbank
 from spectral_signals import SIGNALS, chords, sine
 
 TOL = {

@@ -3,7 +3,7 @@ usable in forked DataLoader workers after the parent process drew with its helpe
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from nnaudio_data.augment.gaussian import gaussian_field, row_seed
+from nnaudio_data.augment._gaussian import gaussian_field, row_seed
 
 
 def _with_threads(n, fn):

@@ -9,7 +9,7 @@ import soundfile as sf
 from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
-from nnaudio_data.data.samples import MAX_RATE, MIN_RATE
+from nnaudio_data.data._samples import MAX_RATE, MIN_RATE
 from shardkit import encode, keys_of, source_clips, write_shards
 
 pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")
@@ -50,7 +50,7 @@ def test_rate_bounds_keep_real_rates(tmp_path):
 def test_any_exception_while_making_a_sample_is_a_named_skip(tmp_path, monkeypatch):
     """An exception that is not a SampleError (a bug, or a library surprised by the bytes) is the
     sample's "unexpected" skip, naming its type, not the end of the epoch."""
-    import nnaudio_data.data.samples as samples
+    import nnaudio_data.data._samples as samples
 
     urls = write_shards(str(tmp_path), GOOD)
     real = samples.parse_label

@@ -14,7 +14,7 @@ import webdataset as wds
 from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from nnaudio_data.data import SampleError, decode_audio, open_shard
-from nnaudio_data.data.remote import Retry
+from nnaudio_data.data._remote import Retry
 
 FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05, timeout=5.0)
 PAYLOAD = np.random.default_rng(0).bytes(3_000_000)  # > the 1 MiB read buffer: several reads

@@ -32,7 +32,7 @@ def _modules_after(code: str):
 def test_import_pulls_in_no_heavy_module():
     loaded = _modules_after("import nnaudio_data, nnaudio_data.features, nnaudio_data.augment, "
                             "nnaudio_data.data, nnaudio_data.functional")
-    assert "nnaudio_data.features.cfp" in loaded  # the probe did import the package
+    assert "nnaudio_data.features._cfp" in loaded  # the probe did import the package
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 
@@ -46,15 +46,15 @@ def test_import_is_lazy_until_a_name_is_used():
 
     assert set(nnaudio_data.__all__) <= set(bare["dir"])  # dir() lists the names before they load
     used = _modules_after("import nnaudio_data; nnaudio_data.AudioBatch")
-    assert {"torch", "nnaudio_data.batch"} <= used
+    assert {"torch", "nnaudio_data._batch"} <= used
 
 
 def test_a_lazy_name_is_its_module_object_and_pickles_by_it():
     # what a spawned worker unpickles: the class by its defining module, the same object
-    same = _probe("import pickle, nnaudio_data, nnaudio_data.batch, nnaudio_data.data\n"
+    same = _probe("import pickle, nnaudio_data, nnaudio_data._batch, nnaudio_data.data\n"
                   "a = nnaudio_data.AudioBatch; w = nnaudio_data.wrap",
-                  "[a is nnaudio_data.batch.AudioBatch, pickle.loads(pickle.dumps(a)) is a, "
-                  "w is nnaudio_data.data.wrap, 'AudioBatch' in vars(nnaudio_data)]")
+                  "[a is nnaudio_data._batch.AudioBatch, pickle.loads(pickle.dumps(a)) is a, "
+                  "w is nnaudio_data.data._wrap, 'AudioBatch' in vars(nnaudio_data)]")
     assert same == [True, True, True, True]
 
 
@@ -86,12 +86,12 @@ def test_cli_parser_pulls_in_no_heavy_module():
     loaded = _modules_after("from nnaudio_data.cli import COMMANDS, build_parser\n"
                             "for name in COMMANDS: build_parser(name)")
     assert {"nnaudio_data.tools.bench", "nnaudio_data.tools.demo", "nnaudio_data.tools.gpu_check",
-            "nnaudio_data.data.writer"} <= loaded
+            "nnaudio_data.data._writer"} <= loaded
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 
 def test_heavy_modules_load_where_used():
     # the lazy imports still work: a window and a resample pull scipy.signal in when called
-    loaded = _modules_after("from nnaudio_data.functional.windows import get_window; "
+    loaded = _modules_after("from nnaudio_data.functional._windows import get_window; "
                             "get_window('hann', 8)")
     assert "scipy.signal" in loaded

@@ -1,4 +1,4 @@
-"""The shard index: one format, written and read in one module (nnaudio_data/data/index.py), by the
+"""The shard index: one format, written and read in one module (nnaudio_data/data/_index.py), by the
 writer, write_index and the dataset alike."""
 import json
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnaudio_data.data import write_index, write_shards
-from nnaudio_data.data.index import INDEX_FORMAT, parse_index, read_index, read_index_doc, save_index
+from nnaudio_data.data._index import INDEX_FORMAT, parse_index, read_index, read_index_doc, save_index
 
 names = st.from_regex(r"[a-z]{1,6}-[0-9]{6}\.tar", fullmatch=True)
 

@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
-from nnaudio_data.data.progress import tags_of
-from nnaudio_data.data.split import epoch_order, plan
+from nnaudio_data.data._progress import tags_of
+from nnaudio_data.data._split import epoch_order, plan
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 

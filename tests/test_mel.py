@@ -9,7 +9,7 @@ from torch.autograd import gradcheck
 from torch.func import functional_call
 
 from nnaudio_data.features import MelSpectrogram
-from nnaudio_data.functional.mel import mel_filterbank
+from nnaudio_data.functional._mel import mel_filterbank
 from spectral_signals import SIGNALS, chords, sine
 
 TOL = {
@@ -136,7 +136,7 @@ def test_bad_arguments_raise(kwargs, match):
 
 
 def test_banded_filterbank_equals_dense_and_skips_zeros():
-    from nnaudio_data.functional.filterbank import apply_filterbank, band_blocks
+    from nnaudio_data.functional._filterbank import apply_filterbank, band_blocks
 
     basis = mel_filterbank(44100, 2048, 128).float()
     blocks = band_blocks(basis)

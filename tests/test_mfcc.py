@@ -10,7 +10,7 @@ from torch.autograd import gradcheck
 from torch.func import functional_call
 
 from nnaudio_data.features import MFCC
-from nnaudio_data.functional.mel import dct_matrix, power_to_db
+from nnaudio_data.functional._mel import dct_matrix, power_to_db
 from spectral_signals import SIGNALS, chords
 
 TOL = {

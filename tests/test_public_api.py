@@ -40,9 +40,9 @@ FUNCTIONAL = [
     "hz_to_mel", "mel_filterbank", "mel_to_hz", "pad_window", "power_to_db",
 ]
 FUNCTIONAL_INTERNALS = {  # out of functional.__all__, importable from their module
-    "nnaudio_data.functional.spectral": ["frames_irfft", "frames_matmul", "onesided_to_full",
+    "nnaudio_data.functional._spectral": ["frames_irfft", "frames_matmul", "onesided_to_full",
                                          "overlap_add", "pad_signal", "spectrum_conv1d", "spectrum_fft"],
-    "nnaudio_data.functional.filterbank": ["apply_filterbank", "band_blocks"],
+    "nnaudio_data.functional._filterbank": ["apply_filterbank", "band_blocks"],
 }
 
 SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.data": DATA, "nnaudio_data.features": FEATURES,
@@ -83,7 +83,7 @@ def test_functional_internals_stay_importable_by_module_path(module):
 
 # the command's tools: one subpackage behind `nnaudio-data`, none of it at the top level
 TOOLS = {"demo": "nnaudio_data.tools.demo", "bench": "nnaudio_data.tools.bench",
-         "gpu-check": "nnaudio_data.tools.gpu_check", "shard": "nnaudio_data.data.writer"}
+         "gpu-check": "nnaudio_data.tools.gpu_check", "shard": "nnaudio_data.data._writer"}
 FORMER_TOOL_MODULES = ["bench", "demo", "gpu_check", "synth"]  # top-level modules before tools/
 
 
@@ -104,3 +104,29 @@ def test_tools_are_not_top_level_modules():
     top = {m.name for m in pkgutil.iter_modules(nnaudio_data.__path__)}
     assert "tools" in top and sorted(top & set(FORMER_TOOL_MODULES)) == []
     assert "tools" not in nnaudio_data.__all__
+
+
+# the module paths a user may import; every other module of the package is implementation and
+# carries a leading underscore (the tools behind the command are outside the API as a whole)
+PUBLIC_MODULES = {"nnaudio_data", "nnaudio_data.cli", "nnaudio_data.Spectrogram", "nnaudio_data.data",
+                  "nnaudio_data.features", "nnaudio_data.functional", "nnaudio_data.augment",
+                  "nnaudio_data.tools"}
+
+
+def test_implementation_modules_carry_an_underscore():
+    import pathlib
+
+    import nnaudio_data
+
+    root = pathlib.Path(nnaudio_data.__file__).parent
+    unmarked = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name.startswith("nnaudio_data.tools.") or name in PUBLIC_MODULES:
+            continue
+        if not any(p.startswith("_") for p in name.split(".")[1:]):
+            unmarked.append(name)
+    assert unmarked == [], f"implementation modules without a leading underscore: {sorted(unmarked)}"
+    for name in PUBLIC_MODULES:
+        importlib.import_module(name)

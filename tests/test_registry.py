@@ -1,5 +1,5 @@
 """One registry for objects that cross processes by reference (``_registry``), and the explicit
-delivery of a dataset's counts (``data/progress.py``): what happens when a batch is unpickled
+delivery of a dataset's counts (``data/_progress.py``): what happens when a batch is unpickled
 twice, handed over twice, forwarded to another process, or never consumed."""
 import multiprocessing
 import pickle
@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
 from nnaudio_data import _registry
-from nnaudio_data.data.progress import Inbox, LoaderStats, Provenance, hand_over, tags_of
+from nnaudio_data.data._progress import Inbox, LoaderStats, Provenance, hand_over, tags_of
 from shardkit import write_shards
 
 pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")

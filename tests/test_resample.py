@@ -6,7 +6,7 @@ import scipy.signal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnaudio_data.data.resample import _ratio, polyphase_filter, resample
+from nnaudio_data.data._resample import _ratio, polyphase_filter, resample
 
 RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
 

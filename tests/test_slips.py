@@ -10,8 +10,8 @@ import torch
 import nnaudio_data as nd
 from nnaudio_data.augment import Compose, Gain, PolarityInversion
 from nnaudio_data.features import MelSpectrogram
-from nnaudio_data.features.registry import make_transform, resolve_kind
-from nnaudio_data.functional.mel import mel_filterbank
+from nnaudio_data.features._registry import make_transform, resolve_kind
+from nnaudio_data.functional._mel import mel_filterbank
 
 
 @pytest.mark.parametrize("name", ["augment", "spec_augment"])

@@ -9,7 +9,7 @@ import pytest
 import webdataset as wds
 
 from nnaudio_data.data import SampleError, open_shard
-from nnaudio_data.data.remote import Retry
+from nnaudio_data.data._remote import Retry
 
 DATA = np.random.default_rng(1).bytes(200_000)
 

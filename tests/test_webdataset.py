@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
-from nnaudio_data.data.errors import SampleError, SampleWarning
+from nnaudio_data.data._errors import SampleError, SampleWarning
 from nnaudio_data.features import STFT
 
 from shardkit import encode, source_clips, write_shards

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 import nnaudio_data as nd
 from nnaudio_data.data import SampleError, SampleWarning
-from nnaudio_data.data.wrap import WrappedDataset, WrappedIterableDataset
+from nnaudio_data.data._wrap import WrappedDataset, WrappedIterableDataset
 
 
 def tone(freq: float, sr: int, seconds: float, channels: int = 1, amp: float = 0.5) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 import webdataset as wds
 
-from nnaudio_data.data.index import INDEX_FORMAT
-from nnaudio_data.data.writer import write_shards
+from nnaudio_data.data._index import INDEX_FORMAT
+from nnaudio_data.data._writer import write_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 

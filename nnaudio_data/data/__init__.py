@@ -9,21 +9,21 @@ length buckets), ``progress`` (provenance tags, stats, consumed record), ``datas
 Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/JSONL), ``layouts``
 (published corpora), ``partition`` (train / valid / test draws), ``summary``.
 """
-from .dataset import ShardedAudioDataset
-from .decode import AUDIO_EXTENSIONS, decode_audio
-from .errors import EmptyEpochError, ErrorPolicy, SampleError, SampleWarning, SkipStats
-from .progress import LoaderStats, Provenance
-from .reorder import bucket_by_length, shuffle_buffer
-from .resample import resample, to_mono
-from .index import write_index
-from .shards import count_shards, expand_urls
-from .trim import trim_pad
+from ._dataset import ShardedAudioDataset
+from ._decode import AUDIO_EXTENSIONS, decode_audio
+from ._errors import EmptyEpochError, ErrorPolicy, SampleError, SampleWarning, SkipStats
+from ._progress import LoaderStats, Provenance
+from ._reorder import bucket_by_length, shuffle_buffer
+from ._resample import resample, to_mono
+from ._index import write_index
+from ._shards import count_shards, expand_urls
+from ._trim import trim_pad
 # remote shards, wrapping datasets, writing shards
-from .remote import Retry
-from .sources import open_shard
-from .wrap import WrappedDataset, WrappedIterableDataset, wrap
-from .labels import LabelMap
-from .writer import ShardSummary, write_shards
+from ._remote import Retry
+from ._sources import open_shard
+from ._wrap import WrappedDataset, WrappedIterableDataset, wrap
+from ._labels import LabelMap
+from ._writer import ShardSummary, write_shards
 
 __all__ = ["AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError",
            "SampleWarning",

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..functional.cqt_plan import Octave, Plan
-from ..functional.spectral import PAD_MODES
+from ..functional._cqt_plan import Octave, Plan
+from ..functional._spectral import PAD_MODES
 from ._base import OUTPUT_FORMATS, check_choice, flat_signal, restore
 from ._nnaudio_state import from_nnaudio_state
 from ._repr import Transform

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..collate import GPUSpectrogramCollate
-from ..loader import DeviceLoader
+from .._collate import GPUSpectrogramCollate
+from .._loader import DeviceLoader
 from .synth import CLASSES, music_clips
 
 

@@ -71,7 +71,7 @@ def step_cuda_tests(dry: bool) -> List[Row]:
 
 def step_backends(device: torch.device, n: int) -> List[Row]:
     from ..features import make_transform
-    from ..features.registry import KINDS
+    from ..features._registry import KINDS
 
     x = torch.randn(4, n, generator=torch.Generator().manual_seed(0)) * 0.1
     rows = []
@@ -124,7 +124,7 @@ def step_seed_bench(device: torch.device, clips: int, length: int, sr: int, batc
         ratio = min(peers.values()) / best_ours if peers else float("nan")
         rows.append(_row(f"seed bench {task}", measured, "ours faster than every peer",
                          f"{'PASS' if ratio >= 1 else 'INFO'} ({ratio:.2f}x best peer)"))
-    from ..features.cqt import CQT1992v2
+    from ..features._cqt import CQT1992v2
 
     cqt_batches = [piano_clips(batch, length, sr).to(device)] * (-(-clips // batch))
     mods = {"ours": CQT1992v2(sr=sr, **COMMON, mode="librosa", pad_mode="constant")}

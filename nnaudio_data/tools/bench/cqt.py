@@ -75,7 +75,7 @@ def _clips(cfg: Dict[str, Any], n: int):
 def _module(name: str, sr: int):
     """The torch module of a system (librosa.cqt has none)."""
     if name.startswith("ours"):
-        from ...features.cqt import CQT1992v2
+        from ...features._cqt import CQT1992v2
 
         mode = "nnaudio" if "nnaudio" in name else "librosa"
         backend = "fft" if name.endswith(",fft]") else "auto"

@@ -122,8 +122,8 @@ def _rate(loader, clips: int) -> float:
 
 def members(urls: List[str], ext: str) -> List[bytes]:
     """The audio members' bytes of ``urls``."""
-    from nnaudio_data.data.sources import open_shard
-    from nnaudio_data.data.tario import tar_members
+    from nnaudio_data.data._sources import open_shard
+    from nnaudio_data.data._tario import tar_members
 
     out = []
     for u in urls:
@@ -163,7 +163,7 @@ def _measure_mixed(system: str, cfg: Dict[str, Any]) -> Optional[float]:
     import importlib
 
     # the module, not the function of that name; Any: its function is swapped below
-    resample_module: Any = importlib.import_module("nnaudio_data.data.resample")
+    resample_module: Any = importlib.import_module("nnaudio_data.data._resample")
 
     ds = ShardedAudioDataset(urls, sr=MIXED_TARGET, length=MIXED_TARGET, on_error="raise")
     cached = resample_module.polyphase_filter

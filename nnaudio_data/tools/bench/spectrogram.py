@@ -72,7 +72,7 @@ def _build(name: str, cfg: Dict[str, Any], device) -> Dict[str, Callable]:
         return {"stft": STFT(output_format="Magnitude", backend=backend, **stft_cfg).to(device),
                 "mel": MelSpectrogram(backend=backend, **mel_cfg).to(device)}
     if name == "torch.stft":
-        from ...functional.mel import mel_filterbank
+        from ...functional._mel import mel_filterbank
 
         n_fft, hop = cfg["spec_n_fft"], cfg["spec_hop"]
         window = torch.hann_window(n_fft, device=device)

@@ -1,0 +1,478 @@
+"""ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
+over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
+
+Per worker, the stream is: its slices of the epoch's shard order (:mod:`.split`) -> tar samples
+(:mod:`.tario`, skipping unowned and already consumed samples unread) -> optional shuffle buffer ->
+items (:mod:`.samples`) -> optional length buckets -> equal-count cut or top-up -> tags
+(:mod:`.progress`).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+
+from torch.utils.data import IterableDataset, get_worker_info
+
+from ._errors import EmptyEpochError, ErrorPolicy, SampleError, check_arg
+from ._labels import LabelMap, map_labels, resolve_labels
+from ._progress import Consumed, Inbox, LoaderStats, Provenance, hand_over, tags_of
+from ._reorder import bucket_by_length, shuffle_buffer
+from ._samples import READ_EXTENSIONS, ClipSpec, make_items
+from ._decode import AUDIO_EXTENSIONS
+from ._remote import DATASET_RETRY, Retry
+from ._index import default_index_url, read_index_doc, sizes_for
+from ._shards import count_samples, expand_urls
+from ._sources import PipeStream, local_path, open_shard
+from .._seed import generator
+from ._split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
+from ._tario import open_tar, tar_samples
+
+REMAINDERS = ("drop", "wrap")
+AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
+_NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
+                "cheaply: add an index.json beside the shards (nnaudio-data shard / "
+                "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
+                "here), or set equal_batches=False")
+STATE_FORMAT = "nnaudio_data.state/1"
+
+
+class ShardedAudioDataset(IterableDataset):
+    """Audio clips streamed from WebDataset tar shards, each delivered once per epoch.
+
+    Args:
+        urls (str | list[str]): shards: brace pattern, local glob, ``::`` list, or a list of them.
+        sr (int): output sample rate; every clip is resampled to it.
+        offset (int): samples (at ``sr``) skipped at the start of each clip. Default 0.
+        length (int, optional): samples kept, zero-padding shorter clips; None keeps all (batches
+            then pad to their longest clip). Default None.
+        mono (bool): average channels to one. Default True.
+        channels (int, optional): with ``mono=False``, the channel count every clip must have;
+            others are skipped ("channels"). None: the first clip each worker delivers fixes it.
+        crop (str): "start", "center" or "random" placement of the kept window. Default "start".
+        min_length (int, optional): reject clips with fewer valid samples ("too_short").
+        shuffle (bool | int): False keeps shard order; True reshuffles shards each epoch from
+            (seed, epoch); an int n > 1 also mixes clips in a buffer of n. Default False.
+        seed (int): root of every random draw. Default 0.
+        on_error (str): "warn" (default), "skip" or "raise", for every rejected sample.
+        silence (float, optional): reject clips whose peak is <= this ("silent"); None keeps
+            them. Default 0.0 (digital silence only).
+        require_label (bool): reject samples without a label member. Default False.
+        index (str, optional): shard index JSON; default ``index.json`` beside the shards if any.
+        count (bool): with no index, count the shards once here (reads every tar header).
+        equal_batches (bool, optional): every rank delivers the same number of samples (and, with
+            the same batch size, batches). Default: on when the world size is > 1.
+        remainder (str): "drop" cuts every rank to the smallest rank's count, "wrap" tops every
+            rank up to the largest by repeating clips. Default "drop".
+        bucket (int, optional): sort windows of this many clips by length (see
+            :func:`bucket_by_length`); use a multiple of the batch size.
+        rank, world_size (int, optional): override what ``torch.distributed`` / torchrun say.
+        labels (str | list[str]): "auto" (default) turns class names into int ids (multi-hot
+            float tensors for multi-label corpora) when the index lists ``classes``; "raw" keeps
+            labels as stored; a list of names maps by that list. See :mod:`.labels`.
+        storage_options (dict, optional): for fsspec URLs (``s3://...``): passed to the backend,
+            e.g. ``{"client_kwargs": {"endpoint_url": ...}}``. See :mod:`.objstore`.
+        retry (Retry, optional): attempts, pauses and per-read timeout for remote shards. Default
+            ``Retry(attempts=3, backoff=0.5, timeout=15)``: a stalled read gives up within 60 s
+            in all (``retry.worst_case()``), and the shard becomes a counted "network" skip.
+
+    Raises:
+        ValueError: before the first batch, for a configuration that cannot work: an argument out
+            of range, a local shard that does not exist, equal batches over remote shards that no
+            index counts.
+        EmptyEpochError: during an epoch in which this rank delivers no clip at all.
+
+    Shape:
+        item["waveform"]: (C, T), C = 1 when ``mono``, T = ``length`` when given.
+
+    Example:
+        >>> ds = ShardedAudioDataset("pipe:cat shards/a-{0..3}.tar", sr=16000, length=16000, shuffle=100)
+        >>> ds
+        ShardedAudioDataset(4 shards, sr=16000, length=16000, shuffle=100)
+    """
+
+    def __init__(self, urls: Union[str, Sequence[str]], sr: int, offset: int = 0,
+                 length: Optional[int] = None, mono: bool = True, channels: Optional[int] = None,
+                 crop: str = "start",
+                 min_length: Optional[int] = None, shuffle: Union[bool, int] = False, seed: int = 0,
+                 on_error: str = "warn", silence: Optional[float] = 0.0, require_label: bool = False,
+                 index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
+                 remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
+                 world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
+                 storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None):
+        super().__init__()
+        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
+        check_arg(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
+        check_arg(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
+        check_arg(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
+        check_arg((rank is None) == (world_size is None), "rank", "given together with world_size", rank)
+        check_arg(rank is None or (world_size is not None and 0 <= rank < world_size), "rank",
+               f"in [0, world_size={world_size})", rank)
+        check_arg(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
+        ErrorPolicy(on_error)  # validates on_error
+        self.retry = DATASET_RETRY if retry is None else retry
+        self.storage_options = storage_options
+        self.urls = expand_urls(urls, storage_options)
+        missing = [u for u in self.urls if (p := local_path(u)) is not None and not os.path.isfile(p)]
+        if missing:
+            raise ValueError(f"urls: local shard {missing[0]!r} does not exist ({len(missing)} of "
+                             f"{len(self.urls)} local shards missing)")
+        self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
+        self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
+        self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
+        self._rank_world = rank_world(self._explicit_rank)
+        self.index = index
+        self.label_map: Optional[LabelMap] = None
+        self.sizes = self._load_sizes(index, count, labels)
+        self._ensure_sizes()
+        self.epoch, self._passes = 0, 0
+        self._inbox = Inbox()  # where the counts arrive: see .progress
+        self._consumed, self._consumed_epoch = Consumed(), 0
+        self._workers_seen: Optional[int] = None
+
+    def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
+        where = index or default_index_url(self.urls)
+        doc = read_index_doc(where, self.storage_options, self.retry) if where is not None else None
+        self.label_map = resolve_labels(labels, doc)
+        table = None if doc is None else doc["shards"]
+        if table is None and index is not None:
+            raise ValueError(f"index: no index file at {index!r}")
+        if table is None and count:
+            return [count_samples(u, self.retry, self.storage_options) for u in self.urls]
+        return None if table is None else sizes_for(self.urls, table, where)
+
+    def _ensure_sizes(self) -> None:
+        """Equal batches plan with shard sizes: decide them here, in the main process (never in a
+        worker). Local shards without an index are counted (headers only, seeking); remote ones
+        cannot be counted cheaply, so that is a configuration error, raised now."""
+        on = self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches
+        if not on or self.sizes is not None:
+            return
+        if all(local_path(u) is not None for u in self.urls):
+            self.sizes = [count_samples(u, self.retry) for u in self.urls]
+            return
+        raise ValueError(_NEEDS_SIZES)
+
+    @property
+    def classes(self) -> Optional[List[str]]:
+        """Class names, a label id's name at its position; None when labels are not mapped."""
+        return None if self.label_map is None else self.label_map.classes
+
+    @property
+    def stats(self) -> LoaderStats:
+        """Delivered, skipped by reason, dropped and repeated counts of every pass so far, over all
+        workers of this process (each rank has its own): what was handed over (``track``,
+        ``DeviceLoader``) and the totals of the worker passes that ended (see :mod:`.progress`)."""
+        return self._inbox.total()
+
+    # -- epochs, ranks, lengths -------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Use ``epoch`` for the next pass: shard order, shuffle buffer and crops derive from
+        (seed, epoch). Without calls, each pass over the same object advances by one (as with
+        ``persistent_workers=True``); call it every epoch otherwise, as for DistributedSampler."""
+        if epoch != self._consumed_epoch:
+            self._consumed, self._consumed_epoch = Consumed(), epoch
+        self.epoch, self._passes = int(epoch), 0
+        self._inbox.total()  # read the ended passes' totals now and then, so the pipe never fills
+        self._world()  # the process group may have been initialised after construction
+        self._ensure_sizes()
+
+    def _world(self) -> Tuple[int, int]:
+        """(rank, world size), asked of torch.distributed in the main process only: a worker
+        (forked or spawned) uses what the main process last saw, and never touches the process
+        group (forking a process that runs its threads is not safe to call into)."""
+        if get_worker_info() is None:
+            self._rank_world = rank_world(self._explicit_rank)
+        return self._rank_world
+
+    def _equal(self, world: int) -> bool:
+        on = world > 1 if self.equal_batches is None else self.equal_batches
+        if on and self.sizes is None:
+            raise ValueError(_NEEDS_SIZES)
+        return on
+
+    def _known_sizes(self) -> List[int]:
+        if self.sizes is None:
+            raise ValueError(_NEEDS_SIZES)
+        return self.sizes
+
+    def _rank_totals(self, epoch: int, world: int) -> List[int]:
+        sizes = self._known_sizes()
+        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
+        slots = plan(len(self.urls), order, world, 1, sizes)
+        return [sum(s.size(sizes) for s in slots[(r, 0)]) for r in range(world)]
+
+    def __len__(self) -> int:
+        """Samples this rank delivers per epoch (the index's counts, before rejections; exact under
+        equal batches), less those already consumed after :meth:`load_state_dict`."""
+        if self.sizes is None:
+            raise TypeError("ShardedAudioDataset has no len() without shard sizes: add an index.json "
+                            "beside the shards, pass index= or count=True")
+        rank, world = self._world()
+        totals = self._rank_totals(self.epoch, world)
+        total = equal_targets(totals, 1, self.remainder)[0] if self._equal(world) else totals[rank]
+        return total - sum(self._consumed.per_worker.values())
+
+    # -- the stream ---------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        epoch = self.epoch + self._passes
+        self._passes += 1
+        rank, world = self._world()
+        if _in_main():
+            self._ensure_sizes()
+        w, workers = worker_id()
+        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
+        equal = self._equal(world)
+        slices = plan(len(self.urls), order, world, workers, self.sizes, mix=equal)[(rank, w)]
+        if epoch != self._consumed_epoch:  # a record belongs to one epoch
+            self._consumed, self._consumed_epoch = Consumed(), epoch
+        skip = self._consumed
+        policy = ErrorPolicy(self.on_error)
+        policy.stats = LoaderStats()
+        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+        if not equal:
+            items = self._items(slices, policy, skip, epoch, rank, w, checked=False)
+            items = self._not_empty(items, share, epoch, rank, w)
+            return self._tag(items, policy.stats, w, epoch)
+        total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
+        if total == 0:
+            raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips "
+                                  f"(remainder={self.remainder!r}, clips per rank "
+                                  f"{self._rank_totals(epoch, world)}, shards {self._names(range(len(self.urls)))})")
+        done = sum(skip.per_worker.values())
+        if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
+            owned = _deal_rest(share, self._known_sizes(), self.urls, skip, workers, w)
+            items = self._items(share, policy, skip, epoch, rank, w, owned)
+            target, expected = len(range(w, total - done, workers)), sum(map(len, owned.values()))
+        else:  # a fresh epoch, or a worker's own record (StatefulDataLoader restores one per worker)
+            if done and self._workers_seen not in (None, workers):
+                raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
+                                 f"as the saved state ({self._workers_seen}), got {workers}")
+            items = self._items(slices, policy, skip, epoch, rank, w)
+            target = len(range(w, total, workers)) - skip.per_worker[w]
+            expected = sum(s.size(self._known_sizes()) for s in slices) - _n_skipped(slices, skip, self.urls)
+        again = ErrorPolicy("skip")
+        items = equalise(items, target, expected, policy.stats,
+                         lambda: self._items(share, again, Consumed(), epoch, rank, w),
+                         lambda: self._empty_error(share, again, epoch, rank))
+        return self._tag(items, policy.stats, w, epoch)
+
+    def _not_empty(self, items: Iterable[Dict[str, Any]], share: List[Slice], epoch: int, rank: int,
+                   w: int) -> Iterator[Dict[str, Any]]:
+        """Stream stage: pass ``items`` on; when this worker yields none, look through the whole
+        rank's share (from the start, to the first valid clip) and raise :class:`EmptyEpochError`
+        if the rank has none to deliver."""
+        n = 0
+        for item in items:
+            n += 1
+            yield item
+        if n == 0:
+            scan = ErrorPolicy("skip")
+            for _ in self._items(share, scan, Consumed(), epoch, rank, w, checked=False):
+                return
+            raise self._empty_error(share, scan, epoch, rank)
+
+    def _names(self, shards: Iterable[int]) -> str:
+        names = [self.urls[i] for i in dict.fromkeys(shards)]
+        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    def _empty_error(self, share: List[Slice], scan: ErrorPolicy, epoch: int, rank: int) -> EmptyEpochError:
+        shards = [s.shard for s in share]
+        return EmptyEpochError(f"epoch {epoch}: rank {rank} delivers no clip: none of its "
+                               f"{len(set(shards))} shard(s) ({self._names(shards) or 'none'}) holds a valid "
+                               f"clip; skipped: {dict(scan.stats.skipped) or 'nothing'}")
+
+    def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
+               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
+               checked: bool = True) -> Iterator[Dict[str, Any]]:
+        raw = self._raw(slices, policy, skip, owned, checked, (w, worker_id()[1]))
+        if self.shuffle is not True and self.shuffle > 1:
+            raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, "shuffle"))
+        items = map_labels(make_items(raw, self.spec, policy, self.seed, epoch), self.label_map, policy)
+        if self.bucket:
+            items = bucket_by_length(items, self.bucket)
+        return items
+
+    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
+             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True,
+             deal: Tuple[int, int] = (0, 1)) -> Iterator[Dict[str, Any]]:
+        """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
+        only those indices of each slice's shard. With ``checked``, shards are held to their sizes
+        (equal batches plan with them): a stale index is counted, never silent loss."""
+        for s in slices:
+            url = self.urls[s.shard]
+            if owned is not None:  # resuming: the indices dealt to this worker, and its turn of
+                # the samples past the index that the rank's slice holds (counted as stale there)
+                def keep_owned(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
+                    past = self.sizes is not None and i >= self.sizes[s.shard] and i % s.step == s.start
+                    return i in mine or (past and (i // s.step) % deal[1] == deal[0])
+                keep: Callable[[int], bool] = keep_owned
+            else:
+                def keep_sliced(i: int, s: Slice = s, url: str = url) -> bool:
+                    return i % s.step == s.start and (url, i) not in skip
+                keep = keep_sliced
+
+            try:
+                f = open_shard(url, self.retry, self.storage_options)
+            except SampleError as e:
+                # readers sharing a shard: the owner of sample 0 reports it
+                if s.start == 0 and (owned is None or keep(0)):
+                    policy.handle(e)
+                continue
+            size = self.sizes[s.shard] if checked and self.sizes is not None else None
+            try:
+                for sample in tar_samples(open_tar(f, url), url, policy, keep, READ_EXTENSIONS, size,
+                                          AUDIO_SET):
+                    sample["__shard__"] = s.shard
+                    yield sample
+                if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status
+                    try:
+                        _drain(f)
+                    except SampleError as e:
+                        if keep(0) or (owned is None and s.start == 0):
+                            policy.handle(e)
+            finally:
+                try:
+                    f.close()  # a pipe: checks the command's exit status
+                except SampleError as e:
+                    if keep(0) or (owned is None and s.start == 0):
+                        policy.handle(e)
+
+    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
+             epoch: int) -> Iterator[Dict[str, Any]]:
+        """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
+        item is held back until the next is made, so its tag also carries the rejections that
+        follow it. In a worker, the pass's total goes through the mailbox at its end; in the main
+        process, counts go straight to the inbox (see :mod:`.progress`)."""
+        in_main, sent, held = _in_main(), LoaderStats(), None
+        stream = None if in_main else int.from_bytes(os.urandom(8), "little")  # this worker pass
+        for seq, item in enumerate(itertools.chain(items, [None])):
+            if held is not None:
+                held["info"].delta = stats.since(sent)
+                if in_main and held["info"].delta is not None:  # the inbox is here: no hand-over
+                    self._inbox.stats.merge(held["info"].delta)
+                    held["info"].delta = None
+                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
+                    self._consumed.add((held["info"],))
+                yield held
+            if item is not None:
+                repeat = item.pop("__repeat__", False)
+                stats.repeated += repeat
+                stats.delivered += not repeat
+                item.pop("__shard__", None)
+                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
+                                          source=self._inbox.token, stream=stream, seq=seq)
+            held = item
+        if stream is not None:
+            self._inbox.mailbox.post((stream, stats))
+        else:
+            self._inbox.stats.merge(stats.minus(sent))
+
+    # -- resume -------------------------------------------------------------------------------------
+    def track(self, batches: Iterable[Any]) -> "Tracked":
+        """Yield ``batches`` (a DataLoader over this dataset), recording each one as consumed when it
+        is handed out; :meth:`state_dict` saves that record.
+
+        ``track`` must be the outermost wrapper, the one whose batches the training loop takes:
+        ``ds.track(nd.DeviceLoader(loader))``. A wrapper outside it that reads ahead would have
+        batches recorded before they are used (lost on resume), so ``nd.DeviceLoader(ds.track(...))``
+        raises TypeError."""
+        return Tracked(self, batches)
+
+    def _record(self, batch: Any) -> None:
+        hand_over(batch)  # the counts its tags carry, once (see .progress)
+        tags = tags_of(batch)
+        epoch = tags[0].epoch if tags else None
+        if epoch is not None and epoch != self._consumed_epoch:  # e.g. persistent workers moved on
+            self._consumed, self._consumed_epoch = Consumed(), epoch
+        self._consumed.add(tags)
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Epoch and consumed samples, to resume mid-epoch: in the main process, what
+        :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
+        there), what that worker has yielded."""
+        scope = "rank" if _in_main() else "worker"
+        return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
+                "workers": self._workers_seen, "scope": scope, "consumed": self._consumed.state()}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Resume: the next pass is ``state["epoch"]`` without the samples consumed before."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise ValueError(f"state must be a dict with format {STATE_FORMAT!r} from state_dict()")
+        if state["seed"] != self.seed:
+            raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={self.seed}")
+        self.set_epoch(int(state["epoch"]))
+        self._consumed, self._workers_seen = Consumed.from_state(state["consumed"]), state["workers"]
+        self._consumed.scope = state.get("scope", "worker")
+
+    def __repr__(self) -> str:
+        args = [f"{len(self.urls)} shards", self.spec.arguments()]
+        for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
+                     ("remainder", "drop"), ("bucket", None)):
+            if getattr(self, k) != d:
+                args.append(f"{k}={getattr(self, k)!r}")
+        return f"ShardedAudioDataset({', '.join(args)})"
+
+
+class Tracked:
+    """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
+    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's."""
+
+    records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
+
+    def __init__(self, dataset: "ShardedAudioDataset", batches: Iterable[Any]):
+        self.dataset, self.batches = dataset, batches
+
+    def __iter__(self) -> Iterator[Any]:
+        self.dataset._workers_seen = getattr(self.batches, "num_workers", None) or 1
+        for batch in self.batches:
+            self.dataset._record(batch)
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("dataset", "batches"):
+            raise AttributeError(name)
+        return getattr(self.batches, name)
+
+
+def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: Consumed, workers: int,
+               w: int) -> Dict[int, Set[int]]:
+    """The samples worker ``w`` of ``workers`` reads when resuming: the rank's stream (``share``,
+    in order) less the consumed samples, dealt to the workers in turn, as :func:`interleave` deals
+    a fresh stream. Each worker's count then depends only on what is left, whatever the worker
+    count of the run that was saved."""
+    out: Dict[int, Set[int]] = {}
+    pos = 0
+    for s in share:
+        done = skip.indices.get(urls[s.shard], ())
+        mine = out.setdefault(s.shard, set())
+        for i in range(s.start, sizes[s.shard], s.step):
+            if i in done:
+                continue
+            if pos % workers == w:
+                mine.add(i)
+            pos += 1
+    return out
+
+
+def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
+    return sum(1 for s in slices for i in skip.indices.get(urls[s.shard], ()) if i % s.step == s.start)
+
+
+def _drain(f: Any, limit: int = 1 << 20) -> None:
+    """Read what is left of a stream, up to ``limit`` bytes (past that, closing stops it)."""
+    got = 0
+    while got < limit:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return
+        got += len(chunk)
+
+
+def _in_main() -> bool:
+    import torch.utils.data
+
+    return torch.utils.data.get_worker_info() is None

@@ -1,0 +1,286 @@
+"""Provenance that travels with each sample, and how its counts reach ``dataset.stats``.
+
+DataLoader workers hold copies of the dataset; what they count never reaches the main process by
+itself, so it travels in the data. Each yielded sample carries a :class:`Provenance` tag under
+``"info"``: its shard URL and index in the shard, the epoch, the worker that read it, whether it is
+a top-up repeat, and ``delta``: the counts (delivered, skipped by reason, dropped, repeated) that
+its worker pass gathered since the previous tag. A tag is a ``str`` (``"shard.tar#12"``), so
+``default_collate`` keeps it as is in a list; unpickling one only rebuilds it.
+
+The counts are delivered explicitly, never as a side effect of unpickling:
+
+- **Hand-over.** :func:`hand_over` (called by ``ds.track(loader)`` and ``nd.DeviceLoader`` as they
+  hand each batch to the training loop) looks up the :class:`Inbox` that a tag names (its
+  ``source``, a :class:`nnaudio_data._registry.Token`) and merges the tag's delta into it. Each tag
+  has an identity, (``stream``, ``seq``): its worker pass and its place in that pass, and an inbox
+  merges each identity once. So a batch unpickled twice, or handed over twice
+  (``ds.track(nd.DeviceLoader(loader))``), counts once.
+- **End of a pass.** A worker pass that runs to its end posts its total through the inbox's
+  :class:`Mailbox` (a pipe, read when ``ds.stats`` is read). The inbox then counts that pass's
+  total, less what hand-over already merged of it, and ignores later hand-overs of that pass. So a
+  plain ``for batch in loader`` loop, with no hand-over at all, ends with complete stats, and a
+  worker that delivers nothing still reports its skips.
+- **In the owning process** (``num_workers=0``), tags are made where the inbox lives: their counts
+  are merged as they are made, and the tags travel without a delta.
+
+Hence: a batch of a pass that ended counts once, handed over or not; a batch of a pass cut short
+(the loop broke, the loader was dropped) counts if and when it was handed over, and a batch never
+handed over contributes nothing. A batch forwarded to another process carries its tags inertly:
+the token resolves only in the process that made the dataset, so elsewhere :func:`hand_over`
+merges nothing, and the same batch handed over later in the owning process still counts once.
+
+``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed
+(:class:`Consumed`): that is what ``state_dict`` saves.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from .. import _registry
+from ._errors import SkipStats
+
+_Record = Tuple[int, "LoaderStats"]  # (stream, total of that worker pass)
+
+
+@dataclass
+class LoaderStats(SkipStats):
+    """:class:`SkipStats` plus what equal batches cost: ``dropped`` samples never read and
+    ``repeated`` top-up samples delivered a second time.
+
+    Example:
+        >>> s = LoaderStats(delivered=3, repeated=1); s.merge(LoaderStats(dropped=2)).as_dict()
+        {'delivered': 3, 'skipped': {}, 'repeated': 1, 'dropped': 2}
+    """
+
+    repeated: int = 0
+    dropped: int = 0
+
+    def merge(self, other: SkipStats) -> "LoaderStats":
+        super().merge(other)
+        self.repeated += getattr(other, "repeated", 0)
+        self.dropped += getattr(other, "dropped", 0)
+        return self
+
+    def as_dict(self) -> Dict[str, object]:
+        return {**super().as_dict(), "repeated": self.repeated, "dropped": self.dropped}
+
+    def minus(self, other: "LoaderStats") -> "LoaderStats":
+        """The counts of ``self`` that ``other`` (an earlier state of the same counts) lacks."""
+        return LoaderStats(self.delivered - other.delivered, self.skipped - other.skipped,
+                           self.repeated - other.repeated, self.dropped - other.dropped)
+
+    def since(self, sent: "LoaderStats") -> Optional["LoaderStats"]:
+        """The counts gathered since ``sent`` was last brought up to date (None when nothing is
+        new), and bring it up to date."""
+        delta = self.minus(sent)
+        if not (delta.delivered or delta.skipped or delta.repeated or delta.dropped):
+            return None
+        sent.merge(delta)
+        return delta
+
+
+class Mailbox:
+    """A pipe from DataLoader workers to the main process, for the total of each worker pass.
+    Travels to workers by inheritance only (fork or spawn); a copy pickled any other way (e.g.
+    ``torch.save``) leaves it behind. Posting never blocks: were the pipe full (the main process
+    reading neither ``stats`` nor ``set_epoch`` for hundreds of passes), a total is dropped, not
+    the run; the passes' handed-over counts stay."""
+
+    def __init__(self) -> None:
+        reader, writer = multiprocessing.Pipe(duplex=False)
+        self._reader: Optional[Any] = reader
+        self._writer: Optional[Any] = writer
+
+    def __getstate__(self) -> Dict[str, Any]:
+        spawning = multiprocessing.context.get_spawning_popen() is not None
+        return {"_reader": None, "_writer": self._writer if spawning else None}
+
+    def post(self, record: _Record) -> None:
+        if self._writer is None:
+            return
+        os.set_blocking(self._writer.fileno(), False)
+        try:  # one small write (< PIPE_BUF): atomic even with several workers posting
+            self._writer.send(record)
+        except (BlockingIOError, BrokenPipeError):
+            pass
+
+    def receive(self) -> List[_Record]:
+        out: List[_Record] = []
+        while self._reader is not None and self._reader.poll():
+            out.append(self._reader.recv())
+        return out
+
+
+class _Pass:
+    """What an inbox has merged of one worker pass: its counts so far, the tag numbers seen (all
+    below ``low``, and those in ``above``), and whether the pass's total has arrived."""
+
+    def __init__(self) -> None:
+        self.merged = LoaderStats()
+        self.low = 0
+        self.above: Set[int] = set()
+        self.ended = False
+
+    def first_time(self, seq: int) -> bool:
+        if self.ended or seq < self.low or seq in self.above:
+            return False
+        self.above.add(seq)
+        while self.low in self.above:  # batches arrive mostly in order: ``above`` stays small
+            self.above.discard(self.low)
+            self.low += 1
+        return True
+
+
+class Inbox:
+    """Where a dataset's counts arrive in the process that owns it (see the module docstring).
+
+    Example:
+        >>> box = Inbox()
+        >>> tag = Provenance("a.tar", 0, source=box.token, delta=LoaderStats(delivered=1), stream=7)
+        >>> hand_over([{"info": tag}]); hand_over([{"info": tag}]); box.total().delivered
+        1
+    """
+
+    def __init__(self) -> None:
+        self.token = _registry.register(self)
+        self.stats = LoaderStats()
+        self.mailbox = Mailbox()
+        self._passes: Dict[int, _Pass] = {}
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """A copy (in a worker) keeps the token and the way back, not the counts."""
+        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}}
+
+    def receive(self, tag: "Provenance") -> None:
+        """Merge ``tag``'s delta, once per (stream, seq)."""
+        if tag.delta is None or tag.stream is None:
+            return
+        p = self._passes.setdefault(tag.stream, _Pass())
+        if p.first_time(tag.seq):
+            p.merged.merge(tag.delta)
+            self.stats.merge(tag.delta)
+
+    def total(self) -> LoaderStats:
+        """The counts so far, with the totals of the worker passes that ended."""
+        for stream, total in self.mailbox.receive():
+            p = self._passes.setdefault(stream, _Pass())
+            if not p.ended:
+                self.stats.merge(total.minus(p.merged))
+                p.ended, p.merged, p.above = True, LoaderStats(), set()
+        return self.stats
+
+
+class Provenance(str):
+    """The tag of one delivered sample (see the module docstring).
+
+    Args:
+        url (str), index (int): the shard and the sample's place in it.
+        worker (int): the DataLoader worker that read it (0 in the main process).
+        repeat (bool): a top-up repeat of equal batches.
+        epoch (int): the epoch of the pass.
+        source (Token, optional): the :class:`Inbox` its counts go to.
+        delta (LoaderStats, optional): the counts its pass gathered since the previous tag.
+        stream (int, optional), seq (int): its worker pass and its number in that pass.
+
+    Example:
+        >>> p = Provenance("a.tar", 4, worker=1); p, p.index, p.worker, p.repeat
+        ('a.tar#4', 4, 1, False)
+    """
+
+    url: str
+    index: int  # type: ignore[assignment]  # the place in the shard: hides str.index, as it always has
+    worker: int
+    repeat: bool
+    epoch: int
+    source: Optional[_registry.Token]
+    delta: Optional[LoaderStats]
+    stream: Optional[int]
+    seq: int
+
+    def __new__(cls, url: str, index: int, worker: int = 0, repeat: bool = False, *, epoch: int = 0,
+                source: Optional[_registry.Token] = None, delta: Optional[LoaderStats] = None,
+                stream: Optional[int] = None, seq: int = 0) -> "Provenance":
+        obj = super().__new__(cls, f"{url}#{index}" + ("+" if repeat else ""))
+        obj.url, obj.index, obj.worker, obj.repeat, obj.epoch = url, index, worker, repeat, epoch
+        obj.source, obj.delta, obj.stream, obj.seq = source, delta, stream, seq
+        return obj
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        # rebuilt from its fields by the constructor: nothing else happens when a tag is unpickled
+        return (_rebuild, (self.url, self.index, self.worker, self.repeat, self.epoch, self.source, self.delta,
+                           self.stream, self.seq))
+
+
+def _rebuild(url: str, index: int, worker: int, repeat: bool, epoch: int, source: Optional[_registry.Token],
+             delta: Optional[LoaderStats], stream: Optional[int], seq: int) -> Provenance:
+    return Provenance(url, index, worker, repeat, epoch=epoch, source=source, delta=delta, stream=stream,
+                      seq=seq)
+
+
+def tags_of(batch: Any) -> List[Provenance]:
+    """The tags in a batch: an ``AudioBatch`` (``.info``), a dict with ``"info"`` (default_collate),
+    or a list of samples."""
+    info = getattr(batch, "info", None)
+    if info is None and isinstance(batch, dict):
+        info = batch.get("info")
+    if info is None and isinstance(batch, (list, tuple)):
+        info = [s.get("info") for s in batch if isinstance(s, dict)]
+    return [t for t in (info or []) if isinstance(t, Provenance)]
+
+
+def hand_over(batch: Any) -> None:
+    """Deliver the counts that ``batch``'s tags carry to their datasets' inboxes, in the process
+    that owns them (elsewhere: nothing). Idempotent per tag; cheap when tags carry no counts."""
+    for tag in tags_of(batch):
+        if tag.delta is not None:
+            inbox = _registry.resolve(tag.source)
+            if isinstance(inbox, Inbox):
+                inbox.receive(tag)
+
+
+class Consumed:
+    """Samples handed out this epoch: indices per shard URL, and counts per worker. ``scope`` says
+    whose: "rank" (every worker's, recorded in the main process by ``track``) or "worker" (one
+    worker's own, as ``StatefulDataLoader`` saves and restores them)."""
+
+    def __init__(self, scope: str = "rank") -> None:
+        self.indices: Dict[str, Set[int]] = {}
+        self.per_worker: Counter = Counter()
+        self.scope = scope
+
+    def add(self, tags: Iterable[Provenance]) -> None:
+        for t in tags:
+            if not t.repeat:
+                self.indices.setdefault(t.url, set()).add(t.index)
+            self.per_worker[t.worker] += 1
+
+    def __contains__(self, item: Tuple[str, int]) -> bool:
+        url, index = item
+        return index in self.indices.get(url, ())
+
+    def state(self) -> Dict[str, Any]:
+        return {"indices": {u: _ranges(sorted(ix)) for u, ix in self.indices.items()},
+                "per_worker": {str(w): n for w, n in self.per_worker.items()}}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "Consumed":
+        out = cls()
+        out.indices = {u: {i for a, b in rs for i in range(a, b)} for u, rs in state["indices"].items()}
+        out.per_worker = Counter({int(w): int(n) for w, n in state["per_worker"].items()})
+        return out
+
+
+def _ranges(ix: List[int]) -> List[List[int]]:
+    """Sorted ints -> half-open runs: [0, 1, 2, 5] -> [[0, 3], [5, 6]]."""
+    out: List[List[int]] = []
+    for i in ix:
+        if out and out[-1][1] == i:
+            out[-1][1] = i + 1
+        else:
+            out.append([i, i + 1])
+    return out

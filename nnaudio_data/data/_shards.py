@@ -1,0 +1,86 @@
+"""Shard lists: which tar files make a dataset, and counting the clips each holds.
+
+URLs come as a brace pattern (``"data/piano-{000000..000017}.tar"``, ``"{a,b}.tar"``), a glob
+(``"data/*.tar"``, ``"file:///data/*.tar"``, or ``"s3://bucket/train-*.tar"``, matched by listing
+the store; :func:`~.sources.url_kind` says which), a ``::``-separated string, or a list of any of
+these. The counts a dataset plans with come from the shard index (:mod:`.index`); without one,
+:func:`count_shards` reads the shards once (headers only, skipping member bytes on local files).
+"""
+from __future__ import annotations
+
+import glob
+from contextlib import closing
+from typing import Any, Dict, List, Optional, Sequence, Set, Union
+
+from braceexpand import braceexpand
+
+from ._objstore import GLOB_CHARS, expand_glob
+from ._remote import Retry
+from ._sources import local_path, open_shard, url_kind
+from ._tario import open_tar, split_name, tar_members
+
+def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Expand brace patterns, ``::`` lists and globs (local, or object-store listings) into shard URLs.
+
+    Example:
+        >>> expand_urls("s3/a-{00..02}.tar::b.tar")
+        ['s3/a-00.tar', 's3/a-01.tar', 's3/a-02.tar', 'b.tar']
+    """
+    items = urls.split("::") if isinstance(urls, str) else list(urls)
+    out: List[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"urls must be non-empty strings, got {item!r}")
+        for url in braceexpand(item):
+            kind, path = url_kind(url), local_path(url)
+            if path is not None and any(c in path for c in GLOB_CHARS):
+                matches = sorted(glob.glob(path))
+                if not matches:
+                    raise ValueError(f"urls: glob {url!r} matches no file")
+                out.extend(matches)
+            elif kind == "fsspec" and any(c in url.partition("://")[2] for c in GLOB_CHARS):
+                out.extend(expand_glob(url, storage_options))
+            else:
+                out.append(url)
+    if not out:
+        raise ValueError(f"urls must name at least one shard, got {urls!r}")
+    return out
+
+
+def shard_name(url: str) -> str:
+    """The index key of a shard: the last path component of its URL."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def count_shards(urls: Sequence[str], storage_options: Optional[Dict[str, Any]] = None,
+                 retry: Optional[Retry] = None) -> Dict[str, int]:
+    """Count the samples of each shard by reading it once (headers only where the file seeks).
+
+    A missing or broken shard counts the samples read before the error.
+    """
+    return {shard_name(url): count_samples(url, retry, storage_options) for url in urls}
+
+
+def count_samples(url: str, retry: Optional[Retry] = None,
+                  storage_options: Optional[Dict[str, Any]] = None) -> int:
+    """Samples in one shard, as :func:`nnaudio_data.data._tario.tar_samples` groups them, reading
+    headers only (seeking past member bytes where the stream seeks)."""
+    n, key = 0, None
+    exts: Set[str] = set()
+
+    def want(name: str) -> bool:  # group members as tar_samples does; read no bytes
+        nonlocal n, key, exts
+        parts = split_name(name)
+        if parts is not None:
+            if parts[0] != key or parts[1] in exts:
+                n, key, exts = n + 1, parts[0], set()
+            exts.add(parts[1])
+        return False
+
+    try:
+        with closing(open_shard(url, retry, storage_options)) as f:
+            for _ in tar_members(open_tar(f, url), url, want):
+                pass
+    except Exception:  # noqa: BLE001  (a broken shard counts the samples before the break)
+        pass
+    return n

@@ -1,0 +1,203 @@
+"""Open a shard URL as a readable binary stream, streaming (nothing is downloaded first); open a
+local path or object URL for writing. :func:`url_kind` is the one rule that sorts URLs into these
+kinds, for every caller (reading, globs, the index beside the shards, the writer's output).
+
+=====================  ============================================================================
+``/path``, ``file://``  a local file
+``http(s)://``          urllib, with retries that resume at the byte offset (:mod:`.remote`)
+``pipe:CMD``            the stdout of a shell command; a non-zero exit status raises at the end
+``s3://``, ``gs://``..  fsspec (with its backend: s3fs, gcsfs, ...), with the same retries
+=====================  ============================================================================
+
+Errors are :class:`SampleError` with reason "missing_shard" (no such file, HTTP 404/410),
+"network" (transient errors past the retry budget, other HTTP errors) or "pipe" (the command
+failed); a missing fsspec backend is an ImportError, as it is a setup problem, not a bad shard.
+"""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tempfile
+from typing import IO, Any, Dict, Literal, Optional, cast
+from urllib.parse import unquote
+
+from ._errors import SampleError
+from ._objstore import filesystem, fsspec_opener, require_bucket
+from ._remote import ResumingReader, Retry, http_opener
+
+BUFFER = 1 << 20  # read-ahead of remote streams, bytes
+
+
+class PipeStream(io.RawIOBase):
+    """stdout of ``pipe:CMD``; a non-zero exit status raises ``SampleError(url, None, "pipe", ...)``
+    when the stream ends, or when it is closed if the command had already exited by itself (a
+    command still running at close is stopped by the closed pipe: not an error).
+
+    Args:
+        url (str): ``pipe:`` followed by a shell command.
+        timeout (float): seconds to wait for the command to exit once its output is closed.
+    """
+
+    def __init__(self, url: str, timeout: float = 60.0):
+        super().__init__()
+        self.url, self.timeout, self._checked = url, timeout, False
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(url[5:], shell=True, stdout=subprocess.PIPE, stderr=self._stderr)
+        self._stdout = cast(io.BufferedReader, self.proc.stdout)  # stdout=PIPE, default buffering
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._checked:
+            return 0
+        n = self._stdout.readinto(b)
+        if n == 0 and len(b):
+            self._check(at_end=True)
+        return n
+
+    def _check(self, at_end: bool) -> None:
+        if self._checked:
+            return
+        self._checked = True
+        exited_by_itself = at_end or self.proc.poll() is not None
+        self._stdout.close()
+        if not exited_by_itself:  # closed early: its output is no longer wanted
+            self.proc.kill()
+        try:
+            status = self.proc.wait(self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            status = self.proc.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-500:].decode("utf-8", "replace").strip()
+        self._stderr.close()
+        if status != 0 and exited_by_itself:
+            raise SampleError(self.url, None, "pipe", f"command exited with status {status}"
+                              + (f": {tail}" if tail else ""))
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._check(at_end=False)
+            finally:
+                super().close()
+
+
+UrlKind = Literal["local", "http", "pipe", "fsspec"]
+_KIND_OF_SCHEME = {"": "local", "file": "local", "http": "http", "https": "http"}  # any other: fsspec
+
+
+def _scheme(url: str) -> str:
+    """The scheme before the first ``://``, lower-cased; "" when there is none."""
+    return url.partition("://")[0].lower() if "://" in url else ""
+
+
+def url_kind(url: str) -> UrlKind:
+    """Which opener a shard URL goes to: the one rule every caller uses (reading, listing, globs,
+    the index beside the shards, the writer's output).
+
+    ========================================  ==========  ====================================
+    URL                                       kind        local path
+    ========================================  ==========  ====================================
+    ``pipe:CMD`` (lower case, checked first)  ``pipe``
+    no ``://`` (``a.tar``, ``/d/a.tar``)      ``local``   the URL itself
+    ``file://PATH`` (scheme in any case)      ``local``   ``PATH``, percent-decoded
+    ``://PATH`` (empty scheme)                ``local``   the URL itself
+    ``http://``, ``https://`` (any case)      ``http``
+    any other ``SCHEME://`` (``s3``, ``gs``)  ``fsspec``
+    ========================================  ==========  ====================================
+
+    The scheme is what precedes the first ``://``, compared in lower case; a Windows drive letter
+    (``C:/d/a.tar``) has no ``://`` and is a local path.
+
+    Example:
+        >>> [url_kind(u) for u in ("d/a.tar", "FILE:///a.tar", "HTTPS://h/a.tar", "pipe:cat a.tar", "s3://b/a.tar")]
+        ['local', 'local', 'http', 'pipe', 'fsspec']
+    """
+    if url.startswith("pipe:"):
+        return "pipe"
+    return cast(UrlKind, _KIND_OF_SCHEME.get(_scheme(url), "fsspec"))
+
+
+def local_path(url: str) -> Optional[str]:
+    """The file path of a ``local`` URL (see :func:`url_kind`); None for any other kind.
+
+    Example:
+        >>> local_path("file:///data/a%20b.tar"), local_path("d/a.tar"), local_path("pipe:cat a.tar")
+        ('/data/a b.tar', 'd/a.tar', None)
+    """
+    if url_kind(url) != "local":
+        return None
+    return unquote(url[7:]) if _scheme(url) == "file" else url
+
+
+def open_shard(url: str, retry: Optional[Retry] = None,
+               storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
+    """Open ``url`` for reading bytes.
+
+    Args:
+        url (str): a local path, ``file://PATH``, ``http(s)://...``, ``pipe:COMMAND``, or an
+            fsspec URL (``s3://``, ``gs://``, ``memory://``, ...).
+        retry (Retry, optional): attempts, backoff and timeout for remote reads. Default
+            ``Retry()``: 5 attempts in a row, backoff 0.5 s doubling up to 30 s, timeout 60 s.
+        storage_options (dict, optional): fsspec URLs only: passed to the backend (see
+            :mod:`.objstore`).
+
+    Returns:
+        a readable binary stream; close it when done (for ``pipe:`` this checks the exit status).
+
+    Raises:
+        SampleError: reasons "missing_shard", "network", "pipe" (see the module docstring).
+        ImportError: an fsspec URL whose backend is not installed.
+
+    Example:
+        >>> with open_shard("pipe:printf abc") as f:
+        ...     f.read()
+        b'abc'
+    """
+    retry = retry or Retry()
+    kind = url_kind(url)
+    if kind == "pipe":
+        return cast(IO[bytes], PipeStream(url, retry.timeout))  # a binary stream; typeshed's IO is nominal
+    if kind != "local":
+        opener = http_opener(url, retry.timeout) if kind == "http" else fsspec_opener(url, storage_options)
+        return io.BufferedReader(ResumingReader(url, opener, retry), BUFFER)
+    path = cast(str, local_path(url))
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise SampleError(url, None, "missing_shard", f"{type(e).__name__}: {e.strerror or e}") from None
+
+
+def open_output(url: str, storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
+    """A writable binary stream to a ``local`` path or an ``fsspec`` object URL (uploaded when
+    closed); ValueError for ``http`` and ``pipe`` URLs, which cannot be written."""
+    path = local_path(url)
+    if path is not None:
+        return open(path, "wb")
+    fs, inner = filesystem(_writable(url, "url"), storage_options)
+    return cast(IO[bytes], fs.open(inner, "wb"))
+
+
+def write_text(url: str, text: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
+    """Write ``text`` (UTF-8) to a local path or an object URL."""
+    with open_output(url, storage_options) as f:
+        f.write(text.encode("utf-8"))
+
+
+def make_dirs(url: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
+    """Create a local output folder; an object-store prefix needs none, but its bucket must exist."""
+    path = local_path(url)
+    if path is not None:
+        os.makedirs(path, exist_ok=True)
+    else:
+        require_bucket(_writable(url, "out"), storage_options)
+
+
+def _writable(url: str, name: str) -> str:
+    if url_kind(url) != "fsspec":
+        raise ValueError(f"{name} must be a local path or an object-store URL (s3://...), "
+                         f"not a {url_kind(url)} URL: {url!r}")
+    return url

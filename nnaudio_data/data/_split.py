@@ -1,0 +1,207 @@
+"""Who reads what: shards split across ``torch.distributed`` ranks, then across DataLoader workers.
+
+A *slice* ``(shard, step, start)`` is the samples of one shard whose index ``i`` in it satisfies
+``i % step == start``. The split is two-level so that a rank's share never depends on its worker
+count: the epoch's shard list is cut into one part per rank, then each rank's part into one part
+per worker, by :func:`assign`. With at least as many slices as parts, whole slices are dealt out
+(balanced by size when sizes are known, largest first, else round robin); with fewer, every part
+takes one slice and parts sharing a slice keep every k-th sample of it. Either way every sample
+lands in exactly one part.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, overload
+
+import torch
+
+from .._seed import generator
+
+
+class Slice(NamedTuple):
+    """Samples ``i`` of shard number ``shard`` (in the dataset's URL list) with ``i % step == start``."""
+
+    shard: int
+    step: int = 1
+    start: int = 0
+
+    @overload
+    def size(self, sizes: Sequence[int]) -> int: ...
+
+    @overload
+    def size(self, sizes: Optional[Sequence[int]]) -> Optional[int]: ...
+
+    def size(self, sizes: Optional[Sequence[int]]) -> Optional[int]:
+        """Samples in the slice, or None when the shard size is unknown."""
+        return None if sizes is None else len(range(self.start, sizes[self.shard], self.step))
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> List[int]:
+    """Shard order for an epoch: identity, or a permutation drawn from (seed, epoch) alone, so that
+    every rank and worker computes the same one."""
+    if not shuffle:
+        return list(range(n))
+    return torch.randperm(n, generator=generator(seed, epoch, 0, 0, "shard_order")).tolist()
+
+
+def assign(slices: Sequence[Slice], parts: int, sizes: Optional[Sequence[int]] = None) -> List[List[Slice]]:
+    """Cut ``slices`` into ``parts`` lists that hold every sample exactly once.
+
+    Example:
+        >>> assign([Slice(0), Slice(1), Slice(2)], 2)
+        [[Slice(shard=0, step=1, start=0), Slice(shard=2, step=1, start=0)], [Slice(shard=1, step=1, start=0)]]
+        >>> assign([Slice(0)], 2)
+        [[Slice(shard=0, step=2, start=0)], [Slice(shard=0, step=2, start=1)]]
+    """
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
+    m = len(slices)
+    if m == 0:
+        return [[] for _ in range(parts)]
+    if m < parts:
+        out = []
+        for p in range(parts):
+            s = slices[p % m]
+            k = len(range(p % m, parts, m))  # parts sharing this slice
+            out.append([Slice(s.shard, s.step * k, s.start + s.step * (p // m))])
+        return out
+    if sizes is None or parts == 1:
+        return [list(slices[p::parts]) for p in range(parts)]
+    out = [[] for _ in range(parts)]
+    load = [0] * parts
+    for s in sorted(slices, key=lambda s: -s.size(sizes)):  # stable: ties keep epoch order
+        p = min(range(parts), key=lambda q: (load[q], q))
+        out[p].append(s)
+        load[p] += s.size(sizes)
+    return out
+
+
+def rank_world(explicit: Optional[Tuple[int, int]] = None) -> Tuple[int, int]:
+    """(rank, world size): ``explicit`` if given, else the initialised process group, else the
+    RANK / WORLD_SIZE environment variables torchrun sets, else (0, 1)."""
+    if explicit is not None:
+        return explicit
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if "WORLD_SIZE" in os.environ:
+        return int(os.environ.get("RANK", "0")), int(os.environ["WORLD_SIZE"])
+    return 0, 1
+
+
+def worker_id() -> Tuple[int, int]:
+    """(worker id, workers) of the DataLoader worker running this code; (0, 1) in the main process."""
+    info = torch.utils.data.get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+def plan(n_shards: int, order: Sequence[int], world: int, workers: int,
+         sizes: Optional[Sequence[int]], mix: bool = False) -> Dict[Tuple[int, int], List[Slice]]:
+    """Slices of every (rank, worker) for one epoch, from the shard ``order`` of that epoch; within
+    a rank by :func:`assign`, or by :func:`interleave` when ``mix`` (needs ``sizes``)."""
+    if len(order) != n_shards:
+        raise ValueError(f"order must list {n_shards} shards, got {len(order)}")
+    if mix and sizes is None:
+        raise ValueError("plan: mix=True (equal batches) needs the shard sizes, got sizes=None")
+    ranks = split_ranks([Slice(i) for i in order], world, sizes)
+    def split(part: List[Slice]) -> List[List[Slice]]:
+        return interleave(part, workers, sizes) if mix and sizes is not None else assign(part, workers, sizes)
+    return {(r, w): part for r, rank_slices in enumerate(ranks) for w, part in enumerate(split(rank_slices))}
+
+
+def split_ranks(slices: Sequence[Slice], world: int, sizes: Optional[Sequence[int]]) -> List[List[Slice]]:
+    """Cut the epoch's shards into one part per rank. With sizes unknown, by :func:`assign`. With
+    sizes known, whole shards balanced by size when that leaves the rank totals within
+    ``max(1, total // (20 * world))`` of each other (equal batches then lose at most 5 %);
+    otherwise (fewer shards than ranks, or very uneven sizes such as 1 and 100) the samples
+    themselves are dealt by :func:`interleave`, so rank
+    totals differ by at most one and equal batches drop or repeat almost nothing. Each rank then
+    reads every shard, seeking past (or, on a pipe, reading and dropping) the others' samples.
+
+    Example:
+        >>> [sum(s.size([1, 100]) for s in part) for part in split_ranks([Slice(0), Slice(1)], 3, [1, 100])]
+        [34, 34, 33]
+    """
+    if sizes is None or world == 1:
+        return assign(slices, world, sizes)
+    if len(slices) >= world:
+        whole = assign(slices, world, sizes)
+        loads = [sum(s.size(sizes) for s in part) for part in whole]
+        if max(loads) - min(loads) <= max(1, sum(loads) // (20 * world)):
+            return whole
+    return interleave(slices, world, sizes)
+
+
+def interleave(slices: Sequence[Slice], workers: int, sizes: Sequence[int]) -> List[List[Slice]]:
+    """Deal the samples of ``slices``, taken as one stream in order, to ``workers`` in turn: worker
+    ``w`` gets stream positions ``p`` with ``p % workers == w``. Each worker's count then depends
+    only on the stream's length, which equal batches need (each worker reads every shard of the
+    rank, skipping the bytes of the samples it does not own).
+
+    Example:
+        >>> interleave([Slice(0), Slice(1)], 2, sizes=[3, 2])
+        [[Slice(shard=0, step=2, start=0), Slice(shard=1, step=2, start=1)], [Slice(shard=0, step=2, start=1), Slice(shard=1, step=2, start=0)]]
+    """
+    out: List[List[Slice]] = [[] for _ in range(workers)]
+    pos = 0
+    for s in slices:
+        for w in range(workers):
+            out[w].append(Slice(s.shard, s.step * workers, s.start + s.step * ((w - pos) % workers)))
+        pos += s.size(sizes)
+    return out
+
+
+def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[int, List[int]]:
+    """Samples every rank delivers under equal batches, and how that splits over its workers.
+
+    ``policy`` "drop" takes the smallest rank's count, "wrap" the largest. The per-worker split
+    depends only on the rank total and the worker count (as :func:`interleave` does), so every
+    rank yields the same number of samples from each worker, hence the same batches in the same
+    order; and each worker only cuts ("drop") or only tops up ("wrap").
+
+    Example:
+        >>> equal_targets([10, 7], 2, "drop"), equal_targets([10, 7], 2, "wrap")
+        ((7, [4, 3]), (10, [5, 5]))
+    """
+    total = min(per_rank) if policy == "drop" else max(per_rank)
+    return total, [len(range(w, total, workers)) for w in range(workers)]
+
+
+def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
+             again: Callable[[], Iterable[Dict[str, Any]]],
+             empty: Optional[Callable[[], Exception]] = None) -> Iterator[Dict[str, Any]]:
+    """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
+    the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
+    passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
+    A pass that yields nothing raises ``empty()`` (the rank has no valid clip at all).
+
+    Example:
+        >>> from nnaudio_data.data._progress import LoaderStats
+        >>> s = LoaderStats(); out = list(equalise(({"i": i} for i in range(3)), 5, 3, s, lambda: [{"i": 9}]))
+        >>> [x["i"] for x in out], [x.get("__repeat__", False) for x in out][-1]
+        ([0, 1, 2, 9, 9], True)
+    """
+    n = 0
+    for item in items:
+        if n == target:
+            # skips that are not samples of ``expected``: clips past a stale index, and errors of a
+            # whole shard (no key: an empty or missing shard, a pipe's exit status)
+            unplanned = getattr(stats, "unplanned", 0)
+            stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
+            return
+        n += 1
+        yield item
+    while n < target:
+        before = n
+        for item in again():
+            if n == target:
+                break
+            item["__repeat__"] = True
+            n += 1
+            yield item
+        if n == before:
+            if empty is not None:
+                raise empty()
+            raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
+                               f"{target - n} more; its shards hold no readable clip")

@@ -1,0 +1,297 @@
+"""Read a tar shard as samples: members grouped by key, as WebDataset writes them.
+
+A lean reader, not ``tarfile``: it parses 512-byte headers (ustar, GNU long names, pax paths),
+reads the members of the samples it is asked for and skips the rest (``seek`` on files, read and
+drop on pipes), so a worker that owns every k-th sample of a shard decodes only those. Members
+``dir/name.ext1.ext2`` group under key ``dir/name`` with extension ``ext1.ext2`` (lower-cased);
+a sample ends where the key changes.
+
+Errors, each a :class:`SampleError` given to the policy: ``truncated`` (the stream ends inside a
+member or a header; only the sample being read is lost, those before it are kept; a stream that ends
+after a member without the end-of-archive blocks is read as ``tarfile`` reads it, to its end),
+``bad_tar`` (a header checksum fails, a gzip stream not named ``.tar.gz``/``.tgz``, a member size
+past :data:`MAX_MEMBER`; a size past the end of a local file is ``truncated``; member sizes never
+size an allocation beyond the bytes present), ``empty_shard`` (no member at all), ``stale_index`` (a sample past the
+count the index gives), ``stale_index_missing`` (one the index promises that the shard lacks),
+``duplicate_key`` (a key seen earlier in the shard, or an extension repeated within a sample: the
+later one is rejected). When several readers share a shard (each keeping every k-th sample), only
+the owner of the sample an error hits reports it.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+from typing import IO, AbstractSet, Callable, Dict, Iterator, Optional, Set, Tuple, cast
+
+from ._errors import ErrorPolicy, SampleError
+
+_BLOCK = 512
+_NAME = re.compile(r"^((?:.*/|)[^./][^/]*?)\.([^/]*)$")
+
+
+def _octal(field: bytes) -> int:
+    if field and field[0] & 0x80:  # base-256 (GNU) for sizes >= 8 GiB
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+MAX_MEMBER = 1 << 31  # bytes: a member larger than this (2 GiB) is "bad_tar", never read
+_CHUNK = 1 << 20
+_GZIP = b"\x1f\x8b"
+
+
+class TruncatedAtBoundary(SampleError):
+    """The stream ends between members (in or before a header): every sample before is complete."""
+
+
+def _read_exact(f: IO[bytes], n: int) -> bytes:
+    """``n`` bytes, or fewer only at the end of the stream. Reads in chunks, so what it holds never
+    exceeds the bytes actually present, whatever ``n`` a header claims (raw pipes and gzip streams
+    may also return short reads)."""
+    if n <= _CHUNK:
+        data = f.read(n)
+        if data is None or len(data) == n or not data:
+            return data or b""
+        parts, got = [data], len(data)
+    else:
+        parts, got = [], 0
+    while got < n:
+        chunk = f.read(min(_CHUNK, n - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _skip(f: IO[bytes], n: int, seekable: bool) -> int:
+    if seekable:
+        f.seek(n, 1)
+        return n
+    got = 0
+    while got < n:
+        chunk = f.read(min(_CHUNK, n - got))
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
+
+
+def _padded(f: IO[bytes], padded: int, seekable: bool, left: Optional[int], size: int) -> bool:
+    """Skip a member's padding; whether the stream held all of it (a cut inside the padding of
+    the last member read is a cut after that member)."""
+    got = _skip(f, padded, seekable)
+    return got == padded and (left is None or left >= size + padded)
+
+
+def _seekable(f: IO[bytes]) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _remaining(f: IO[bytes]) -> Optional[int]:
+    """Bytes left in a regular local file (None for any other stream: pipes, HTTP, gzip)."""
+    if not isinstance(f, (io.BufferedReader, io.FileIO)):
+        return None
+    try:
+        return os.fstat(f.fileno()).st_size - f.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+def tar_members(f: IO[bytes], url: str, want: Callable[[str], bool]) -> Iterator[Tuple[str, Optional[bytes]]]:
+    """Yield ``(name, data)`` for each regular member; ``data`` is None where ``want(name)`` is false
+    (the bytes were skipped). Raises :class:`SampleError` "truncated" (:class:`TruncatedAtBoundary`
+    when the stream ends in or before a header) or "bad_tar" (a checksum that fails, a gzip stream
+    that was not opened as one, a member size past :data:`MAX_MEMBER`). A stream that simply ends
+    after a member, without the end-of-archive blocks, ends the shard as ``tarfile`` does."""
+    seekable = _seekable(f)
+    long_name: Optional[str] = None
+    first = True
+    while True:
+        head = _read_exact(f, _BLOCK)
+        if first and head[:2] == _GZIP:
+            raise SampleError(url, None, "bad_tar", "gzip-compressed tar: give it a .tar.gz or .tgz "
+                              "name to have it decompressed, or decompress it")
+        if not head:
+            return  # no member (the caller reports an empty shard), or no end-of-archive blocks
+        first = False
+        if len(head) < _BLOCK:
+            raise TruncatedAtBoundary(url, None, "truncated", "stream ends inside a tar header")
+        if head.count(0) == _BLOCK:
+            return
+        try:
+            ok = _octal(head[148:156]) == sum(head[:148]) + 256 + sum(head[156:])
+            size, kind = _octal(head[124:136]), head[156:157]
+        except ValueError:
+            ok = False
+        if not ok:
+            raise SampleError(url, None, "bad_tar", "not a tar header (checksum mismatch)")
+        name = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+        if head[257:262] == b"ustar" and head[345] != 0:
+            name = head[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") + "/" + name
+        padded, left = -size % _BLOCK, _remaining(f)
+        if kind in (b"L", b"x"):
+            if size > _CHUNK:
+                raise SampleError(url, None, "bad_tar", f"extended header {name!r} claims {size} bytes")
+            data = _read_exact(f, size)
+            if len(data) < size or not _padded(f, padded, seekable, left, size):
+                raise TruncatedAtBoundary(url, None, "truncated", f"stream ends inside the header of {name!r}")
+            if kind == b"L":
+                long_name = data.split(b"\0", 1)[0].decode("utf-8", "replace")
+            else:
+                m = re.search(rb"\d+ path=([^\n]*)\n", data)
+                long_name = m.group(1).decode("utf-8", "replace") if m else long_name
+            continue
+        if long_name is not None:
+            name, long_name = long_name, None
+        regular = kind in (b"0", b"\0", b"7")
+        wanted = regular and want(name)  # a new sample may begin here: errors below are its own
+        if size > MAX_MEMBER:
+            raise SampleError(url, name, "bad_tar", f"member {name!r} claims {size} bytes, more than "
+                              f"the {MAX_MEMBER} a shard member may hold")
+        if left is not None and size > left:
+            raise SampleError(url, name, "truncated", f"member {name!r} claims {size} bytes, "
+                              f"{left} are left in the file")
+        if not wanted:
+            skipped = _skip(f, size + padded, seekable)
+            if skipped < size:
+                raise SampleError(url, name, "truncated", f"stream ends inside member {name!r}")
+            if regular:
+                yield name, None
+            if skipped < size + padded or (left is not None and left < size + padded):
+                raise TruncatedAtBoundary(url, None, "truncated", f"stream ends after member {name!r}")
+            continue
+        data = _read_exact(f, size)
+        if len(data) < size:
+            raise SampleError(url, name, "truncated", f"stream ends inside member {name!r}")
+        yield name, data
+        if not _padded(f, padded, seekable, left, size):  # the member is whole: cut after it
+            raise TruncatedAtBoundary(url, None, "truncated", f"stream ends after member {name!r}")
+
+
+def open_tar(f: IO[bytes], url: str) -> IO[bytes]:
+    """``f``, decompressed when ``url`` names a gzip-compressed tar (``.tar.gz``, ``.tgz``)."""
+    path = url.split("?", 1)[0].lower()
+    if path.endswith((".tar.gz", ".tgz")):
+        return cast(IO[bytes], gzip.GzipFile(fileobj=f, mode="rb"))
+    return f
+
+
+def split_name(name: str) -> Optional[Tuple[str, str]]:
+    """``"dir/a.flac"`` -> ``("dir/a", "flac")``; None for a name without an extension.
+
+    Example:
+        >>> split_name("x/clip_01.seg.flac"), split_name("README")
+        (('x/clip_01', 'seg.flac'), None)
+    """
+    m = _NAME.match(name)
+    return None if m is None else (m.group(1), m.group(2).lower())
+
+
+def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
+                exts: Optional[AbstractSet[str]] = None, size: Optional[int] = None,
+                audio: Optional[AbstractSet[str]] = None) -> Iterator[Dict[str, object]]:
+    """Group the members of one shard into samples (a stream stage).
+
+    Args:
+        f: the open shard. url (str): its URL, for errors and ``__url__``.
+        policy (ErrorPolicy): where rejections go.
+        keep (callable): ``keep(index)`` says whether sample number ``index`` of the shard (0-based,
+            in tar order) is wanted; the bytes of the others are skipped unread.
+        exts (set[str], optional): the extensions to read (others are skipped); None reads all.
+        size (int, optional): the sample count an index gives for this shard. Samples past it are
+            rejected unread ("stale_index"), and samples it promises that the shard does not hold
+            are counted ("stale_index_missing"): the index was written before the shard changed.
+        audio (set[str], optional): the extensions of audio members. When the stream ends between
+            two members, the sample read last is delivered if it has one of these (it is complete),
+            else it is the sample being read, lost as "truncated". None: any member will do.
+
+    Yields:
+        dicts ``{"__key__", "__url__", "__index__", ext: bytes, ...}``.
+    """
+    seen: Set[str] = set()
+    cur: Dict[str, object] = {}
+    cur_exts: Set[str] = set()
+    index = -1
+    wanted = False
+
+    def want(name: str) -> bool:
+        nonlocal cur, cur_exts, index, wanted
+        parts = split_name(name)
+        if parts is None:
+            return False
+        key, ext = parts
+        if cur.get("__key__") != key or ext in cur_exts:  # a new sample starts here
+            index += 1
+            cur, cur_exts = {"__key__": key, "__url__": url, "__index__": index}, set()
+            wanted = keep(index)
+            if size is not None and index >= size:
+                cur["__stale__"] = size
+            if key in seen:
+                cur["__dup__"] = True
+            seen.add(key)
+        cur_exts.add(ext)
+        return wanted and "__stale__" not in cur and (exts is None or ext.rsplit(".", 1)[-1] in exts)
+
+    pending: Optional[Dict[str, object]] = None
+    members = 0
+    try:
+        for name, data in tar_members(f, url, want):
+            members += 1
+            if pending is not None and pending is not cur:
+                yield from _finish(pending, policy)
+            pending = cur if wanted else None
+            parts = split_name(name) if data is not None else None  # a read member was wanted:
+            if parts is not None and pending is not None:             # it has an extension
+                pending[parts[1]] = data
+    except Exception as e:  # noqa: BLE001  (any failure of the stream is this shard's, named)
+        if not isinstance(e, SampleError):  # e.g. a gzip stream that breaks off: EOFError, zlib.error
+            reason = "truncated" if isinstance(e, EOFError) else "bad_tar"
+            e = SampleError(url, _key(cur), reason, f"{type(e).__name__}: {e}")
+        has_audio = audio is None or any(x.rsplit(".", 1)[-1] in audio for x in cur_exts)
+        if isinstance(e, TruncatedAtBoundary) and cur and has_audio:
+            # between members, after a sample with its audio: it is complete; the next is lost
+            if pending is not None:
+                yield from _finish(pending, policy)
+            if keep(index + 1):
+                policy.handle(SampleError(url, None, e.reason, e.detail))
+            return
+        # The sample being read may be incomplete: it is lost, the one before it is complete.
+        # Readers sharing the shard all meet the error; the owner of that sample reports it (the
+        # owner of sample 0 if none began).
+        if pending is not None and pending is not cur:
+            yield from _finish(pending, policy)
+        if (wanted if cur else keep(0)):
+            policy.handle(SampleError(url, _key(cur), e.reason, e.detail))
+        return
+    if pending is not None:
+        yield from _finish(pending, policy)
+    if members == 0 and keep(0):
+        policy.handle(SampleError(url, None, "empty_shard", "no member in the tar"))
+    for i in range(index + 1, size or 0):  # promised by the index, not in the shard
+        if keep(i):
+            policy.handle(SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
+                                      f"the shard holds {index + 1} (sample {i} is missing)"))
+
+
+def _key(sample: Dict[str, object]) -> Optional[str]:
+    key = sample.get("__key__")
+    return None if key is None else str(key)
+
+
+def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str, object]]:
+    if "__stale__" in sample:
+        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "stale_index",
+                                  f"the index says {sample['__stale__']} samples, the shard holds more"))
+        return
+    if sample.pop("__dup__", False):
+        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
+                                  "key already seen earlier in this shard"))
+        return
+    yield sample

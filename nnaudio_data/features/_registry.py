@@ -1,0 +1,70 @@
+"""Spectrogram kinds by name: the one table (:data:`KINDS`, :data:`LOG_KINDS`) that
+``GPUSpectrogramCollate(kind)`` reads."""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Dict, Tuple
+
+from torch import nn
+
+# kind -> (class name in nnaudio_data.features, defaults the collate applies unless overridden)
+KINDS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "stft": ("STFT", {"output_format": "Magnitude"}),
+    "log": ("STFT", {"output_format": "Magnitude", "freq_scale": "log"}),
+    "mel": ("MelSpectrogram", {}),
+    "mfcc": ("MFCC", {}),
+    "cqt": ("CQT", {"output_format": "Magnitude"}),
+    "vqt": ("VQT", {"output_format": "Magnitude"}),
+    "gammatone": ("Gammatonegram", {}),
+}
+# log kinds -> (spectrogram kind above, what it outputs: the dB conversion); built by db.make_log
+LOG_KINDS: Dict[str, Tuple[str, str]] = {"logmel": ("mel", "power"), "logstft": ("stft", "amplitude")}
+
+
+def resolve_kind(kind: str) -> str:
+    """The registered kind named ``kind``, matched case-insensitively ("MEL" is "mel"); any other
+    name raises a ``ValueError`` that lists the kinds and suggests the closest ones.
+
+    Example:
+        >>> resolve_kind("LogMel")
+        'logmel'
+        >>> resolve_kind("mell")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: kind 'mell' is not a spectrogram kind; did you mean 'mel' or 'logmel'? ...
+    """
+    names = sorted([*KINDS, *LOG_KINDS])
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be one of {names} or an nn.Module, got {type(kind).__name__}")
+    if kind.lower() in names:
+        return kind.lower()
+    close = difflib.get_close_matches(kind.lower(), names, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise ValueError(f"kind {kind!r} is not a spectrogram kind; {hint}"
+                     f"kind must be one of {names} or an nn.Module")
+
+
+def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
+    """Build the transform named ``kind`` with ``kwargs``, or return a given module as it is.
+
+    Example:
+        >>> make_transform("mel", sr=16000, n_fft=512, n_mels=40).__class__.__name__
+        'MelSpectrogram'
+    """
+    if isinstance(kind, nn.Module):
+        if kwargs:
+            raise ValueError(f"kernel arguments are only accepted with a kind name, got a module "
+                             f"and {sorted(kwargs)}")
+        return kind
+    from ._db import make_log
+
+    kind = resolve_kind(kind)
+    if kind in LOG_KINDS:
+        return make_log(kind, **kwargs)
+    from nnaudio_data import features
+
+    cls_name, defaults = KINDS[kind]
+    cls = getattr(features, cls_name, None)
+    if cls is None:
+        raise NotImplementedError(f"kind {kind!r} needs features.{cls_name}, which is not available")
+    return cls(**{**defaults, **kwargs})
