@@ -24,6 +24,7 @@ Modules, one line each:
 - ``_registry.py`` one registry for objects that cross processes by token: collates, stats inboxes
 - ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
 - ``_compat.py``   private torch / soundfile calls of the hot path, each probed, with a public fallback
+- ``_checks.py``   argument checks whose errors name the argument, the rule and the value found
 - ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check)
 - ``tools/``       what the command runs, not part of the API: ``bench/`` (every figure of the docs),
   ``gpu_check.py`` (every GPU claim in one run), ``demo.py`` and its synthetic clips ``synth.py``

@@ -39,16 +39,6 @@ class Augmented(NamedTuple):
     params: Params
 
 
-def check_range(name: str, value: Any, low: float = -float("inf"), high: float = float("inf"),
-                ) -> Tuple[float, float]:
-    """Validate ``value`` as a number or a (min, max) pair inside [low, high]; return the pair."""
-    pair = (value, value) if isinstance(value, (int, float)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, float)) for v in pair):
-        raise ValueError(f"{name} must be a number or a (min, max) pair, got {value!r}")
-    lo, hi = float(pair[0]), float(pair[1])
-    if not (low <= lo <= hi <= high):
-        raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got {value!r}")
-    return lo, hi
 
 
 def uniform(bounds: Tuple[float, float], n: int, generator: torch.Generator) -> Tensor:

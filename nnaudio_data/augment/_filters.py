@@ -16,7 +16,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._base import Augmentation, Params, check_range, uniform
+from ._base import Augmentation, Params, uniform
+from .._checks import check_range
 
 
 def butterworth(ratio: Tensor, order: int) -> Tensor:

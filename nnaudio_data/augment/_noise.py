@@ -14,7 +14,8 @@ from typing import Any, Iterable, Optional
 import torch
 from torch import Tensor
 
-from ._base import Augmentation, Params, check_range, draw_seed, per_example, uniform
+from ._base import Augmentation, Params, draw_seed, per_example, uniform
+from .._checks import check_range
 from ._gaussian import gaussian_field
 from ._sources import ClipSource, crop_or_tile
 

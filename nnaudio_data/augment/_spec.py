@@ -8,7 +8,8 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from ._base import Augmentation, Params, check_range, interp_last, scaled_positions, uniform
+from ._base import Augmentation, Params, interp_last, scaled_positions, uniform
+from .._checks import check_range
 
 
 class _Masking(Augmentation):

@@ -13,7 +13,8 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import Augmentation, Params, check_range, interp_last, scaled_positions, uniform
+from ._base import Augmentation, Params, interp_last, scaled_positions, uniform
+from .._checks import check_range
 from ._filters import butterworth, fft_filter
 
 

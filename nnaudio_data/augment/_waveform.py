@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._base import Augmentation, Params, check_range, per_example, uniform
+from ._base import Augmentation, Params, per_example, uniform
+from .._checks import check_range
 
 _Rows = TypeVar("_Rows", np.ndarray, Tensor)  # TimeShift copies through numpy views on CPU
 

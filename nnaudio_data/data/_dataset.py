@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ._errors import EmptyEpochError, ErrorPolicy, SampleError, check_arg
+from ._errors import EmptyEpochError, ErrorPolicy, SampleError
+from .._checks import check_arg
 from ._labels import LabelMap, map_labels, resolve_labels
 from ._progress import Consumed, Inbox, LoaderStats, Provenance, hand_over, tags_of
 from ._reorder import bucket_by_length, shuffle_buffer

@@ -20,17 +20,6 @@ UNPLANNED = ("stale_index",)
 PLANNED = ("stale_index_missing", "truncated")
 
 
-def check_arg(ok: bool, name: str, rule: str, value: object) -> None:
-    """ValueError naming the argument, the rule and the value found, unless ``ok``.
-
-    Example:
-        >>> check_arg(-1 >= 0, "offset", "an int >= 0", -1)
-        Traceback (most recent call last):
-        ...
-        ValueError: offset must be an int >= 0, got -1
-    """
-    if not ok:
-        raise ValueError(f"{name} must be {rule}, got {value!r}")
 
 
 class SampleError(Exception):

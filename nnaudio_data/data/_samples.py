@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ._decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
-from ._errors import ErrorPolicy, SampleError, check_arg
+from ._errors import ErrorPolicy, SampleError
+from .._checks import check_arg
 from ._resample import resample, to_mono
 from .._seed import generator
 from ._trim import CROPS, trim_pad, trim_window

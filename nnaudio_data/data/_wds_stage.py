@@ -41,7 +41,8 @@ import torch
 
 from .._seed import generator
 from ._decode import AUDIO_EXTENSIONS
-from ._errors import ErrorPolicy, SampleError, check_arg
+from ._errors import ErrorPolicy, SampleError
+from .._checks import check_arg
 from ._labels import LABEL_ENTRIES
 from ._samples import ClipSpec, make_item, parse_label, prepare_clip
 

@@ -3,10 +3,12 @@ Parameter, decided in one place), backend choice and argument checks."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence, Tuple
+from typing import Any, Tuple
 
 import torch
 from torch import Tensor, nn
+
+from .._checks import check_choice, check_positive_int
 
 log = logging.getLogger("nnaudio_data.features")
 
@@ -109,14 +111,8 @@ def resolve_backend(backend: str, trainable: bool, fft_ok: bool = True) -> str:
     return backend
 
 
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
 
 
-def check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def check_frames(n_fft: int, win_length: Any, hop_length: Any) -> Tuple[int, int]:

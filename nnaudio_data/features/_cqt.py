@@ -9,7 +9,7 @@ from numbers import Integral
 
 from ..functional._cqt import cqt_frequencies
 from ..functional._cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir_plan
-from ._base import check_choice
+from .._checks import check_choice
 from ._multirate import MultirateCQ
 
 MODES = ("nnaudio", "librosa")

@@ -20,7 +20,8 @@ from torch import Tensor
 from ..functional._cqt import nnaudio_kernels
 from ..functional._cqt_plan import nnaudio_fir_plan
 from ..functional._spectral import PAD_MODES
-from ._base import OUTPUT_FORMATS, check_choice, flat_signal, register_kernel, restore
+from ._base import OUTPUT_FORMATS, flat_signal, register_kernel, restore
+from .._checks import check_choice
 from ._multirate import NORMALIZATIONS, fir_decimate
 from ._repr import Transform
 from ._cqt import bin_frequencies, check_args

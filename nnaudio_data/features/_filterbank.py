@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import torch
 from torch import Tensor
 
 from ..functional._filterbank import apply_filterbank, band_blocks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..functional._gammatone import gammatone_filterbank
-from . import _base
+from .._checks import check_positive_int
 from ._filterbank import FilterbankSpectrogram, check_band
 
 
@@ -47,8 +47,8 @@ class Gammatonegram(FilterbankSpectrogram):
                  fmin: float = 0.0, fmax: Optional[float] = None, norm=1,
                  trainable_bins: bool = False, trainable_STFT: bool = False, verbose: bool = True,
                  **kwargs: Any):
-        _base.check_positive_int("n_bins", n_bins)
-        _base.check_positive_int("n_fft", n_fft)
+        check_positive_int("n_bins", n_bins)
+        check_positive_int("n_fft", n_fft)
         fmax = check_band(sr, fmin, fmax)
         basis = gammatone_filterbank(sr, n_fft, n_bins, fmin, fmax)
         super().__init__(basis, "gammatone_basis", trainable_bins, power, verbose, sr=sr,

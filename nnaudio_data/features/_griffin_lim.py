@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import _base
+from .._checks import check_positive_int
 from ._stft import STFT
 from ._repr import Transform
 
@@ -48,7 +48,7 @@ class Griffin_Lim(Transform):
                  win_length: Optional[int] = None, window="hann", center: bool = True,
                  pad_mode: str = "reflect", momentum: float = 0.99, device="cpu"):
         super().__init__()
-        _base.check_positive_int("n_iter", n_iter)
+        check_positive_int("n_iter", n_iter)
         if not momentum >= 0:
             raise ValueError(f"momentum must be >= 0, got {momentum}")
         self.stft = STFT(n_fft=n_fft, win_length=win_length, hop_length=hop_length, window=window,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from ..functional._mel import mel_filterbank
-from . import _base
+from .._checks import check_positive_int
 from ._filterbank import FilterbankSpectrogram, check_band
 
 
@@ -59,8 +59,8 @@ class MelSpectrogram(FilterbankSpectrogram):
                  fmin: float = 0.0, fmax: Optional[float] = None, norm=1,
                  trainable_mel: bool = False, trainable_STFT: bool = False, verbose: bool = True,
                  **kwargs: Any):
-        _base.check_positive_int("n_mels", n_mels)
-        _base.check_positive_int("n_fft", n_fft)
+        check_positive_int("n_mels", n_mels)
+        check_positive_int("n_fft", n_fft)
         fmax = check_band(sr, fmin, fmax)
         basis = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk, librosa_norm(norm))
         super().__init__(basis, "mel_basis", trainable_mel, power, verbose, sr=sr, n_fft=n_fft,

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from ..functional._mel import dct_matrix
-from . import _base
+from .._checks import check_positive_int
 from ._base import like
 from ._mel import MelSpectrogram
 from ._repr import Transform
@@ -52,7 +52,7 @@ class MFCC(Transform):
                  verbose: bool = True, ref: float = 1.0, amin: float = 1e-10,
                  top_db: Optional[float] = 80.0, **kwargs: Any):
         super().__init__()
-        _base.check_positive_int("n_mfcc", n_mfcc)
+        check_positive_int("n_mfcc", n_mfcc)
         if not amin > 0:
             raise ValueError(f"amin must be > 0, got {amin}")
         if top_db is not None and top_db < 0:

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from ..functional._cqt_plan import Octave, Plan
 from ..functional._spectral import PAD_MODES
-from ._base import OUTPUT_FORMATS, check_choice, flat_signal, restore
+from ._base import OUTPUT_FORMATS, flat_signal, restore
+from .._checks import check_choice
 from ._nnaudio_state import from_nnaudio_state
 from ._repr import Transform
 

@@ -10,7 +10,8 @@ from torch import Tensor
 from ..functional._fourier import FREQ_SCALES, fourier_kernels, pad_window
 from ..functional._spectral import PAD_MODES, spectrum_conv1d, spectrum_fft
 from . import _base
-from ._base import as_batch, check_choice, like, register_kernel, restore
+from ._base import as_batch, like, register_kernel, restore
+from .._checks import check_choice, check_positive_int
 from ._repr import Transform
 
 
@@ -92,7 +93,7 @@ class STFT(STFTBase):
         super().__init__()
         win_length, hop_length = _base.check_frames(n_fft, win_length, hop_length)
         freq_bins = n_fft // 2 + 1 if freq_bins is None else freq_bins
-        _base.check_positive_int("freq_bins", freq_bins)
+        check_positive_int("freq_bins", freq_bins)
         check_choice("freq_scale", freq_scale, FREQ_SCALES)
         check_choice("pad_mode", pad_mode, PAD_MODES)
         check_choice("output_format", output_format, _base.OUTPUT_FORMATS)
