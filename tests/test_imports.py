@@ -54,7 +54,7 @@ def test_a_lazy_name_is_its_module_object_and_pickles_by_it():
     same = _probe("import pickle, nnaudio_data, nnaudio_data._batch, nnaudio_data.data\n"
                   "a = nnaudio_data.AudioBatch; w = nnaudio_data.wrap",
                   "[a is nnaudio_data._batch.AudioBatch, pickle.loads(pickle.dumps(a)) is a, "
-                  "w is nnaudio_data.data._wrap, 'AudioBatch' in vars(nnaudio_data)]")
+                  "w is nnaudio_data.data.wrap, 'AudioBatch' in vars(nnaudio_data)]")
     assert same == [True, True, True, True]
 
 

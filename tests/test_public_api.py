@@ -3,7 +3,8 @@
 Top level: the pipeline's nouns (dataset, collate, batch, loader, the webdataset stage, the
 errors and stats a user meets); ``nnaudio_data.data``: those plus the CPU side's helpers
 (decode, resample, trim/pad, shuffle buffer, shard lists); ``features``: the
-transform classes (nnAudio's names) and the kind registry; ``functional``: the kernel builders
+transform classes (nnAudio's names) and the kind registry; ``augment``: the augmentations and the
+helper for writing one; ``functional``: the kernel builders
 (the framing ops stay importable from their modules, outside the surface). The command's tools (bench, gpu-check,
 demo) live in ``nnaudio_data.tools``, outside the API.
 """
@@ -45,7 +46,15 @@ FUNCTIONAL_INTERNALS = {  # out of functional.__all__, importable from their mod
     "nnaudio_data.functional._filterbank": ["apply_filterbank", "band_blocks"],
 }
 
-SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.data": DATA, "nnaudio_data.features": FEATURES,
+# the augmentations, their base class and result, and the helper for writing one
+AUGMENT = [
+    "AddBackgroundNoise", "AddColoredNoise", "ApplyImpulseResponse", "Augmentation", "Augmented", "BandPass",
+    "ClipSource", "Compose", "FrequencyMasking", "Gain", "HighPass", "LowPass", "Mixup", "OneOf", "PitchShift",
+    "PolarityInversion", "RandomCrop", "SomeOf", "SpeedPerturb", "TimeMasking", "TimeShift", "TimeStretch",
+    "per_example",
+]
+
+SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.augment": AUGMENT, "nnaudio_data.data": DATA, "nnaudio_data.features": FEATURES,
             "nnaudio_data.functional": FUNCTIONAL}
 
 

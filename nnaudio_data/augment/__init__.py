@@ -19,7 +19,7 @@ Modules, one line each:
 
 Shape legend: B batch, C channels, T samples, F frequency bins, N frames.
 """
-from ._base import Augmentation, Augmented
+from ._base import Augmentation, Augmented, per_example
 from ._compose import Compose, OneOf, SomeOf
 from ._filters import BandPass, HighPass, LowPass
 from ._mix import Mixup
@@ -53,4 +53,5 @@ __all__ = [
     "TimeMasking",
     "TimeShift",
     "TimeStretch",
+    "per_example",  # for writing an augmentation: a (B,) parameter broadcast against x
 ]

@@ -53,7 +53,17 @@ def draw_seed(generator: torch.Generator) -> int:
 
 
 def per_example(v: Tensor, x: Tensor) -> Tensor:
-    """(B,) -> (B, 1, ..., 1) on x's device, to broadcast against x."""
+    """(B,) -> (B, 1, ..., 1) on x's device, to broadcast against x: how an augmentation's
+    :meth:`Augmentation.apply` uses a per-example parameter.
+
+    Shape:
+        v: (B,); x: (B, ...); output: (B, 1, ..., 1)
+
+    Example:
+        >>> import torch
+        >>> per_example(torch.tensor([1.0, 2.0]), torch.ones(2, 1, 3)).shape
+        torch.Size([2, 1, 1])
+    """
     return v.to(x.device).view(-1, *([1] * (x.dim() - 1)))
 
 

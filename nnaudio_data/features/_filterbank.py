@@ -47,6 +47,7 @@ class FilterbankSpectrogram(Transform):
         x: (T,), (B, T), (B, 1, T) or (B, C, T); output: (B, M, N) or (B, C, M, N) for C > 1
 
     Example:
+        >>> import torch
         >>> bands = FilterbankSpectrogram(torch.ones(2, 33), "basis2", False, 2.0, False, n_fft=64)
         >>> bands(torch.randn(3, 256)).shape
         torch.Size([3, 2, 17])
