@@ -39,8 +39,6 @@ class Augmented(NamedTuple):
     params: Params
 
 
-
-
 def uniform(bounds: Tuple[float, float], n: int, generator: torch.Generator) -> Tensor:
     """(n,) float32 draws, uniform in [min, max]."""
     lo, hi = bounds

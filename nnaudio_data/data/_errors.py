@@ -20,8 +20,6 @@ UNPLANNED = ("stale_index",)
 PLANNED = ("stale_index_missing", "truncated")
 
 
-
-
 class SampleError(Exception):
     """A sample (or a whole shard) that cannot be used.
 

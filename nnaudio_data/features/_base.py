@@ -111,10 +111,6 @@ def resolve_backend(backend: str, trainable: bool, fft_ok: bool = True) -> str:
     return backend
 
 
-
-
-
-
 def check_frames(n_fft: int, win_length: Any, hop_length: Any) -> Tuple[int, int]:
     """Validate and fill framing defaults (win_length = n_fft, hop = win_length // 4)."""
     check_positive_int("n_fft", n_fft)

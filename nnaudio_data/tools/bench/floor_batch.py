@@ -1,5 +1,5 @@
 """The loader section's ``floor+batch`` system: the decode floor inside one DataLoader worker that
-also builds the shared-memory batches every DataLoader worker must send (see ``_loader.py``). Its
+also builds the shared-memory batches every DataLoader worker must send (see ``loader.py`` beside it). Its
 own module: it imports torch at the top, which the bench's command line must not pay for."""
 from __future__ import annotations
 
