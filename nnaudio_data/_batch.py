@@ -167,10 +167,7 @@ def _between_processes(batch: AudioBatch) -> Tuple[Callable[[Dict[str, Any]], Au
     ``torch.save``) is not affected."""
     from ._sharedmem import inline_small
 
-    state = dict(batch.__dict__)
-    for name in AudioBatch._TENSOR_FIELDS:
-        state[name] = map_tensors(state[name], inline_small)
-    return _rebuild, (state,)
+    return _rebuild, (batch._map(inline_small).__dict__,)
 
 
 def _rebuild(state: Dict[str, Any]) -> AudioBatch:
