@@ -8,7 +8,7 @@ class names, constructor parameters and defaults.
 - ``_mfcc.py``       :class:`MFCC` (Mel -> dB -> DCT)
 - ``_gammatone.py``  :class:`Gammatonegram`
 - ``_griffin_lim.py`` :class:`Griffin_Lim` (phase from a magnitude)
-- ``cqt.py``         :class:`CQT1992v2`, :class:`CQT2010v2`, :class:`CQT` (constant-Q, multirate engine)
+- ``_cqt.py``        :class:`CQT1992v2`, :class:`CQT2010v2`, :class:`CQT` (constant-Q, multirate engine)
 - ``_cqt_legacy.py`` :class:`CQT1992`, :class:`CQT2010` (nnAudio's first CQTs, kept for old code)
 - ``_vqt.py``        :class:`VQT` (variable-Q, ``gamma``)
 - ``_cfp.py``        :class:`CFP`, :class:`Combined_Frequency_Periodicity` (frequency x periodicity)

@@ -6,7 +6,7 @@
 - ``_mel.py``        mel filterbank, DCT-II matrix, power to dB
 - ``_gammatone.py``  gammatone filterbank
 - ``_filterbank.py`` filterbank application that skips the zeros of banded filters
-- ``cqt.py``, ``_cqt_plan.py``, ``_cfp.py`` constant-Q kernels and plans, CFP's log-frequency matrices
+- ``_cqt.py``, ``_cqt_plan.py``, ``_cfp.py`` constant-Q kernels and plans, CFP's log-frequency matrices
 
 The package exports the kernel builders (``__all__``). The framing ops and the filterbank
 application (``_spectral.py``, ``_filterbank.py``) and the constant-Q plans are the features'
