@@ -16,16 +16,20 @@ result.
 from __future__ import annotations
 
 import json
+import os
 from contextlib import closing
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._errors import SampleError
 from ._remote import Retry
 from ._shards import count_shards, expand_urls, shard_name
-from ._sources import open_shard, url_kind, write_text
+from ._sources import local_path, open_shard, url_kind, write_text
 
 INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"
+MAX_INDEX_BYTES = 64 << 20  # an index larger than this is refused unread (1M shards take ~30 MB)
+GZIP_RATIO = 1032  # deflate's largest expansion (a compressed byte holds at most this many)
+_BLOCK = 512
 
 
 def default_index_url(urls: Sequence[str]) -> Optional[str]:
@@ -77,8 +81,16 @@ def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != INDEX_FORMAT or not isinstance(doc.get("shards"), dict):
         raise ValueError(f"index {url!r} must be {{'format': {INDEX_FORMAT!r}, 'shards': {{name: count}}}}, "
                          f"got keys {sorted(doc) if isinstance(doc, dict) else type(doc).__name__}")
+    bad = [(k, v) for k, v in doc["shards"].items() if not _is_count(v)]
+    if bad:
+        raise ValueError(f"index {url!r}: a shard's count must be an int >= 0, got {bad[0][1]!r} for "
+                         f"{bad[0][0]!r} ({len(bad)} bad counts)")
     doc["shards"] = {str(k): int(v) for k, v in doc["shards"].items()}
     return doc
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def read_index_doc(url: str, storage_options: Optional[Dict[str, Any]] = None,
@@ -93,7 +105,10 @@ def read_index_doc(url: str, storage_options: Optional[Dict[str, Any]] = None,
     except SampleError:
         return None
     with closing(f):
-        raw = f.read()
+        raw = f.read(MAX_INDEX_BYTES + 1)
+    if len(raw) > MAX_INDEX_BYTES:
+        raise ValueError(f"index {url!r} is larger than MAX_INDEX_BYTES ({MAX_INDEX_BYTES} bytes): "
+                         f"not an index (a shard count takes ~30 bytes)")
     return parse_index(raw, url)
 
 
@@ -114,7 +129,38 @@ def sizes_for(urls: Sequence[str], index: Dict[str, int], where: Optional[str]) 
     if missing:
         raise ValueError(f"index {where!r} has no count for shard {shard_name(missing[0])!r} "
                          f"({len(missing)} of {len(urls)} shards missing)")
-    return [index[shard_name(u)] for u in urls]
+    counts = [index[shard_name(u)] for u in urls]
+    for url, n in zip(urls, counts):
+        most = max_samples(url)
+        if most is not None and n > most:
+            raise ValueError(f"index {where!r} says shard {shard_name(url)!r} holds {n} samples; its "
+                             f"{_file_size(url)} bytes hold at most {most} (a sample takes >= "
+                             f"{_BLOCK} bytes of tar): the index describes other shards")
+    return counts
+
+
+def max_samples(url: str) -> Optional[int]:
+    """The most samples a local shard's bytes can hold (each takes at least one 512-byte tar
+    header; a gzip-compressed tar at most :data:`GZIP_RATIO` times its size once decompressed);
+    None for a remote shard, whose counts are checked as it is read (``stale_index_missing``).
+
+    Example:
+        >>> max_samples("s3://b/a.tar") is None
+        True
+    """
+    size = _file_size(url)
+    if size is None:
+        return None
+    gz = url.split("?", 1)[0].lower().endswith((".tar.gz", ".tgz"))
+    return (size * GZIP_RATIO if gz else size) // _BLOCK
+
+
+def _file_size(url: str) -> Optional[int]:
+    path = local_path(url)
+    try:
+        return None if path is None else os.path.getsize(path)
+    except OSError:
+        return None
 
 
 def write_index(urls: Union[str, Sequence[str]], path: Optional[str] = None) -> str:

@@ -113,7 +113,8 @@ def expand_glob(url: str, storage_options: Optional[Dict[str, Any]] = None) -> L
     found = sorted(fs.glob(path))
     if not found:
         raise ValueError(f"urls: glob {url!r} matches no object")
-    return [p if "://" in p else f"{scheme}://{p}" for p in found]
+    # a listed key is an object name, whatever it holds ("pipe:...", "x://y"): always under the scheme
+    return [p if p.startswith(f"{scheme}://") else f"{scheme}://{p}" for p in found]
 
 
 def join(base: str, name: str) -> str:

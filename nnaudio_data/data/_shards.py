@@ -9,6 +9,7 @@ these. The counts a dataset plans with come from the shard index (:mod:`.index`)
 from __future__ import annotations
 
 import glob
+import os
 from contextlib import closing
 from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
@@ -37,7 +38,7 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
                 matches = sorted(glob.glob(path))
                 if not matches:
                     raise ValueError(f"urls: glob {url!r} matches no file")
-                out.extend(matches)
+                out.extend(as_path(m) for m in matches)
             elif kind == "fsspec" and any(c in url.partition("://")[2] for c in GLOB_CHARS):
                 out.extend(expand_glob(url, storage_options))
             else:
@@ -45,6 +46,20 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
     if not out:
         raise ValueError(f"urls must name at least one shard, got {urls!r}")
     return out
+
+
+def as_path(name: str) -> str:
+    """A file name found on disk (a glob match), written so that :func:`~.sources.url_kind` reads
+    it as a local path, whatever it holds: a name is data, never a command or a URL.
+
+    Example:
+        >>> as_path("pipe:touch x; cat a.tar #.tar"), as_path("d/a.tar"), as_path("/d/pipe:x.tar")
+        ('./pipe:touch x; cat a.tar #.tar', 'd/a.tar', '/d/pipe:x.tar')
+    """
+    for candidate in (name, "./" + name):
+        if url_kind(candidate) == "local" and local_path(candidate) == candidate:
+            return candidate
+    return os.path.abspath(name)  # a "://" inside the path: normalised away
 
 
 def shard_name(url: str) -> str:

@@ -19,7 +19,7 @@ import io
 import os
 import subprocess
 import tempfile
-from typing import IO, Any, Dict, Literal, Optional, cast
+from typing import IO, Any, Dict, List, Literal, Optional, cast
 from urllib.parse import unquote
 
 from ._errors import SampleError
@@ -171,14 +171,54 @@ def open_shard(url: str, retry: Optional[Retry] = None,
         raise SampleError(url, None, "missing_shard", f"{type(e).__name__}: {e.strerror or e}") from None
 
 
+class _Renamed(io.FileIO):
+    """A local file written under a hidden temporary name (``.NAME.PID.partial``, which no
+    ``*.tar`` glob matches) and renamed to ``path`` when closed: a reader never sees it half
+    written. A stream closed after an error (or never closed) leaves only the temporary file."""
+
+    def __init__(self, path: str):
+        head, tail = os.path.split(path)
+        self.final = path
+        super().__init__(os.path.join(head, f".{tail}.{os.getpid()}.partial"), "wb")
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            os.replace(str(self.name), self.final)
+
+
 def open_output(url: str, storage_options: Optional[Dict[str, Any]] = None) -> IO[bytes]:
-    """A writable binary stream to a ``local`` path or an ``fsspec`` object URL (uploaded when
-    closed); ValueError for ``http`` and ``pipe`` URLs, which cannot be written."""
+    """A writable binary stream to a ``local`` path (written under a temporary name, renamed
+    into place when closed) or an ``fsspec`` object URL (uploaded when closed); ValueError for
+    ``http`` and ``pipe`` URLs, which cannot be written."""
     path = local_path(url)
     if path is not None:
-        return open(path, "wb")
+        return cast(IO[bytes], io.BufferedWriter(_Renamed(path)))
     fs, inner = filesystem(_writable(url, "url"), storage_options)
     return cast(IO[bytes], fs.open(inner, "wb"))
+
+
+def list_output(url: str, storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
+    """The names (last path components) of what an output folder or object prefix holds; [] when
+    it does not exist."""
+    path = local_path(url)
+    if path is not None:
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+    fs, inner = filesystem(_writable(url, "out"), storage_options)
+    try:
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(inner, detail=False))
+    except FileNotFoundError:
+        return []
+
+
+def remove_output(url: str, storage_options: Optional[Dict[str, Any]] = None) -> None:
+    """Delete one file or object written earlier."""
+    path = local_path(url)
+    if path is not None:
+        os.remove(path)
+    else:
+        fs, inner = filesystem(_writable(url, "url"), storage_options)
+        fs.rm(inner)
 
 
 def write_text(url: str, text: str, storage_options: Optional[Dict[str, Any]] = None) -> None:

@@ -43,7 +43,7 @@ from ._index import INDEX_NAME, save_index
 from ._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
 from ._objstore import join
-from ._sources import local_path, make_dirs, open_output
+from ._sources import list_output, local_path, make_dirs, open_output, remove_output
 from ._partition import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
 from ._summary import ShardSummary, SplitSummary
 
@@ -119,7 +119,8 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
                  label_from: str = "parent", extensions: Sequence[str] = AUDIO_EXTENSIONS,
                  progress: Optional[bool] = None, split: Union[Mapping[str, float], Sequence[str], None] = None,
                  shuffle: bool = False, seed: int = 0, layout: Optional[str] = None,
-                 labels: str = "class", storage_options: Optional[Dict[str, Any]] = None) -> ShardSummary:
+                 labels: str = "class", storage_options: Optional[Dict[str, Any]] = None,
+                 overwrite: bool = False) -> ShardSummary:
     """Pack a folder of audio files, a CSV/JSONL manifest or a known corpus into tar shards under ``out``.
 
     Args:
@@ -146,6 +147,13 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         labels (str): "class" (default): string labels are class names, recorded sorted as the
             index's ``classes``; "text": labels are free text (stored as ``txt``, no classes).
         storage_options (dict, optional): fsspec backend options for an object-store ``out``.
+        overwrite (bool): write into an ``out`` that already holds files: its index files and
+            shards (``*.tar``) are deleted first (indexes before shards), then the new ones
+            written. Default False: a non-empty ``out`` is a ValueError, so old shards never mix
+            with new ones.
+
+    Every shard and index is written under a temporary name and renamed into place when complete,
+    and the indexes come last: a run that is interrupted leaves no index describing other bytes.
 
     Returns:
         ShardSummary: clips, bytes, shards, per-split summaries, classes, files left out.
@@ -174,6 +182,7 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     out = os.fspath(out)
     entries, labels = _entries(Path(src), out, label_from, extensions, layout, labels)
     make_dirs(out, storage_options)
+    _clear(out, overwrite, storage_options)
     classes, multi = label_space(e.label for e in entries) if labels == "class" else (None, False)
     chosen = assign_splits([e.label for e in entries], [e.split for e in entries], fractions, seed)
     names = split_names([*chosen, *fractions])
@@ -207,6 +216,20 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         for name, part in summary.splits.items():
             save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi, storage_options=storage_options)
     return summary
+
+
+def _clear(out: str, overwrite: bool, storage_options: Optional[Dict[str, Any]]) -> None:
+    """Refuse a non-empty ``out`` unless ``overwrite``; then delete its indexes, then its shards."""
+    held = list_output(out, storage_options)
+    if not held:
+        return
+    if not overwrite:
+        raise ValueError(f"out {out!r} is not empty ({len(held)} entries, e.g. {held[0]!r}): pass "
+                         f"overwrite=True (--overwrite) to replace its shards and index, or choose "
+                         f"an empty folder")
+    indexes = [n for n in held if n == INDEX_NAME or n.endswith("." + INDEX_NAME)]
+    for name in indexes + [n for n in held if n.endswith(".tar")]:
+        remove_output(join(out, name), storage_options)
 
 
 def _entries(src: Path, out: str, label_from: str, extensions: Sequence[str], layout: Optional[str],
@@ -267,6 +290,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage-options", default=None, metavar="JSON",
                         help="fsspec options for an object-store OUT, e.g. "
                              "'{\"client_kwargs\": {\"endpoint_url\": \"http://127.0.0.1:9000\"}}'")
+    parser.add_argument("--overwrite", action="store_true", help="replace the shards and index of a "
+                        "non-empty OUT (default: refuse it)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -280,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
                                max_count=args.max_count, label_from=args.label_from,
                                progress=False if args.quiet else None, split=args.split,
                                shuffle=args.shuffle, seed=args.seed, layout=args.layout,
-                               labels=args.labels, storage_options=options)
+                               labels=args.labels, storage_options=options, overwrite=args.overwrite)
     except (ValueError, OSError) as e:
         print(f"nnaudio-data shard: {e}", file=sys.stderr)
         return 2
