@@ -27,7 +27,7 @@ from ._shards import count_samples, expand_urls
 from ._sources import PipeStream, local_path, open_shard
 from .._seed import generator
 from ._split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
-from ._tario import open_tar, tar_samples
+from ._tario import MAX_SAMPLE_BYTES, open_tar, tar_samples
 
 REMAINDERS = ("drop", "wrap")
 AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
@@ -76,6 +76,10 @@ class ShardedAudioDataset(IterableDataset):
         retry (Retry, optional): attempts, pauses and per-read timeout for remote shards. Default
             ``Retry(attempts=3, backoff=0.5, timeout=15)``: a stalled read gives up within 60 s
             in all (``retry.worst_case()``), and the shard becomes a counted "network" skip.
+        max_sample_bytes (int, optional): the most bytes the members read from one sample may
+            hold; a larger sample is a counted "too_large" skip, decided from the tar headers
+            before reading. Default 256 MiB (:data:`~._tario.MAX_SAMPLE_BYTES`); None: no bound
+            but the 2 GiB a member may take.
 
     Raises:
         ValueError: before the first batch, for a configuration that cannot work: an argument out
@@ -100,7 +104,8 @@ class ShardedAudioDataset(IterableDataset):
                  index: Optional[str] = None, count: bool = False, equal_batches: Optional[bool] = None,
                  remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
                  world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
-                 storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None):
+                 storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None,
+                 max_sample_bytes: Optional[int] = MAX_SAMPLE_BYTES):
         super().__init__()
         self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         check_arg(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
@@ -110,6 +115,9 @@ class ShardedAudioDataset(IterableDataset):
         check_arg(rank is None or (world_size is not None and 0 <= rank < world_size), "rank",
                f"in [0, world_size={world_size})", rank)
         check_arg(retry is None or isinstance(retry, Retry), "retry", "None or a Retry", retry)
+        check_arg(max_sample_bytes is None or (isinstance(max_sample_bytes, int) and max_sample_bytes > 0),
+                  "max_sample_bytes", "None or an int > 0", max_sample_bytes)
+        self.max_sample_bytes = max_sample_bytes
         ErrorPolicy(on_error)  # validates on_error
         self.retry = DATASET_RETRY if retry is None else retry
         self.storage_options = storage_options
@@ -323,7 +331,7 @@ class ShardedAudioDataset(IterableDataset):
             size = self.sizes[s.shard] if checked and self.sizes is not None else None
             try:
                 for sample in tar_samples(open_tar(f, url), url, policy, keep, READ_EXTENSIONS, size,
-                                          AUDIO_SET):
+                                          AUDIO_SET, self.max_sample_bytes):
                     sample["__shard__"] = s.shard
                     yield sample
                 if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status

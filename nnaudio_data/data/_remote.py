@@ -5,8 +5,11 @@ attempts in a row it raises ``SampleError(url, None, "network", ...)``.
 Transient: connection reset / refused / dropped (including a body that ends before its
 Content-Length), timeouts, HTTP 5xx, 408 and 429. Missing (HTTP 404 / 410, FileNotFoundError):
 ``SampleError(url, None, "missing_shard", ...)`` at once. Any other HTTP error: "network" at once.
-HTTP resumes with a ``Range: bytes=OFFSET-`` request; when the server ignores Range (answers 200),
-the reopened stream re-reads and discards the first OFFSET bytes.
+HTTP resumes with a ``Range: bytes=OFFSET-`` request and ``If-Range`` (the first response's ETag
+or Last-Modified); when the server ignores Range (answers 200 for the same object), the reopened
+stream re-reads and discards the first OFFSET bytes; when the object changed, the read ends as
+``SampleError(url, None, "shard_changed")``, never mixing two objects' bytes. A read slower than
+``Retry.min_rate`` is a failure as a dropped connection is.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import IO, Callable, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Optional, Tuple, cast
 
 from ._errors import SampleError
 
@@ -33,7 +36,11 @@ Opener = Callable[[int], Tuple[IO[bytes], Optional[int]]]
 class Retry:
     """How hard to try: ``attempts`` failures in a row before giving up, waiting
     ``backoff * 2**k`` seconds (at most ``max_backoff``) before retry k; ``timeout`` seconds
-    for a connection or a read to make progress.
+    for a connection or a read to make progress; and the stream must average at least
+    ``min_rate`` bytes/s over each ``timeout`` seconds its reader spends waiting on it (a server
+    that trickles a byte at a time answers every read in time: each such window is a failure
+    too, so a shard's read as a whole gives up within about :meth:`worst_case`). Default:
+    5 attempts, backoff 0.5 s doubling up to 30 s, timeout 60 s, min_rate 1024 bytes/s.
 
     Example:
         >>> [Retry(backoff=0.5).delay(k) for k in range(4)]
@@ -44,6 +51,7 @@ class Retry:
     backoff: float = 0.5
     max_backoff: float = 30.0
     timeout: float = 60.0
+    min_rate: float = 1024.0
 
     def __post_init__(self):
         if self.attempts < 1:
@@ -52,6 +60,8 @@ class Retry:
             raise ValueError(f"backoff and max_backoff must be >= 0, got {self.backoff}, {self.max_backoff}")
         if self.timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
+        if self.min_rate < 0:
+            raise ValueError(f"min_rate must be >= 0 bytes/s, got {self.min_rate}")
 
     def delay(self, k: int) -> float:
         return min(self.backoff * 2 ** k, self.max_backoff)
@@ -72,6 +82,31 @@ class Retry:
 DATASET_RETRY = Retry(attempts=3, backoff=0.5, max_backoff=30.0, timeout=15.0)
 
 
+class Pace:
+    """A stream's rate as its reader waits for it: bytes read over the seconds spent inside the
+    reads (time the consumer spends between reads is not the source's), reported once per
+    ``window`` seconds of such waiting.
+
+    Example:
+        >>> p = Pace(10)
+        >>> p.tick(500, 4.0), p.tick(0, 6.0), p.tick(1, 1.0)
+        (None, 50.0, None)
+    """
+
+    def __init__(self, window: float):
+        self.window, self.got, self.spent = window, 0, 0.0
+
+    def tick(self, n: int, seconds: float) -> Optional[float]:
+        """Count ``n`` bytes read in ``seconds``; the rate (bytes/s) of the window when it has
+        ended (a new one starts), else None."""
+        self.got, self.spent = self.got + n, self.spent + seconds
+        if self.spent < self.window:
+            return None
+        rate = self.got / self.spent
+        self.got, self.spent = 0, 0.0
+        return rate
+
+
 class Dropped(ConnectionError):
     """The body ended before the size the server announced."""
 
@@ -85,12 +120,41 @@ def is_transient(e: BaseException) -> bool:
     return isinstance(e, (ConnectionError, TimeoutError, socket.timeout, http.client.HTTPException))
 
 
+def _identity(headers: Any) -> Tuple[Optional[str], Optional[str]]:
+    """(ETag, Last-Modified) of a response; a weak ETag (``W/...``) says nothing of the bytes."""
+    etag = headers.get("ETag")
+    return (None if etag is None or etag.startswith("W/") else etag), headers.get("Last-Modified")
+
+
 def http_opener(url: str, timeout: float) -> Opener:
-    """Open ``url`` at an offset with urllib: a Range request, or a re-read that skips the offset."""
+    """Open ``url`` at an offset with urllib: a Range request, or a re-read that skips the offset.
+
+    A resumed read must come from the object the read began with: the first response's ETag (or
+    else its Last-Modified) goes out as ``If-Range``, and a response naming another ETag or
+    Last-Modified raises ``SampleError(url, None, "shard_changed")`` instead of splicing its bytes
+    in. A server that sends neither cannot be checked.
+    """
+    first: Dict[str, Tuple[Optional[str], Optional[str]]] = {}
+
+    def same_object(resp: Any) -> None:
+        seen = _identity(resp.headers)
+        if "id" not in first:
+            first["id"] = seen
+            return
+        etag, modified = first["id"]
+        if (etag and seen[0] and seen[0] != etag) or (modified and seen[1] and seen[1] != modified):
+            resp.close()
+            raise SampleError(url, None, "shard_changed", f"the object changed during the read (ETag "
+                              f"{etag} -> {seen[0]}, Last-Modified {modified} -> {seen[1]}): its bytes "
+                              f"are not spliced in")
 
     def open_at(offset: int) -> Tuple[IO[bytes], Optional[int]]:
         headers = {"Range": f"bytes={offset}-"} if offset else {}
+        etag, modified = first.get("id", (None, None))
+        if offset and (etag or modified):
+            headers["If-Range"] = cast(str, etag or modified)
         resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+        same_object(resp)
         length = resp.headers.get("Content-Length")
         if resp.status == 206:
             span = resp.headers.get("Content-Range", "")  # "bytes START-END/TOTAL"
@@ -128,6 +192,7 @@ class ResumingReader(io.RawIOBase):
         self.total: Optional[int] = None
         self.stream: Optional[IO[bytes]] = None
         self._with_retries(lambda: 0)  # connect now: a missing shard fails here, not on first read
+        self.pace, self.slow_windows = Pace(retry.timeout), 0
 
     def readable(self) -> bool:
         return True
@@ -183,9 +248,27 @@ class ResumingReader(io.RawIOBase):
             raise ValueError("I/O operation on a closed stream")
         if len(b) == 0:
             return 0
+        start = time.monotonic()
         n = self._with_retries(lambda: self._read_some(memoryview(b)))
         self.offset += n
+        self._check_pace(n, time.monotonic() - start)
         return n
+
+    def _check_pace(self, n: int, seconds: float) -> None:
+        """A window read below ``retry.min_rate`` is a failure: reconnect at the offset (a slow
+        path may not be the next one); ``attempts`` such windows in a row end the read."""
+        rate = self.pace.tick(n, seconds)
+        if rate is None or rate >= self.retry.min_rate:
+            self.slow_windows = 0 if rate is not None else self.slow_windows
+            return
+        self.slow_windows += 1
+        if self.slow_windows >= self.retry.attempts:
+            raise SampleError(self.url, None, "network", f"read at {rate:.0f} bytes/s over {self.slow_windows} "
+                              f"windows of {self.retry.timeout:g} s, below min_rate={self.retry.min_rate:g} "
+                              f"(at byte {self.offset})")
+        self._drop_stream()
+        self.retries += 1
+        self.sleep(self.retry.delay(self.slow_windows - 1))
 
     def _drop_stream(self) -> None:
         if self.stream is not None:

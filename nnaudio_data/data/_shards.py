@@ -83,7 +83,7 @@ def count_samples(url: str, retry: Optional[Retry] = None,
     n, key = 0, None
     exts: Set[str] = set()
 
-    def want(name: str) -> bool:  # group members as tar_samples does; read no bytes
+    def want(name: str, size: int) -> bool:  # group members as tar_samples does; read no bytes
         nonlocal n, key, exts
         parts = split_name(name)
         if parts is not None:

@@ -5,26 +5,30 @@ kinds, for every caller (reading, globs, the index beside the shards, the writer
 =====================  ============================================================================
 ``/path``, ``file://``  a local file
 ``http(s)://``          urllib, with retries that resume at the byte offset (:mod:`.remote`)
-``pipe:CMD``            the stdout of a shell command; a non-zero exit status raises at the end
+``pipe:CMD``            the stdout of a shell command; a non-zero exit status raises at the end, a
+                        stalled or slow command is stopped (the retry's ``timeout``, ``min_rate``)
 ``s3://``, ``gs://``..  fsspec (with its backend: s3fs, gcsfs, ...), with the same retries
 =====================  ============================================================================
 
 Errors are :class:`SampleError` with reason "missing_shard" (no such file, HTTP 404/410),
-"network" (transient errors past the retry budget, other HTTP errors) or "pipe" (the command
-failed); a missing fsspec backend is an ImportError, as it is a setup problem, not a bad shard.
+"network" (transient errors past the retry budget, other HTTP errors, a read or a command slower
+than ``Retry.min_rate`` or silent for ``Retry.timeout``), "shard_changed" (an HTTP object
+replaced while a read resumed) or "pipe" (the command failed); a missing fsspec backend is an ImportError, as it is a setup problem, not a bad shard.
 """
 from __future__ import annotations
 
 import io
 import os
+import select
 import subprocess
 import tempfile
+import time
 from typing import IO, Any, Dict, List, Literal, Optional, cast
 from urllib.parse import unquote
 
 from ._errors import SampleError
 from ._objstore import filesystem, fsspec_opener, require_bucket
-from ._remote import ResumingReader, Retry, http_opener
+from ._remote import Pace, ResumingReader, Retry, http_opener
 
 BUFFER = 1 << 20  # read-ahead of remote streams, bytes
 
@@ -32,19 +36,25 @@ BUFFER = 1 << 20  # read-ahead of remote streams, bytes
 class PipeStream(io.RawIOBase):
     """stdout of ``pipe:CMD``; a non-zero exit status raises ``SampleError(url, None, "pipe", ...)``
     when the stream ends, or when it is closed if the command had already exited by itself (a
-    command still running at close is stopped by the closed pipe: not an error).
+    command still running at close is stopped by the closed pipe: not an error). A command that
+    writes nothing for ``timeout`` seconds, or less than ``min_rate`` bytes/s over ``timeout``
+    seconds of waiting on it, is stopped: ``SampleError(url, None, "network", ...)``.
 
     Args:
         url (str): ``pipe:`` followed by a shell command.
-        timeout (float): seconds to wait for the command to exit once its output is closed.
+        timeout (float): seconds to wait for output, and for the command to exit once its output
+            is closed. Default 60.
+        min_rate (float): bytes/s the command must average while its reader waits. Default 1024.
     """
 
-    def __init__(self, url: str, timeout: float = 60.0):
+    def __init__(self, url: str, timeout: float = 60.0, min_rate: float = 1024.0):
         super().__init__()
-        self.url, self.timeout, self._checked = url, timeout, False
+        self.url, self.timeout, self.min_rate, self._checked = url, timeout, min_rate, False
         self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(url[5:], shell=True, stdout=subprocess.PIPE, stderr=self._stderr)
-        self._stdout = cast(io.BufferedReader, self.proc.stdout)  # stdout=PIPE, default buffering
+        self.proc = subprocess.Popen(url[5:], shell=True, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0)
+        self._stdout = cast(io.FileIO, self.proc.stdout)  # unbuffered: one read(2) per call
+        self._buf, self._pos = b"", 0
+        self._pace = Pace(timeout)
 
     def readable(self) -> bool:
         return True
@@ -52,10 +62,28 @@ class PipeStream(io.RawIOBase):
     def readinto(self, b) -> int:
         if self._checked:
             return 0
-        n = self._stdout.readinto(b)
-        if n == 0 and len(b):
-            self._check(at_end=True)
+        if self._pos == len(self._buf):
+            start = time.monotonic()
+            if not select.select([self._stdout], [], [], self.timeout)[0]:
+                self._stall(f"no output for {self.timeout:g} s")
+            self._buf, self._pos = self._stdout.read(BUFFER) or b"", 0
+            rate = self._pace.tick(len(self._buf), time.monotonic() - start)
+            if rate is not None and rate < self.min_rate:
+                self._stall(f"output at {rate:.0f} bytes/s over {self.timeout:g} s, below min_rate={self.min_rate:g}")
+            if not self._buf and len(b):
+                self._check(at_end=True)
+                return 0
+        n = min(len(b), len(self._buf) - self._pos)
+        b[:n] = self._buf[self._pos:self._pos + n]
+        self._pos += n
         return n
+
+    def _stall(self, why: str) -> None:
+        try:
+            self._check(at_end=False)  # stops the command
+        except SampleError:
+            pass  # it exited meanwhile: the stall is the error to report
+        raise SampleError(self.url, None, "network", f"command stopped: {why}")
 
     def _check(self, at_end: bool) -> None:
         if self._checked:
@@ -160,7 +188,7 @@ def open_shard(url: str, retry: Optional[Retry] = None,
     retry = retry or Retry()
     kind = url_kind(url)
     if kind == "pipe":
-        return cast(IO[bytes], PipeStream(url, retry.timeout))  # a binary stream; typeshed's IO is nominal
+        return cast(IO[bytes], PipeStream(url, retry.timeout, retry.min_rate))  # a binary stream; typeshed's IO is nominal
     if kind != "local":
         opener = http_opener(url, retry.timeout) if kind == "http" else fsspec_opener(url, storage_options)
         return io.BufferedReader(ResumingReader(url, opener, retry), BUFFER)

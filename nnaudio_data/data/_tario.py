@@ -14,7 +14,9 @@ past :data:`MAX_MEMBER`; a size past the end of a local file is ``truncated``; m
 size an allocation beyond the bytes present), ``empty_shard`` (no member at all), ``stale_index`` (a sample past the
 count the index gives), ``stale_index_missing`` (one the index promises that the shard lacks),
 ``duplicate_key`` (a key seen earlier in the shard, or an extension repeated within a sample: the
-later one is rejected). When several readers share a shard (each keeping every k-th sample), only
+later one is rejected), ``too_large`` (the members read from one sample would hold more than
+``max_sample_bytes``, :data:`MAX_SAMPLE_BYTES` unless raised: decided from the headers, before
+the bytes are read, so a compressed shard that expands to gigabytes is never held). When several readers share a shard (each keeping every k-th sample), only
 the owner of the sample an error hits reports it.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ._errors import ErrorPolicy, SampleError
 
 _BLOCK = 512
 _NAME = re.compile(r"^((?:.*/|)[^./][^/]*?)\.([^/]*)$")
+_PAX_LENGTH = re.compile(rb"(\d{1,12}) ")
 
 
 def _octal(field: bytes) -> int:
@@ -39,6 +42,10 @@ def _octal(field: bytes) -> int:
 
 
 MAX_MEMBER = 1 << 31  # bytes: a member larger than this (2 GiB) is "bad_tar", never read
+# bytes the members read from one sample may hold, unless the dataset's max_sample_bytes says
+# otherwise: past it the sample is "too_large" (256 MiB: 23 minutes of 48 kHz stereo 16-bit WAV,
+# 2.3 hours of 16 kHz mono)
+MAX_SAMPLE_BYTES = 256 << 20
 _CHUNK = 1 << 20
 _GZIP = b"\x1f\x8b"
 
@@ -104,8 +111,39 @@ def _remaining(f: IO[bytes]) -> Optional[int]:
         return None
 
 
-def tar_members(f: IO[bytes], url: str, want: Callable[[str], bool]) -> Iterator[Tuple[str, Optional[bytes]]]:
-    """Yield ``(name, data)`` for each regular member; ``data`` is None where ``want(name)`` is false
+def pax_path(data: bytes) -> Optional[str]:
+    """The ``path`` of pax extended-header data ("" when it has none), its records
+    (``"%d %s=%s\n" % (length, key, value)``) read by their length prefix, as ``tarfile`` reads
+    them: a value may hold anything, newlines and ``"9 path="`` included. The last ``path``
+    record wins. None when the data is not a list of such records.
+
+    Example:
+        >>> pax_path(b"30 comment=x\n9 path=y\n text\n11 path=ok\n")
+        'ok'
+        >>> pax_path(b"99 path=short\n") is None
+        True
+    """
+    pos, path = 0, ""
+    while pos < len(data) and data[pos] != 0:  # NUL padding may follow the last record
+        m = _PAX_LENGTH.match(data, pos)
+        if m is None:
+            return None
+        end = pos + int(m.group(1))
+        if end > len(data) or end <= m.end() or data[end - 1] != 0x0A:
+            return None
+        key, eq, value = data[m.end():end - 1].partition(b"=")
+        if not eq:
+            return None
+        if key == b"path":
+            path = value.decode("utf-8", "replace")
+        pos = end
+    return path
+
+
+def tar_members(f: IO[bytes], url: str,
+                want: Callable[[str, int], bool]) -> Iterator[Tuple[str, Optional[bytes]]]:
+    """Yield ``(name, data)`` for each regular member; ``data`` is None where ``want(name, size)``
+    (``size``: the member's bytes, as its header says) is false
     (the bytes were skipped). Raises :class:`SampleError` "truncated" (:class:`TruncatedAtBoundary`
     when the stream ends in or before a header) or "bad_tar" (a checksum that fails, a gzip stream
     that was not opened as one, a member size past :data:`MAX_MEMBER`). A stream that simply ends
@@ -145,13 +183,16 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str], bool]) -> Iterator
             if kind == b"L":
                 long_name = data.split(b"\0", 1)[0].decode("utf-8", "replace")
             else:
-                m = re.search(rb"\d+ path=([^\n]*)\n", data)
-                long_name = m.group(1).decode("utf-8", "replace") if m else long_name
+                path = pax_path(data)
+                if path is None:
+                    raise SampleError(url, None, "bad_tar", f"pax header {name!r} is not a list of "
+                                      f"length-prefixed records")
+                long_name = path or long_name
             continue
         if long_name is not None:
             name, long_name = long_name, None
         regular = kind in (b"0", b"\0", b"7")
-        wanted = regular and want(name)  # a new sample may begin here: errors below are its own
+        wanted = regular and want(name, size)  # a new sample may begin here: errors below are its own
         if size > MAX_MEMBER:
             raise SampleError(url, name, "bad_tar", f"member {name!r} claims {size} bytes, more than "
                               f"the {MAX_MEMBER} a shard member may hold")
@@ -196,7 +237,8 @@ def split_name(name: str) -> Optional[Tuple[str, str]]:
 
 def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
                 exts: Optional[AbstractSet[str]] = None, size: Optional[int] = None,
-                audio: Optional[AbstractSet[str]] = None) -> Iterator[Dict[str, object]]:
+                audio: Optional[AbstractSet[str]] = None,
+                max_bytes: Optional[int] = MAX_SAMPLE_BYTES) -> Iterator[Dict[str, object]]:
     """Group the members of one shard into samples (a stream stage).
 
     Args:
@@ -211,6 +253,12 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         audio (set[str], optional): the extensions of audio members. When the stream ends between
             two members, the sample read last is delivered if it has one of these (it is complete),
             else it is the sample being read, lost as "truncated". None: any member will do.
+            Given, only the first audio member of a sample is read (the one an item decodes);
+            later ones are skipped unread.
+        max_bytes (int, optional): the most bytes the members read from one sample may hold
+            (default :data:`MAX_SAMPLE_BYTES`, None: no bound but :data:`MAX_MEMBER`). A sample
+            past it is rejected ("too_large") as soon as a header says so: what it held is
+            dropped, the rest of its bytes are skipped, never held.
 
     Yields:
         dicts ``{"__key__", "__url__", "__index__", ext: bytes, ...}``.
@@ -221,8 +269,10 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
     index = -1
     wanted = False
 
-    def want(name: str) -> bool:
-        nonlocal cur, cur_exts, index, wanted
+    held, held_audio = 0, False
+
+    def want(name: str, nbytes: int) -> bool:
+        nonlocal cur, cur_exts, index, wanted, held, held_audio
         parts = split_name(name)
         if parts is None:
             return False
@@ -230,14 +280,27 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         if cur.get("__key__") != key or ext in cur_exts:  # a new sample starts here
             index += 1
             cur, cur_exts = {"__key__": key, "__url__": url, "__index__": index}, set()
-            wanted = keep(index)
+            held, held_audio, wanted = 0, False, keep(index)
             if size is not None and index >= size:
                 cur["__stale__"] = size
             if key in seen:
                 cur["__dup__"] = True
             seen.add(key)
         cur_exts.add(ext)
-        return wanted and "__stale__" not in cur and (exts is None or ext.rsplit(".", 1)[-1] in exts)
+        last = ext.rsplit(".", 1)[-1]
+        if not wanted or "__stale__" in cur or "__too_large__" in cur or (exts is not None and last not in exts):
+            return False
+        if audio is not None and last in audio:
+            if held_audio:  # an item decodes the first audio member only
+                return False
+            held_audio = True
+        if max_bytes is not None and held + nbytes > max_bytes:
+            for k in [k for k in cur if not k.startswith("__")]:
+                del cur[k]  # drop what the sample held: it is rejected whole
+            cur["__too_large__"] = (name, held + nbytes, max_bytes)
+            return False
+        held += nbytes
+        return True
 
     pending: Optional[Dict[str, object]] = None
     members = 0
@@ -289,6 +352,12 @@ def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str
     if "__stale__" in sample:
         policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "stale_index",
                                   f"the index says {sample['__stale__']} samples, the shard holds more"))
+        return
+    if "__too_large__" in sample:
+        name, need, most = cast(Tuple[str, int, int], sample["__too_large__"])
+        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "too_large",
+                                  f"member {name!r} takes the sample to {need} bytes, past "
+                                  f"max_sample_bytes={most}"))
         return
     if sample.pop("__dup__", False):
         policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
