@@ -60,9 +60,12 @@ def test_window_path_is_taken_and_reads_only_the_window(monkeypatch):
     item = make_item({"__key__": "k", "__url__": "u", "flac": data}, ClipSpec(sr=8000, length=500, offset=30000))
     assert item["length"] == 500
     assert [(start, out.shape) for start, out in calls] == [(30000, (1, 500))]
-    # another rate, or mono from stereo: the whole-file path (resample / mix-down)
+    # another rate: the window and the resampling filter's reach (not the 40000 frames)
     calls.clear()
     make_item({"__key__": "k", "__url__": "u", "flac": data}, ClipSpec(sr=4000, length=500))
+    assert [(start, out.shape[0]) for start, out in calls] == [(0, 1)] and 1000 <= calls[0][1].shape[1] < 1100
+    # mono from stereo at the same rate: the whole-file path (mix-down)
+    calls.clear()
     make_item({"__key__": "k", "__url__": "u", "flac": _flac(900, 2, 8000, 1)}, ClipSpec(sr=8000, length=500))
     assert calls == []
 

@@ -57,6 +57,36 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return scipy.signal.resample_poly(x, up, down, axis=-1, window=h).astype(np.float32, copy=False)
 
 
+def resampled_length(frames: int, sr_in: int, sr_out: int) -> int:
+    """Samples :func:`resample` makes of ``frames`` input samples: ``ceil(frames * up / down)``.
+
+    Example:
+        >>> resampled_length(441, 44100, 16000)
+        160
+    """
+    up, down = _ratio(int(sr_in), int(sr_out))
+    return -(-frames * up // down)
+
+
+def source_window(start: int, n: int, frames: int, sr_in: int, sr_out: int) -> Tuple[int, int, int]:
+    """The input samples ``[a, b)`` whose resampling gives output samples ``[start, start + n)``
+    of the whole ``frames``-sample signal, and the output index ``o`` where the window's own
+    output begins: ``resample(x[..., a:b])[..., start - o:start - o + n]`` equals
+    ``resample(x)[..., start:start + n]``. ``a`` is a multiple of the ratio's ``down`` (so the
+    window's output phase is the whole signal's) and the window reaches the filter's half
+    length past each end, so a clip's cost follows its window, not its file.
+
+    Example:
+        >>> source_window(16000, 16000, 44100 * 3600, 44100, 16000)
+        (43659, 88229, 15840)
+    """
+    up, down = _ratio(int(sr_in), int(sr_out))
+    reach = 10 * max(up, down) // up + 2  # input samples the filter spans each side (see polyphase_filter)
+    a = max(0, (start * down // up - reach) // down * down)
+    b = min(frames, -(-(start + n) * down // up) + reach)
+    return a, b, a * up // down
+
+
 def to_mono(x: np.ndarray) -> np.ndarray:
     """Average channels. Shape: (C, T) -> (1, T).
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields, replace
 from math import gcd
-from typing import Any, Dict, Iterable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ import torch
 from ._decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
 from ._errors import ErrorPolicy, SampleError
 from .._checks import check_arg
-from ._resample import resample, to_mono
+from ._resample import resample, resampled_length, source_window, to_mono
 from .._seed import generator
 from ._trim import CROPS, trim_pad, trim_window
 from ._wav import WavInfo, read_wav
@@ -128,6 +128,9 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
     flac = flac_streaminfo(data) if info is None else None
     if flac is not None and _flac_window_applies(flac, spec):
         return _flac_window_clip(data, flac, spec, url, key, label, crop_gen)
+    source = _window_source(data, info, flac, spec, url, key)
+    if source is not None:
+        return _resampled_window_clip(source, spec, url, key, label, crop_gen)
     x, sr = decode_probed(data, info, url, key)
     check_rate(sr, spec.sr, url, key)
     _check_channels(x.shape[0], spec, url, key)
@@ -198,6 +201,49 @@ def _flac_window_clip(data: bytes, info: FlacInfo, spec: ClipSpec, url: str, key
         read_flac_window(data, info, start, clip[:, :valid], url, key)
     clip[:, valid:] = 0
     return _item(clip, valid, info.frames, spec, url, key, label)
+
+
+class _Source(NamedTuple):
+    """A file decodable by window: ``read(a, n) -> (C, n) float32`` and its header's numbers."""
+
+    read: Callable[[int, int], np.ndarray]
+    frames: int
+    channels: int
+    sample_rate: int
+
+
+def _window_source(data: bytes, info: Optional[WavInfo], flac: Optional[FlacInfo], spec: ClipSpec,
+                   url: str, key: str) -> Optional[_Source]:
+    """An integer WAV or a FLAC (nothing to check for NaN) to resample to a fixed ``length``,
+    read by window; None when the whole file must be decoded."""
+    if spec.length is None:
+        return None
+    if info is not None and not info.is_float and info.frames > 0 and info.sample_rate != spec.sr:
+        return _Source(lambda a, n: read_wav(data, info, a, n), info.frames, info.channels, info.sample_rate)
+    if flac is not None and flac.sample_rate != spec.sr:
+        def read(a: int, n: int, flac: FlacInfo = flac) -> np.ndarray:
+            out = np.empty((flac.channels, n), np.float32)
+            read_flac_window(data, flac, a, out, url, key)
+            return out
+        return _Source(read, flac.frames, flac.channels, flac.sample_rate)
+    return None
+
+
+def _resampled_window_clip(src: _Source, spec: ClipSpec, url: str, key: str, label: Any,
+                           crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
+    """:func:`prepare_clip` of the whole decoded file, bit for bit, decoding and resampling only
+    the kept window and the resampling filter's reach around it (:func:`source_window`): a
+    one-second clip of an hour-long file costs a second, not an hour."""
+    assert spec.length is not None  # _window_source
+    total = resampled_length(src.frames, src.sample_rate, spec.sr)
+    start, valid = trim_window(total, spec.offset, spec.length, spec.crop, crop_gen)
+    clip = np.zeros((1 if spec.mono else src.channels, spec.length), np.float32)
+    if valid:  # else nothing is kept: rejected as too short below
+        a, b, o = source_window(start, valid, src.frames, src.sample_rate, spec.sr)
+        x = src.read(a, b - a)
+        x = resample(to_mono(x) if spec.mono else x, src.sample_rate, spec.sr)
+        clip[:, :valid] = x[:, start - o:start - o + valid]
+    return _item(clip, valid, total, spec, url, key, label)
 
 
 def prepare_clip(x: np.ndarray, sr: int, spec: ClipSpec, url: str, key: str, label: Any,

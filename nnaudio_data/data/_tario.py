@@ -112,13 +112,13 @@ def _remaining(f: IO[bytes]) -> Optional[int]:
 
 
 def pax_path(data: bytes) -> Optional[str]:
-    """The ``path`` of pax extended-header data ("" when it has none), its records
+    r"""The ``path`` of pax extended-header data ("" when it has none), its records
     (``"%d %s=%s\n" % (length, key, value)``) read by their length prefix, as ``tarfile`` reads
     them: a value may hold anything, newlines and ``"9 path="`` included. The last ``path``
     record wins. None when the data is not a list of such records.
 
     Example:
-        >>> pax_path(b"30 comment=x\n9 path=y\n text\n11 path=ok\n")
+        >>> pax_path(b"28 comment=x\n9 path=y\n text\n11 path=ok\n")
         'ok'
         >>> pax_path(b"99 path=short\n") is None
         True
