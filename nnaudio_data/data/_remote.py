@@ -39,7 +39,7 @@ class Retry:
     for a connection or a read to make progress; and the stream must average at least
     ``min_rate`` bytes/s over each ``timeout`` seconds its reader spends waiting on it (a server
     that trickles a byte at a time answers every read in time: each such window is a failure
-    too, so a shard's read as a whole gives up within about :meth:`worst_case`). Default:
+    too, so a shard's read as a whole gives up within ``2 * worst_case()``). Default:
     5 attempts, backoff 0.5 s doubling up to 30 s, timeout 60 s, min_rate 1024 bytes/s.
 
     Example:
@@ -177,10 +177,17 @@ def http_opener(url: str, timeout: float) -> Opener:
 class ResumingReader(io.RawIOBase):
     """A raw, read-only stream over ``opener`` that retries transient errors where it stopped.
 
+    One failure count for the whole read: a stalled try (no progress for ``retry.timeout``) and a
+    slow window (``retry.timeout`` seconds of waiting on reads that averaged less than
+    ``retry.min_rate`` bytes/s) each add one; it resets once ``min_rate * timeout`` bytes have
+    arrived since the last failure, so separate drops in a long shard are survived but a trickle
+    is not; ``attempts`` failures end the read: ``SampleError(url, None, "network")``. Each
+    failure takes at most two windows, so the read gives up within ``2 * retry.worst_case()``.
+
     Args:
         url (str): for error messages.
         opener (callable): ``opener(offset) -> (stream, total_size or None)``.
-        retry (Retry): attempts, backoff and timeout.
+        retry (Retry): attempts, backoff, timeout and min_rate.
         sleep (callable): the pause between attempts (``time.sleep``).
     """
 
@@ -188,11 +195,11 @@ class ResumingReader(io.RawIOBase):
                  sleep: Callable[[float], None] = time.sleep):
         super().__init__()
         self.url, self.opener, self.retry, self.sleep = url, opener, retry, sleep
-        self.offset, self.retries = 0, 0
+        self.offset, self.retries, self.failures, self.progress = 0, 0, 0, 0
         self.total: Optional[int] = None
         self.stream: Optional[IO[bytes]] = None
+        self.pace = Pace(retry.timeout)
         self._with_retries(lambda: 0)  # connect now: a missing shard fails here, not on first read
-        self.pace, self.slow_windows = Pace(retry.timeout), 0
 
     def readable(self) -> bool:
         return True
@@ -202,8 +209,6 @@ class ResumingReader(io.RawIOBase):
         self.total = total if self.total is None else self.total
 
     def _with_retries(self, step: Callable[[], int]) -> int:
-        failures = 0
-        err: Exception
         while True:
             try:
                 if self.stream is None:
@@ -216,21 +221,24 @@ class ResumingReader(io.RawIOBase):
                     raise SampleError(self.url, None, "missing_shard", f"HTTP {e.code} {e.reason}") from None
                 if not is_transient(e):
                     raise SampleError(self.url, None, "network", f"HTTP {e.code} {e.reason}") from None
-                err = e
+                self._failed(f"{type(e).__name__}: {e}")
             except FileNotFoundError as e:
                 raise SampleError(self.url, None, "missing_shard", str(e)) from None
             except Exception as e:  # noqa: BLE001  (classified below)
                 if not is_transient(e):
                     raise SampleError(self.url, None, "network", f"{type(e).__name__}: {e}") from None
-                err = e
-            self._drop_stream()
-            failures += 1
-            if failures >= self.retry.attempts:
-                raise SampleError(self.url, None, "network",
-                                  f"{failures} attempts failed at byte {self.offset}; "
-                                  f"last: {type(err).__name__}: {err}") from None
-            self.retries += 1
-            self.sleep(self.retry.delay(failures - 1))
+                self._failed(f"{type(e).__name__}: {e}")
+
+    def _failed(self, why: str) -> None:
+        """Count a failure: give up after ``attempts``, else drop the stream and pause (the next
+        step reopens it at the offset reached)."""
+        self._drop_stream()
+        self.failures, self.progress = self.failures + 1, 0
+        if self.failures >= self.retry.attempts:
+            raise SampleError(self.url, None, "network", f"{self.failures} attempts failed at byte "
+                              f"{self.offset}; last: {why}") from None
+        self.retries += 1
+        self.sleep(self.retry.delay(self.failures - 1))
 
     def _read_some(self, b: memoryview) -> int:
         # at most one read of the socket: bytes that arrived before a stall are kept, not lost
@@ -250,25 +258,14 @@ class ResumingReader(io.RawIOBase):
             return 0
         start = time.monotonic()
         n = self._with_retries(lambda: self._read_some(memoryview(b)))
-        self.offset += n
-        self._check_pace(n, time.monotonic() - start)
+        self.offset, self.progress = self.offset + n, self.progress + n
+        if self.progress >= self.retry.min_rate * self.retry.timeout:
+            self.failures = 0  # real progress since the last failure
+        rate = self.pace.tick(n, time.monotonic() - start)
+        if rate is not None and rate < self.retry.min_rate:
+            self._failed(f"{rate:.0f} bytes/s over {self.retry.timeout:g} s of reads, below "
+                         f"min_rate={self.retry.min_rate:g}")
         return n
-
-    def _check_pace(self, n: int, seconds: float) -> None:
-        """A window read below ``retry.min_rate`` is a failure: reconnect at the offset (a slow
-        path may not be the next one); ``attempts`` such windows in a row end the read."""
-        rate = self.pace.tick(n, seconds)
-        if rate is None or rate >= self.retry.min_rate:
-            self.slow_windows = 0 if rate is not None else self.slow_windows
-            return
-        self.slow_windows += 1
-        if self.slow_windows >= self.retry.attempts:
-            raise SampleError(self.url, None, "network", f"read at {rate:.0f} bytes/s over {self.slow_windows} "
-                              f"windows of {self.retry.timeout:g} s, below min_rate={self.retry.min_rate:g} "
-                              f"(at byte {self.offset})")
-        self._drop_stream()
-        self.retries += 1
-        self.sleep(self.retry.delay(self.slow_windows - 1))
 
     def _drop_stream(self) -> None:
         if self.stream is not None:
