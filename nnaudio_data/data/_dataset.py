@@ -78,7 +78,7 @@ class ShardedAudioDataset(IterableDataset):
             in all (``retry.worst_case()``), and the shard becomes a counted "network" skip.
         max_sample_bytes (int, optional): the most bytes the members read from one sample may
             hold; a larger sample is a counted "too_large" skip, decided from the tar headers
-            before reading. Default 256 MiB (:data:`~._tario.MAX_SAMPLE_BYTES`); None: no bound
+            before reading. Default 512 MiB (:data:`~._tario.MAX_SAMPLE_BYTES`); None: no bound
             but the 2 GiB a member may take.
 
     Raises:
@@ -417,7 +417,7 @@ class ShardedAudioDataset(IterableDataset):
     def __repr__(self) -> str:
         args = [f"{len(self.urls)} shards", self.spec.arguments()]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
-                     ("remainder", "drop"), ("bucket", None)):
+                     ("remainder", "drop"), ("bucket", None), ("max_sample_bytes", MAX_SAMPLE_BYTES)):
             if getattr(self, k) != d:
                 args.append(f"{k}={getattr(self, k)!r}")
         return f"ShardedAudioDataset({', '.join(args)})"
