@@ -3,9 +3,8 @@ import io
 import socket
 import struct
 import tarfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from webdataset.tariterators import group_by_keys, tar_file_expander
 
 from nnaudio_data.data import SampleError, decode_audio, open_shard
 from nnaudio_data.data._remote import Retry
+from httpkit import server_fixture, url
 
 FAST = Retry(attempts=3, backoff=0.01, max_backoff=0.05, timeout=5.0)
 PAYLOAD = np.random.default_rng(0).bytes(3_000_000)  # > the 1 MiB read buffer: several reads
@@ -91,24 +91,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body[start:])
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    srv.lock, srv.requests = threading.Lock(), []
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    stopper = threading.Timer(120, srv.shutdown)  # stops by itself even if a test hangs
-    stopper.daemon = True
-    stopper.start()
-    yield srv
-    stopper.cancel()
-    srv.shutdown()
-    srv.server_close()
-
-
-def url(server, path):
-    return f"http://127.0.0.1:{server.server_address[1]}/{path}"
+server = server_fixture(Handler, stop_after=120)
 
 
 def requests_for(server, path):

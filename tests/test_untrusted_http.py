@@ -2,9 +2,8 @@
 read resumes. A real HTTP server on 127.0.0.1 misbehaves on purpose; every loop of it is bounded."""
 import io
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import webdataset as wds
 import nnaudio_data as nd
 import nnaudio_data.data._index as index_module
 from nnaudio_data.data._remote import Retry
+from httpkit import server_fixture, url
 from bounds import hang_limit
 
 # Limits, each explained.
@@ -102,32 +102,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
-        if n_before == 0:  # cut mid-body: the client resumes with a Range request
-            self.wfile.write(body[:len(body) // 2])
-            self.wfile.flush()
+        # the first answer is cut mid-body (a clean FIN): the client resumes with a Range request
+        self.wfile.write(body[start:] if n_before else body[:len(body) // 2])
+        self.wfile.flush()
+        if n_before == 0:
             self.connection.shutdown(socket.SHUT_WR)
-            self.close_connection = True
-            return
-        self.wfile.write(body[start:])
+        self.close_connection = True
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    srv.lock, srv.requests = threading.Lock(), []
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    stopper = threading.Timer(300, srv.shutdown)  # stops by itself even if a test hangs
-    stopper.daemon = True
-    stopper.start()
-    yield srv
-    stopper.cancel()
-    srv.shutdown()
-    srv.server_close()
-
-
-def url(server, path):
-    return f"http://127.0.0.1:{server.server_address[1]}/{path}"
+server = server_fixture(Handler, stop_after=300)
 
 
 def test_endless_index_is_refused_at_its_cap(server, monkeypatch):
