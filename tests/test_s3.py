@@ -166,3 +166,19 @@ def test_dropped_connection_resumes_at_the_byte_offset(s3):
     assert starts[0] == 0 and all(s > 0 for s in starts[1:]), starts
     assert starts[1:8] == [starts[1]] * 7  # the cut range again, by s3fs and then by our reader
     assert retries == 1  # s3fs gave up once (after its own attempts); our reader resumed
+
+
+def test_listed_object_named_like_a_command_is_an_object(s3, corpus, tmp_path, monkeypatch):
+    """A bucket listing is data: an object named ``pipe:...`` matched by a glob is read from the
+    store, never run."""
+    import s3fs
+
+    options, _ = s3
+    root, _, summary = corpus
+    shard = root / "local" / sorted(summary.splits["train"].shards)[0]
+    fs = s3fs.S3FileSystem(**options)
+    fs.put(str(shard), f"{BUCKET}/evil/pipe:touch PWNED; cat x #.tar")
+    monkeypatch.chdir(tmp_path)
+    ds = nd.ShardedAudioDataset(f"s3://{BUCKET}/evil/*.tar", sr=8000, storage_options=options, on_error="raise")
+    assert ds.urls == [f"s3://{BUCKET}/evil/pipe:touch PWNED; cat x #.tar"]
+    assert len(list(ds)) == summary.splits["train"].shards[shard.name] and not (tmp_path / "PWNED").exists()
