@@ -74,8 +74,10 @@ class ShardedAudioDataset(IterableDataset):
         storage_options (dict, optional): for fsspec URLs (``s3://...``): passed to the backend,
             e.g. ``{"client_kwargs": {"endpoint_url": ...}}``. See :mod:`.objstore`.
         retry (Retry, optional): attempts, pauses and per-read timeout for remote shards. Default
-            ``Retry(attempts=3, backoff=0.5, timeout=15)``: a stalled read gives up within 60 s
-            in all (``retry.worst_case()``), and the shard becomes a counted "network" skip.
+            ``Retry(attempts=3, backoff=0.5, timeout=15, min_rate=1024)``: a stalled read gives
+            up within ``retry.worst_case()`` = 46.5 s, one slower than ``min_rate`` bytes/s within
+            twice that, a silent ``pipe:`` command after ``timeout``; the shard becomes a counted
+            "network" skip.
         max_sample_bytes (int, optional): the most bytes the members read from one sample may
             hold; a larger sample is a counted "too_large" skip, decided from the tar headers
             before reading. Default 512 MiB (:data:`~._tario.MAX_SAMPLE_BYTES`); None: no bound

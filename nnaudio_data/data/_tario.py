@@ -16,8 +16,9 @@ count the index gives), ``stale_index_missing`` (one the index promises that the
 ``duplicate_key`` (a key seen earlier in the shard, or an extension repeated within a sample: the
 later one is rejected), ``too_large`` (the members read from one sample would hold more than
 ``max_sample_bytes``, :data:`MAX_SAMPLE_BYTES` unless raised: decided from the headers, before
-the bytes are read, so a compressed shard that expands to gigabytes is never held). When several readers share a shard (each keeping every k-th sample), only
-the owner of the sample an error hits reports it.
+the bytes are read, so a compressed shard that expands to gigabytes is never held). When
+several readers share a shard (each keeping every k-th sample), only the owner of the sample an
+error hits reports it.
 """
 from __future__ import annotations
 
