@@ -263,7 +263,7 @@ class ResumingReader(io.RawIOBase):
             self.failures = 0  # real progress since the last failure
         rate = self.pace.tick(n, time.monotonic() - start)
         if rate is not None and rate < self.retry.min_rate:
-            self._failed(f"{rate:.0f} bytes/s over {self.retry.timeout:g} s of reads, below "
+            self._failed(f"{rate:.3g} bytes/s over {self.retry.timeout:g} s of reads, below "
                          f"min_rate={self.retry.min_rate:g}")
         return n
 

@@ -69,7 +69,7 @@ class PipeStream(io.RawIOBase):
             self._buf, self._pos = self._stdout.read(BUFFER) or b"", 0
             rate = self._pace.tick(len(self._buf), time.monotonic() - start)
             if rate is not None and rate < self.min_rate:
-                self._stall(f"output at {rate:.0f} bytes/s over {self.timeout:g} s, below min_rate={self.min_rate:g}")
+                self._stall(f"output at {rate:.3g} bytes/s over {self.timeout:g} s, below min_rate={self.min_rate:g}")
             if not self._buf and len(b):
                 self._check(at_end=True)
                 return 0
