@@ -10,7 +10,7 @@ from torch import Tensor
 
 from . import _worker_exit
 from ._batch import AudioBatch
-from .data._decode import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS
+from .data._formats import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS
 from .data._labels import LABEL_ENTRIES
 from ._sharedmem import stack_padded
 

@@ -23,7 +23,8 @@ from typing import Any, Dict, Iterable, Iterator, Optional
 import numpy as np
 import torch
 
-from ._decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
+from ._formats import AUDIO_EXTENSIONS
+from ._decode import FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
 from ._errors import ErrorPolicy, SampleError
 from .._checks import check_arg
 from ._resample import resample, to_mono
