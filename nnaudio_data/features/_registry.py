@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Dict, Tuple
+import inspect
+from typing import Any, Dict, List, Tuple
 
 from torch import nn
 
@@ -44,6 +45,51 @@ def resolve_kind(kind: str) -> str:
                      f"kind must be one of {names} or an nn.Module")
 
 
+# classes whose **kwargs go on to another class of the table (Mel = STFT + filterbank, ...)
+FORWARDS: Dict[str, str] = {"MelSpectrogram": "STFT", "MFCC": "MelSpectrogram", "Gammatonegram": "STFT"}
+
+
+def kernel_arguments(kind: str) -> List[str]:
+    """The keyword arguments the collate's ``kind`` accepts (sorted), following :data:`FORWARDS`.
+
+    Example:
+        >>> "n_mels" in kernel_arguments("mfcc"), "top_db" in kernel_arguments("logmel")
+        (True, True)
+    """
+    from nnaudio_data import features
+    from ._db import _DB_ARGS
+
+    kind = resolve_kind(kind)
+    names, cls_name = set(_DB_ARGS) if kind in LOG_KINDS else set(), KINDS[LOG_KINDS[kind][0] if kind in LOG_KINDS
+                                                                          else kind][0]
+    while cls_name:
+        params = inspect.signature(getattr(features, cls_name)).parameters.values()
+        names |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        cls_name = FORWARDS.get(cls_name, "") if any(p.kind == p.VAR_KEYWORD for p in params) else ""
+    return sorted(names)
+
+
+def check_kernel_args(kind: str, kwargs: Dict[str, Any]) -> None:
+    """A TypeError naming the kind, the argument it does not take and the closest ones it does.
+
+    Example:
+        >>> check_kernel_args("mel", {"sr": 16000, "n_mel": 64})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: kind 'mel' (features.MelSpectrogram) takes no argument 'n_mel'; did you mean 'n_mels'? ...
+    """
+    accepted = kernel_arguments(kind)
+    for name in kwargs:
+        if name not in accepted:
+            kind = resolve_kind(kind)
+            cls_name = KINDS[LOG_KINDS[kind][0] if kind in LOG_KINDS else kind][0]
+            close = (difflib.get_close_matches(name, accepted, n=2, cutoff=0.6)
+                     or [a for a in accepted if a.startswith(name)][:2])  # "hop": "hop_length"
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            raise TypeError(f"kind {kind!r} (features.{cls_name}) takes no argument {name!r}; {hint}"
+                            f"its arguments are {accepted}")
+
+
 def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
     """Build the transform named ``kind`` with ``kwargs``, or return a given module as it is.
 
@@ -59,6 +105,7 @@ def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
     from ._db import make_log
 
     kind = resolve_kind(kind)
+    check_kernel_args(kind, kwargs)
     if kind in LOG_KINDS:
         return make_log(kind, **kwargs)
     from nnaudio_data import features
