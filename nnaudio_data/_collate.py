@@ -26,7 +26,7 @@ from . import _registry, _seed
 from .augment._base import run_augment
 from ._batch import AudioBatch, target_device
 from .data._split import rank_world
-from .features._registry import check_kernel_args, make_transform, resolve_kind
+from .features._registry import make_transform, resolve_kind
 from ._stack import _as_sample, collate_audio  # noqa: F401  (_as_sample: augment._sources uses it)
 
 _WHERE = ("auto", "worker", "main")
@@ -150,8 +150,6 @@ class GPUSpectrogramCollate:
         self.training = True
         self.sr: Optional[int] = kernel_args.get("sr", getattr(kind, "sr", None))
         self.transform: Optional[nn.Module] = None
-        if isinstance(kind, str):  # a misspelt kernel argument fails here, also when the kernel waits for sr
-            check_kernel_args(kind, kernel_args)
         if self.sr is not None or not _needs_rate(kind, kernel_args):
             self.transform = make_transform(kind, **kernel_args)  # validates the arguments here
         elif any(v for k, v in kernel_args.items() if k.startswith("trainable")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from typing import Any, Dict, List, Tuple
 
 from torch import nn
@@ -47,10 +48,16 @@ def resolve_kind(kind: str) -> str:
 
 # classes whose **kwargs go on to another class of the table (Mel = STFT + filterbank, ...)
 FORWARDS: Dict[str, str] = {"MelSpectrogram": "STFT", "MFCC": "MelSpectrogram", "Gammatonegram": "STFT"}
+_UNEXPECTED = re.compile(r"(?:unexpected keyword argument|takes no argument) '(\w+)'")
+
+
+def _class_name(kind: str) -> str:
+    return KINDS[LOG_KINDS[kind][0] if kind in LOG_KINDS else kind][0]
 
 
 def kernel_arguments(kind: str) -> List[str]:
-    """The keyword arguments the collate's ``kind`` accepts (sorted), following :data:`FORWARDS`.
+    """The named arguments of the collate's ``kind`` (sorted), following :data:`FORWARDS`: the
+    candidates a misspelt one is matched against (a constructor may take more, by ``**kwargs``).
 
     Example:
         >>> "n_mels" in kernel_arguments("mfcc"), "top_db" in kernel_arguments("logmel")
@@ -60,8 +67,7 @@ def kernel_arguments(kind: str) -> List[str]:
     from ._db import _DB_ARGS
 
     kind = resolve_kind(kind)
-    names, cls_name = set(_DB_ARGS) if kind in LOG_KINDS else set(), KINDS[LOG_KINDS[kind][0] if kind in LOG_KINDS
-                                                                          else kind][0]
+    names, cls_name = set(_DB_ARGS) if kind in LOG_KINDS else set(), _class_name(kind)
     while cls_name:
         params = inspect.signature(getattr(features, cls_name)).parameters.values()
         names |= {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
@@ -69,25 +75,22 @@ def kernel_arguments(kind: str) -> List[str]:
     return sorted(names)
 
 
-def check_kernel_args(kind: str, kwargs: Dict[str, Any]) -> None:
-    """A TypeError naming the kind, the argument it does not take and the closest ones it does.
+def misspelt_argument(kind: str, error: TypeError) -> TypeError:
+    """The constructor's "unexpected keyword argument" error, saying which kind it was for and the
+    closest arguments that kind takes; any other TypeError as it is.
 
     Example:
-        >>> check_kernel_args("mel", {"sr": 16000, "n_mel": 64})  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        TypeError: kind 'mel' (features.MelSpectrogram) takes no argument 'n_mel'; did you mean 'n_mels'? ...
+        >>> misspelt_argument("mel", TypeError("STFT.__init__() got an unexpected keyword argument 'n_mel'"))
+        TypeError("kind 'mel' (features.MelSpectrogram) takes no argument 'n_mel'; did you mean 'n_mels'?")
     """
-    accepted = kernel_arguments(kind)
-    for name in kwargs:
-        if name not in accepted:
-            kind = resolve_kind(kind)
-            cls_name = KINDS[LOG_KINDS[kind][0] if kind in LOG_KINDS else kind][0]
-            close = (difflib.get_close_matches(name, accepted, n=2, cutoff=0.6)
-                     or [a for a in accepted if a.startswith(name)][:2])  # "hop": "hop_length"
-            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-            raise TypeError(f"kind {kind!r} (features.{cls_name}) takes no argument {name!r}; {hint}"
-                            f"its arguments are {accepted}")
+    m = _UNEXPECTED.search(str(error))
+    if m is None:
+        return error
+    name, accepted = m.group(1), kernel_arguments(kind)
+    close = (difflib.get_close_matches(name, accepted, n=2, cutoff=0.6)
+             or [a for a in accepted if a.startswith(name)][:2])  # "hop": "hop_length"
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return TypeError(f"kind {kind!r} (features.{_class_name(kind)}) takes no argument {name!r}{hint}")
 
 
 def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
@@ -105,9 +108,15 @@ def make_transform(kind: "str | nn.Module", **kwargs: Any) -> nn.Module:
     from ._db import make_log
 
     kind = resolve_kind(kind)
-    check_kernel_args(kind, kwargs)
-    if kind in LOG_KINDS:
-        return make_log(kind, **kwargs)
+    try:
+        if kind in LOG_KINDS:
+            return make_log(kind, **kwargs)
+        return _build(kind, kwargs)
+    except TypeError as e:  # a misspelt argument: say which kind, and what was meant
+        raise misspelt_argument(kind, e) from None
+
+
+def _build(kind: str, kwargs: Dict[str, Any]) -> nn.Module:
     from nnaudio_data import features
 
     cls_name, defaults = KINDS[kind]
