@@ -54,7 +54,7 @@ def decodable_extensions() -> Dict[str, str]:
     return out
 
 
-# the audio extensions of this installation, most common first (the order a sample's members are tried in)
+# the audio extensions of this installation, the most common first (as messages list them)
 _FIRST = ("flac", "wav", "ogg", "oga", "opus", "mp3")
 AUDIO_EXTENSIONS: Tuple[str, ...] = tuple(sorted(decodable_extensions(), key=lambda e: (
     _FIRST.index(e) if e in _FIRST else len(_FIRST), e)))
