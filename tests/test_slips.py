@@ -142,9 +142,9 @@ def test_a_misspelt_kernel_argument_names_the_kind_and_the_closest_argument(kind
     nd.GPUSpectrogramCollate(kind, device="cpu", sr=16000, n_mels=64)  # the suggestion works
 
 
-@pytest.mark.parametrize("make", [lambda: MelSpectrogram(sr=16000, n_fft=256),
+@pytest.mark.parametrize("make", [lambda: MelSpectrogram(sr=16000, n_fft=256, n_mels=32),
                                   lambda: nd.features.STFT(n_fft=256, verbose=False),
-                                  lambda: nd.features.MFCC(sr=16000, n_fft=256)], ids=["mel", "stft", "mfcc"])
+                                  lambda: nd.features.MFCC(sr=16000, n_fft=256, n_mels=32)], ids=["mel", "stft", "mfcc"])
 def test_feature_classes_follow_the_collates_shape_rules(make):
     transform = make()
     with pytest.raises(ValueError, match=r"x must be \(T,\), \(B, T\) or \(B, C, T\), got shape \(2, 3, 1, 4000\); "
@@ -157,7 +157,7 @@ def test_feature_classes_follow_the_collates_shape_rules(make):
     with pytest.raises(ValueError, match=r"a \(T, C\) array \(soundfile's layout\) needs a transpose: x\.T"):
         nd.collate_audio([torch.randn(16000, 2)])
     x = torch.randn(2, 3, 4000)
-    assert transform(x).shape[:2] == (2, 3) and transform(x.T.T.contiguous()).shape == transform(x).shape
+    assert transform(x).shape[:2] == (2, 3)  # (B, C, T) stays accepted
 
 
 def test_collate_audio_on_a_list_of_numbers_says_what_it_expected():
