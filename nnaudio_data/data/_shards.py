@@ -39,6 +39,8 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
                 if not matches:
                     raise ValueError(f"urls: glob {url!r} matches no file")
                 out.extend(as_path(m) for m in matches)
+            elif path is not None and os.path.isdir(path):
+                raise ValueError(_folder_message(url, path))
             elif kind == "fsspec" and any(c in url.partition("://")[2] for c in GLOB_CHARS):
                 out.extend(expand_glob(url, storage_options))
             else:
@@ -60,6 +62,14 @@ def as_path(name: str) -> str:
         if url_kind(candidate) == "local" and local_path(candidate) == candidate:
             return candidate
     return os.path.abspath(name)  # a "://" inside the path: normalised away
+
+
+def _folder_message(url: str, path: str) -> str:
+    """A folder given where shards go: say so, and name the pattern of the shards it holds."""
+    pattern = os.path.join(url.rstrip("/"), "*.tar")
+    found = len(glob.glob(os.path.join(glob.escape(path), "*.tar")))
+    return (f"urls: {url!r} is a folder, not a shard; name its shards, e.g. urls={pattern!r} "
+            f"(the folder holds {found} .tar files)")
 
 
 def shard_name(url: str) -> str:
