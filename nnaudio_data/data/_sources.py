@@ -202,7 +202,9 @@ def open_shard(url: str, retry: Optional[Retry] = None,
 class _Renamed(io.FileIO):
     """A local file written under a hidden temporary name (``.NAME.PID.partial``, which no
     ``*.tar`` glob matches) and renamed to ``path`` when closed: a reader never sees it half
-    written. A stream closed after an error (or never closed) leaves only the temporary file."""
+    written. A process killed before ``close`` leaves only the temporary file; a closed stream is
+    renamed whatever its caller went through, so a caller that must not publish after an error
+    does not close (the shard writer closes a complete tar and writes the index last)."""
 
     def __init__(self, path: str):
         head, tail = os.path.split(path)
