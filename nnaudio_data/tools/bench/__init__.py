@@ -14,6 +14,8 @@ Sections, one module each (``add_arguments``, ``systems``, ``measure``, ``summar
 - ``cqt``:         CQT vs librosa.cqt and nnAudio's CQT1992v2 / CQT2010v2
 - ``loader``:      clips/s from tar shards to batches vs a plain webdataset pipeline and the decode floor
 - ``augment``:     augmentation chain vs audiomentations and torch-audiomentations (``--tam-python``)
+- ``kws``:         a keyword-spotting job, mixed-rate files to augmented log-mel batches, vs lhotse
+  (``--lhotse-python``)
 """
 from __future__ import annotations
 
