@@ -301,3 +301,45 @@ def test_partial_run_keeps_the_other_sections_of_the_same_run_settings(tmp_path)
     assert set(bench_cli.previous_sections(str(path), same)) == {"import", "spectrogram"}
     assert bench_cli.previous_sections(str(path), dict(same, clips=10)) == {}  # other settings
     assert bench_cli.previous_sections(str(tmp_path / "none.json"), same) == {}
+
+
+def test_kws_corpus_mixes_rates_formats_and_channels(tmp_path):
+    import soundfile as sf
+
+    from nnaudio_data.tools.bench import kws
+
+    corpus = kws.write_corpus(str(tmp_path), 16)
+    infos = [sf.info(p) for p in corpus["files"]]
+    assert {i.samplerate for i in infos} == set(kws.RATES)
+    assert {i.format for i in infos} == {"WAV", "FLAC"} and {i.channels for i in infos} == {1, 2}
+    assert all(abs(i.duration - 1.0) < 1e-3 for i in infos)
+    assert len(corpus["noise"]) == kws.NOISE_CLIPS
+
+
+def test_kws_systems_deliver_every_clip_of_every_epoch(tmp_path):
+    from nnaudio_data.tools.bench import kws
+
+    cfg = dict(TINY, kws_clips=16, kws_epochs=2, kws_batch=4, kws_workers=2, lhotse_python=None)
+    cfg.update(kws.prepare(cfg, str(tmp_path)))
+    out = kws.measure("ours[fork, persistent]", cfg)  # epochs() checks the clip count of each epoch
+    assert set(out) == {"clips_per_s", "first_batch_s"} and all(v > 0 for v in out.values())
+    assert "skipped" in kws.measure("webdataset+torchaudio", cfg)  # absent, said so
+    assert kws.external_command("lhotse", cfg) is None  # no --lhotse-python: this interpreter
+    fig = kws.summarize({"ours": [out], "lhotse": [dict(clips_per_s=out["clips_per_s"] / 2,
+                                                         first_batch_s=out["first_batch_s"] * 2)]}, {}, cfg)
+    assert fig["ratios"]["clips_per_s"]["ours vs lhotse"]["median"] == pytest.approx(2.0)
+    assert fig["ratios"]["first_batch_s"]["ours vs lhotse"]["median"] == pytest.approx(2.0)
+    assert "2.00x" in kws.headline(fig)[0] and "| ours |" in kws.markdown(fig, cfg)
+
+
+@pytest.mark.slow
+def test_kws_spawned_setup_and_lhotse_deliver_every_clip(tmp_path):
+    import importlib.util
+
+    from nnaudio_data.tools.bench import kws
+
+    cfg = dict(TINY, kws_clips=16, kws_epochs=1, kws_batch=4, kws_workers=2, lhotse_python=None)
+    cfg.update(kws.prepare(cfg, str(tmp_path)))
+    # lhotse only where this interpreter imports it (the bench runs it from --lhotse-python)
+    for system in ["ours"] + (["lhotse"] if importlib.util.find_spec("lhotse") else []):
+        assert kws.measure(system, cfg)["clips_per_s"] > 0, system
