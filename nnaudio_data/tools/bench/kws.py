@@ -2,7 +2,7 @@
 
 The corpus (written once, before the rounds): ``--kws-clips`` synthetic speech-like clips of 1 s
 (a voiced pulse train through three formants, a syllable envelope, fricative noise bursts), at
-8, 16, 22.05 and 44.1 kHz in turn, WAV and FLAC in turn, every fourth clip stereo, 10 classes;
+8, 16, 22.05 and 44.1 kHz in turn, WAV and FLAC in turn, every fifth clip stereo, 10 classes;
 32 noise clips of 1 s at 16 kHz for background noise. Every system turns them into log-mel
 batches (16 kHz, 25 ms windows, 10 ms hop, 80 mels) with gain, colored noise, background noise
 (half the clips) and SpecAugment (2 frequency masks of <= 27 bands, 2 time masks of <= 15
@@ -73,7 +73,8 @@ def speech_like(rng: np.random.Generator, sr: int, seconds: float = 1.0) -> np.n
     for _ in range(rng.integers(1, 4)):  # fricatives
         a = rng.integers(0, n - n // 10)
         x[a: a + n // 10] += 0.3 * rng.standard_normal(n // 10) * np.hanning(n // 10)
-    return (0.5 * x / max(np.abs(x).max(), 1e-9)).astype(np.float32)
+    peak = max(float(np.abs(x).max()), 1e-9)
+    return np.asarray(0.5 / peak * x, dtype=np.float32)
 
 
 def write_corpus(root: str, clips: int) -> Dict[str, Any]:
@@ -85,8 +86,8 @@ def write_corpus(root: str, clips: int) -> Dict[str, Any]:
     for i in range(clips):
         sr, ext = RATES[i % len(RATES)], ("wav", "flac")[i // len(RATES) % 2]
         x = speech_like(rng, sr)
-        if i % 4 == 3:  # stereo: the second channel a quieter copy with its own noise
-            x = np.stack([x, 0.7 * x + 0.01 * rng.standard_normal(x.shape[0]).astype(np.float32)], 1)
+        if i % 5 == 4:  # stereo: the second channel a quieter copy with its own noise
+            x = np.stack([x, 0.7 * x + 0.01 * rng.standard_normal(x.shape).astype(np.float32)], 1)
         path = os.path.join(root, "audio", f"k{i % CLASSES}", f"{i:06d}.{ext}")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         sf.write(path, x, sr, subtype="PCM_16")
@@ -95,7 +96,7 @@ def write_corpus(root: str, clips: int) -> Dict[str, Any]:
     for j in range(NOISE_CLIPS):
         path = os.path.join(root, "noise", f"n{j:03d}.wav")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        sf.write(path, (0.1 * rng.standard_normal(SR)).astype(np.float32), SR, subtype="PCM_16")
+        sf.write(path, (0.1 * rng.standard_normal((SR,))).astype(np.float32), SR, subtype="PCM_16")
         noise.append(path)
     return {"files": files, "noise": noise}
 
@@ -209,8 +210,8 @@ def _lhotse(cfg: Dict[str, Any]) -> Dict[str, float]:
         Recording.from_file(p) for p in kws["noise"]))
     dataset = LhotseKws(noise)
     sampler = SimpleCutSampler(cuts, max_cuts=cfg["kws_batch"], shuffle=True, seed=0)
-    loader = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None,
-                                         num_workers=cfg["kws_workers"])
+    loader: Any = torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None,  # type: ignore[arg-type]
+                                              num_workers=cfg["kws_workers"])
 
     def epoch(e: int) -> Iterable:
         sampler.set_epoch(e)
@@ -277,7 +278,7 @@ def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
     from .stats import fmt_value
 
     head = (f"{cfg.get('kws_clips')} speech-like clips of 1 s at {', '.join(f'{r / 1000:g}' for r in RATES)} "
-            f"kHz (WAV and FLAC, every fourth stereo) to 16 kHz log-mel ({N_MELS} mels, 25 ms / 10 ms) "
+            f"kHz (WAV and FLAC, every fifth stereo) to 16 kHz log-mel ({N_MELS} mels, 25 ms / 10 ms) "
             f"with gain, colored noise, background noise and SpecAugment; {cfg.get('kws_workers')} "
             f"workers, batches of {cfg.get('kws_batch')}, whole epochs ({cfg.get('kws_epochs')}) per "
             f"measurement.")
