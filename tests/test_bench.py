@@ -50,7 +50,7 @@ def test_report_rewrites_only_the_marked_blocks(tmp_path):
     docs, readme = tmp_path / "benchmarks.md", tmp_path / "README.md"
     docs.write_text("# B\nkept above\n<!-- bench:begin -->\nstale 1.8x\n<!-- bench:end -->\nkept below\n")
     readme.write_text("intro\n<!-- bench:begin -->\nstale 4.6x\n<!-- bench:end -->\nrest\n")
-    written = report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None)
+    written = report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None, force=True)
     assert written == [str(docs), str(readme)]
     d, r = docs.read_text(), readme.read_text()
     for text in (d, r):
@@ -63,7 +63,7 @@ def test_report_rewrites_only_the_marked_blocks(tmp_path):
     assert "STFT: 4.00x (3.50-4.40x) librosa" in r and "Mel: 5.00x (4.50-5.50x) librosa" in r
     assert "0.120 s (0.100-0.150)" in r
     # again: idempotent
-    report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None)
+    report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None, force=True)
     assert docs.read_text() == d and readme.read_text() == r
 
 
@@ -206,9 +206,23 @@ def test_runner_interleaves_fresh_processes_and_writes_a_report(tmp_path):
     docs, readme = tmp_path / "benchmarks.md", tmp_path / "README.md"
     shutil.copy(os.path.join(ROOT, "docs", "benchmarks.md"), docs)
     shutil.copy(os.path.join(ROOT, "README.md"), readme)
-    assert main(["bench", "--report", "--out", str(out), "--docs", str(docs), "--readme", str(readme)]) == 0
+    report_cmd = ["bench", "--report", "--out", str(out), "--docs", str(docs), "--readme", str(readme)]
+    with pytest.raises(SystemExit, match="lacks the sections"):  # one section: not the whole list
+        main(report_cmd)
+    assert main(report_cmd + ["--force"]) == 0
     assert "ours-fft vs torch.stft" in docs.read_text()
     assert "STFT: " in readme.read_text() and "2 rounds" in readme.read_text()
+    load = sec["load"]
+    assert len(load["before"]) == 3 and len(load["after"]) == 3
+    assert "Machine load (1 / 5 / 15 min averages)" in docs.read_text()
+    # --check: the sections of run 1 again, with run 1's configuration (not this command line's)
+    out2 = tmp_path / "out2"
+    rc = main(["bench", "--check", str(out / "bench.json"), "--clips", "5", "--out", str(out2)])
+    second = json.loads((out2 / "bench.json").read_text())
+    assert list(second["sections"]) == ["spectrogram"] and second["clips"] == 2
+    assert set(second["sections"]["spectrogram"]["raw"]) == {"ours-fft", "torch.stft"}
+    assert second["check"]["compared"] == 2  # ours-fft vs torch.stft, for stft and for mel
+    assert rc == (1 if second["check"]["flags"] else 0)
 
 
 def test_import_section_times_the_package_after_torch_in_a_bare_interpreter():
@@ -220,3 +234,112 @@ def test_import_section_times_the_package_after_torch_in_a_bare_interpreter():
     assert set(out) == {"import_s"} and out["import_s"] > 0
     fig = importtime.summarize({"nnaudio_data": [out]}, {}, {})
     assert fig["seconds"]["nnaudio_data"]["n"] == 1 and fig["goal_s"] == 0.3
+
+
+def test_unstable_and_flagged_ratios_are_marked():
+    assert stats.fmt_ratio(_s(1.5, 0.7, 1.6)) == "1.50x (0.70-1.60x, unstable)"  # 1.6 / 0.7 > 2
+    assert stats.fmt_ratio(_s(1.5, 1.0, 2.0)) == "1.50x (1.00-2.00x)"  # exactly 2: stable
+    assert stats.fmt_ratio(dict(_s(1.5, 1.4, 1.6), flag="x")) == "1.50x (1.40-1.60x, did not reproduce)"
+
+
+def test_check_flags_every_ratio_whose_median_leaves_the_previous_range():
+    from nnaudio_data.tools.bench import check
+
+    old, new = _synthetic_bench(), _synthetic_bench()
+    ratios = new["sections"]["spectrogram"]["figures"]["ratios"]
+    ratios["stft"]["ours-fft vs librosa"] = _s(3.4, 3.0, 3.6)  # below the old 3.5-4.4: flagged
+    ratios["mel"]["ours-fft vs librosa"] = _s(4.5, 2.0, 9.0)  # on the old range's edge: kept
+    ratios["mel"]["ours-fft vs nnAudio"] = _s(9.0, 8.0, 10.0)  # not in the old run: not compared
+    flags = check.check(new, old, "run1.json")
+    assert flags == ["spectrogram/stft: ours-fft vs librosa 3.40x, outside the previous run's range "
+                     "3.50-4.40x"]
+    assert new["check"] == {"against": "run1.json", "compared": 2, "flags": flags}
+    assert "flag" not in ratios["mel"]["ours-fft vs librosa"]
+
+
+def test_report_refuses_flagged_figures_unless_forced_and_then_marks_them(tmp_path):
+    from nnaudio_data.tools.bench import check
+
+    old, new = _synthetic_bench(), _synthetic_bench()
+    new["sections"]["spectrogram"]["figures"]["ratios"]["stft"]["ours-fft vs librosa"] = _s(2.0, 1.9, 2.1)
+    assert len(check.check(new, old, "run1.json")) == 1
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(new))
+    docs, readme = tmp_path / "benchmarks.md", tmp_path / "README.md"
+    for f in (docs, readme):
+        f.write_text("<!-- bench:begin -->\nold\n<!-- bench:end -->\n")
+    with pytest.raises(ValueError, match="1 figures did not reproduce under --check: spectrogram/stft"):
+        report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None)
+    assert "old" in docs.read_text() and "old" in readme.read_text()  # nothing written
+    report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None, force=True)
+    assert "| ours-fft vs librosa | 2.00x (1.90-2.10x, did not reproduce) |" in docs.read_text()
+    assert "1 outside that run's range" in readme.read_text()
+
+
+def test_report_after_a_partial_run_keeps_the_readme_unless_forced(tmp_path):
+    """A run of one section (``--only import``) must not replace the README's whole figures list."""
+    bench = _synthetic_bench()
+    del bench["sections"]["spectrogram"]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(bench))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- bench:begin -->\n- STFT: 2.86x\n- Mel: 2.97x\n<!-- bench:end -->\n")
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text(readme.read_text())
+    with pytest.raises(ValueError, match="lacks the sections spectrogram, cqt"):
+        report.write_report(str(path), docs=str(docs), readme=str(readme), chart=None)
+    assert "STFT: 2.86x" in readme.read_text()
+
+
+def test_partial_run_keeps_the_other_sections_of_the_same_run_settings(tmp_path):
+    from nnaudio_data.tools import bench as bench_cli
+
+    prev = _synthetic_bench()
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(prev))
+    same = {k: prev[k] for k in bench_cli.RUN_KEYS}
+    assert set(bench_cli.previous_sections(str(path), same)) == {"import", "spectrogram"}
+    assert bench_cli.previous_sections(str(path), dict(same, clips=10)) == {}  # other settings
+    assert bench_cli.previous_sections(str(tmp_path / "none.json"), same) == {}
+
+
+def test_kws_corpus_mixes_rates_formats_and_channels(tmp_path):
+    import soundfile as sf
+
+    from nnaudio_data.tools.bench import kws
+
+    corpus = kws.write_corpus(str(tmp_path), 16)
+    infos = [sf.info(p) for p in corpus["files"]]
+    assert {i.samplerate for i in infos} == set(kws.RATES)
+    assert {i.format for i in infos} == {"WAV", "FLAC"} and {i.channels for i in infos} == {1, 2}
+    assert all(abs(i.duration - 1.0) < 1e-3 for i in infos)
+    assert len(corpus["noise"]) == kws.NOISE_CLIPS
+
+
+def test_kws_systems_deliver_every_clip_of_every_epoch(tmp_path):
+    from nnaudio_data.tools.bench import kws
+
+    cfg = dict(TINY, kws_clips=16, kws_epochs=2, kws_batch=4, kws_workers=2, lhotse_python=None)
+    cfg.update(kws.prepare(cfg, str(tmp_path)))
+    out = kws.measure("ours[fork, persistent]", cfg)  # epochs() checks the clip count of each epoch
+    assert set(out) == {"clips_per_s", "first_batch_s"} and all(v > 0 for v in out.values())
+    assert "skipped" in kws.measure("webdataset+torchaudio", cfg)  # absent, said so
+    assert kws.external_command("lhotse", cfg) is None  # no --lhotse-python: this interpreter
+    fig = kws.summarize({"ours": [out], "lhotse": [dict(clips_per_s=out["clips_per_s"] / 2,
+                                                         first_batch_s=out["first_batch_s"] * 2)]}, {}, cfg)
+    assert fig["ratios"]["clips_per_s"]["ours vs lhotse"]["median"] == pytest.approx(2.0)
+    assert fig["ratios"]["first_batch_s"]["ours vs lhotse"]["median"] == pytest.approx(2.0)
+    assert "2.00x" in kws.headline(fig)[0] and "| ours |" in kws.markdown(fig, cfg)
+
+
+@pytest.mark.slow
+def test_kws_spawned_setup_and_lhotse_deliver_every_clip(tmp_path):
+    import importlib.util
+
+    from nnaudio_data.tools.bench import kws
+
+    cfg = dict(TINY, kws_clips=16, kws_epochs=1, kws_batch=4, kws_workers=2, lhotse_python=None)
+    cfg.update(kws.prepare(cfg, str(tmp_path)))
+    # lhotse only where this interpreter imports it (the bench runs it from --lhotse-python)
+    for system in ["ours"] + (["lhotse"] if importlib.util.find_spec("lhotse") else []):
+        assert kws.measure(system, cfg)["clips_per_s"] > 0, system

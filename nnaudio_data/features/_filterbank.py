@@ -6,6 +6,7 @@ from typing import Any, Optional
 from torch import Tensor
 
 from ..functional._filterbank import apply_filterbank, band_blocks
+from ..functional._threaded import power_threaded
 from ._base import as_batch, like, nonnegative, register_kernel, restore
 from ._stft import STFT
 from ._repr import Transform
@@ -78,6 +79,11 @@ class FilterbankSpectrogram(Transform):
 
     def forward(self, x: Tensor) -> Tensor:
         x, lead = as_batch(x)
+        if self._blocks is not None and self.stft.threaded(x):  # CPU, no gradient: per chunk
+            st = self.stft
+            return restore(power_threaded(x, like(st.window, x), st.hop_length, st.freq_bins,
+                                          st.center, st.pad_mode, self.power / 2,
+                                          (self.basis, self._blocks)), lead)
         p = self.stft.power(x)
         if self.power != 2.0:
             eps = 1e-8 if self.stft.trainable and self.power < 2 else 0.0  # finite grad at 0

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..functional._fourier import FREQ_SCALES, fourier_kernels, pad_window
 from ..functional._spectral import PAD_MODES, spectrum_conv1d, spectrum_fft
+from ..functional._threaded import power_threaded
 from . import _base
 from ._base import as_batch, like, register_kernel, restore
 from .._checks import check_choice, check_positive_int
@@ -145,23 +146,35 @@ class STFT(STFTBase):
         return spectrum_fft(x, like(self.window, x), self.hop_length, self.freq_bins, self.center,
                             self.pad_mode)
 
-    def power(self, x: Tensor) -> Tensor:
-        """Power spectrum ``real**2 + imag**2`` of (B, T) signals, (B, F, N): what Mel builds on."""
-        return _power(*self.spectrum(x))
+    def threaded(self, x: Tensor) -> bool:
+        """Whether the power and magnitude of ``x`` take the CPU path without autograd
+        (``functional/_threaded.py``): fft backend, a plain CPU tensor, no gradient wanted."""
+        return (self.backend == "fft" and type(x) is Tensor and x.device.type == "cpu"
+                and self.freq_bins <= self.n_fft // 2 + 1
+                and not (torch.is_grad_enabled() and x.requires_grad))
+
+    def power(self, x: Tensor, magnitude: bool = False) -> Tensor:
+        """Power spectrum ``real**2 + imag**2`` of (B, T) signals, (B, F, N): what Mel builds on
+        (its square root when ``magnitude``)."""
+        if self.threaded(x):
+            return power_threaded(x, like(self.window, x), self.hop_length, self.freq_bins,
+                                  self.center, self.pad_mode, 0.5 if magnitude else 1.0)
+        p = _power(*self.spectrum(x))
+        if not magnitude:
+            return p
+        if self.trainable:
+            return torch.sqrt(p + 1e-8)  # finite gradient at 0
+        return p.sqrt() if p.requires_grad else p.sqrt_()
 
     def forward(self, x: Tensor, output_format: Optional[str] = None) -> Tensor:
         """Spectrogram of ``x`` in ``output_format`` (default: the constructor's)."""
         output_format = output_format or self.output_format
         check_choice("output_format", output_format, _base.OUTPUT_FORMATS)
         x, lead = as_batch(x)
-        re, im = self.spectrum(x)
         if output_format == "Magnitude":
-            p = _power(re, im)
-            if self.trainable:
-                out = torch.sqrt(p + 1e-8)  # finite gradient at 0
-            else:
-                out = p.sqrt() if p.requires_grad else p.sqrt_()
-        elif output_format == "Phase":
+            return restore(self.power(x, magnitude=True), lead)
+        re, im = self.spectrum(x)
+        if output_format == "Phase":
             out = torch.atan2(im + 0.0, re)  # + 0.0 turns -0.0 into 0.0
         elif self.return_complex:
             out = torch.complex(re, im)

@@ -45,6 +45,47 @@ def machine_line(bench: Dict[str, Any]) -> str:
             f"{bench.get('reps', '?')} rounds, torch {bench.get('torch', '?')}, {bench.get('time', '?')}")
 
 
+def load_line(sec: Dict[str, Any]) -> str:
+    """The machine's load around one section, as measured by the run.
+
+    Example:
+        >>> load_line({"load": {"before": [1.7, 1.2, 0.9], "after": [2.05, 1.4, 1.0]}})
+        'Machine load (1 / 5 / 15 min averages): 1.70 / 1.20 / 0.90 before, 2.05 / 1.40 / 1.00 after.'
+    """
+    load = sec.get("load") or {}
+    if not load.get("before") or not load.get("after"):
+        return "Machine load: not recorded."
+    b, a = (" / ".join(f"{v:.2f}" for v in load[k]) for k in ("before", "after"))
+    return f"Machine load (1 / 5 / 15 min averages): {b} before, {a} after."
+
+
+def check_line(bench: Dict[str, Any]) -> str:
+    """Whether the run was checked against a previous one (``--check``), and what it found."""
+    c = bench.get("check")
+    if not c:
+        return "Not checked against a second run (`nnaudio-data bench --check FILE`)."
+    flagged = len(c.get("flags", []))
+    return (f"Checked against a second run (`--check`): {c.get('compared', 0)} ratios compared, "
+            f"{flagged} outside that run's range" + (" (marked \"did not reproduce\")." if flagged else "."))
+
+
+def refusals(bench: Dict[str, Any]) -> List[str]:
+    """Why a bench.json must not be published without ``--force``: sections it lacks (a partial
+    run would replace the whole figures list) and figures ``--check`` flagged."""
+    from .runner import SECTIONS
+
+    out = []
+    missing = [s for s in SECTIONS if s not in bench.get("sections", {})]
+    if missing:
+        out.append(f"it lacks the sections {', '.join(missing)} (a partial run: measure them with "
+                   f"`nnaudio-data bench --only {' '.join(missing)} --out DIR` into the same folder, "
+                   f"which keeps the others)")
+    flags = (bench.get("check") or {}).get("flags", [])
+    if flags:
+        out.append(f"{len(flags)} figures did not reproduce under --check: " + "; ".join(flags))
+    return out
+
+
 def _section_mod(name: str):
     from .runner import section_module
 
@@ -53,12 +94,13 @@ def _section_mod(name: str):
 
 def docs_block(bench: Dict[str, Any]) -> str:
     """docs/benchmarks.md's generated part: the machine, then one table set per section."""
-    parts = [NOTE, "", f"Run: {machine_line(bench)}.", ""]
+    parts = [NOTE, "", f"Run: {machine_line(bench)}. {check_line(bench)}", ""]
     sections = bench.get("sections", {})
     if not sections:
         parts.append("Not measured yet: run `" + COMMAND + "`.")
     for name, sec in sections.items():
-        parts += [f"### {name}", "", _section_mod(name).markdown(sec["figures"], sec.get("config", {}))]
+        parts += [f"### {name}", "", _section_mod(name).markdown(sec["figures"], sec.get("config", {})),
+                  "", load_line(sec)]
         if sec.get("notes"):
             parts += ["", "Not measured: " + "; ".join(f"{k}: {v}" for k, v in sec["notes"].items())]
         parts.append("")
@@ -74,8 +116,8 @@ def readme_block(bench: Dict[str, Any]) -> str:
     if not sections:
         return "\n".join(lines + ["No figures yet: run `" + COMMAND + "`."])
     lines.append(f"Measured by `nnaudio-data bench` ({machine_line(bench)}); median (range) over "
-                 f"the rounds of one run, > 1x means nnaudio_data is faster; full tables in "
-                 f"[docs/benchmarks.md](docs/benchmarks.md):")
+                 f"the rounds of one run, > 1x means nnaudio_data is faster; {check_line(bench)} "
+                 f"Full tables and the machine's load in [docs/benchmarks.md](docs/benchmarks.md):")
     lines.append("")
     for name, sec in sections.items():
         lines += [f"- {line}" for line in _section_mod(name).headline(sec["figures"])]
@@ -97,11 +139,16 @@ def replace_block(text: str, block: str, where: str = "text") -> str:
 
 
 def write_report(bench_json: str, docs: str = "docs/benchmarks.md", readme: str = "README.md",
-                 chart: Optional[str] = "docs/benchmarks.png") -> List[str]:
+                 chart: Optional[str] = "docs/benchmarks.png", force: bool = False) -> List[str]:
     """Rewrite the marked blocks of ``docs`` and ``readme`` (and the chart) from ``bench_json``;
-    return the paths written."""
+    return the paths written. A ``ValueError`` (nothing written) for a run that lacks a section
+    or has a figure ``--check`` flagged, unless ``force``."""
     with open(bench_json) as f:
         bench = json.load(f)
+    why = refusals(bench)
+    if why and not force:
+        raise ValueError(f"{bench_json} is not published: " + "; ".join(why) + "; --force publishes "
+                         "it anyway (flagged figures marked \"did not reproduce\")")
     written = []
     if chart:
         path = write_chart(bench, chart)

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from typing import Any, Dict, List, Optional
 
-SECTIONS = ("import", "spectrogram", "cqt", "loader", "augment")
+SECTIONS = ("import", "spectrogram", "cqt", "loader", "augment", "kws")
 _MODULES = {"import": "importtime"}
 CHILD_LIMIT_S = 3600  # a hang bound for one child; no honest measurement comes near it
 ONCE = "__once__"

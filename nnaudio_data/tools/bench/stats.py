@@ -5,9 +5,9 @@ round of the interleaved schedule). No figure combines two runs.
 from __future__ import annotations
 
 import statistics
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
-Summary = Dict[str, float]  # {"median", "min", "max", "n"}
+Summary = Dict[str, Any]  # {"median", "min", "max", "n"}, and "flag" where --check flagged it
 
 
 def summary(values: Sequence[float]) -> Optional[Summary]:
@@ -33,16 +33,33 @@ def paired_ratios(num: Sequence[Optional[float]], den: Sequence[Optional[float]]
     return [n / d for n, d in zip(num, den) if n is not None and d is not None and d > 0]
 
 
+UNSTABLE = 2.0  # a ratio whose own range (max / min over the rounds) spans more than this
+
+
 def fmt_ratio(s: Optional[Summary]) -> str:
-    """``"2.41x (2.30-2.52x)"``, or ``"-"`` when not measured.
+    """``"2.41x (2.30-2.52x)"``, or ``"-"`` when not measured; marked "unstable" when its range
+    spans more than ``UNSTABLE`` times, and "did not reproduce" when ``--check`` flagged it.
 
     Example:
         >>> fmt_ratio({"median": 2.414, "min": 2.3, "max": 2.52, "n": 5})
         '2.41x (2.30-2.52x)'
+        >>> fmt_ratio({"median": 1.5, "min": 0.6, "max": 2.0, "n": 5})
+        '1.50x (0.60-2.00x, unstable)'
     """
     if not s:
         return "-"
-    return f"{s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}x)"
+    marks = [m for m, on in (("unstable", unstable(s)), ("did not reproduce", bool(s.get("flag")))) if on]
+    return f"{s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f}x{''.join(', ' + m for m in marks)})"
+
+
+def unstable(s: Summary) -> bool:
+    """Whether a ratio's range spans more than ``UNSTABLE`` times (max / min over the rounds).
+
+    Example:
+        >>> unstable({"median": 1.0, "min": 0.5, "max": 1.1, "n": 3})
+        True
+    """
+    return s["min"] <= 0 or s["max"] / s["min"] > UNSTABLE
 
 
 def fmt_value(s: Optional[Summary], digits: int = 3, unit: str = "") -> str:
