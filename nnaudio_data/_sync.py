@@ -37,6 +37,11 @@ def synced(module: nn.Module) -> nn.Module:
     at construction; they are not broadcast again at every forward."""
     if not needs_sync(module):
         return module
+    import inspect
+
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module, broadcast_buffers=False)
+    # the buffer-sync switch was renamed in torch 2.13; both keep the broadcast at construction
+    args = inspect.signature(DistributedDataParallel).parameters
+    name = "forward_sync_buffers" if "forward_sync_buffers" in args else "broadcast_buffers"
+    return DistributedDataParallel(module, **{name: False})
