@@ -136,7 +136,8 @@ class Checkpoint:
         (nothing loaded) when there is none. Collective: every rank calls it; raises ValueError, naming each rank's
         step, when the ranks would resume from different snapshots."""
         rank, world = _world()
-        steps = _all_gather((self.steps() or [None])[-1], world)
+        saved = self.steps()
+        steps = _all_gather(saved[-1] if saved else None, world)
         if len(set(steps)) != 1:
             raise ValueError(f"Checkpoint.resume: the ranks see different newest snapshots in "
                              f"{self.directory} ({_steps_text(steps)}); a job resumes from one step: "

@@ -44,4 +44,5 @@ def synced(module: nn.Module) -> nn.Module:
     # the buffer-sync switch was renamed in torch 2.13; both keep the broadcast at construction
     args = inspect.signature(DistributedDataParallel).parameters
     name = "forward_sync_buffers" if "forward_sync_buffers" in args else "broadcast_buffers"
-    return DistributedDataParallel(module, **{name: False})
+    switch: dict = {name: False}
+    return DistributedDataParallel(module, **switch)
