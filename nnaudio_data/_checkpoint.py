@@ -129,6 +129,9 @@ class Checkpoint:
             os.replace(tmp, self.path(step))
             for old in self.steps()[:-self.keep]:
                 os.remove(self.path(old))
+            for name in os.listdir(self.directory):  # left by a save that was killed (rank 0 alone writes)
+                if name.startswith(".step-") and name.endswith(".tmp"):
+                    os.remove(os.path.join(self.directory, name))
         _all_gather(None, world)  # no rank returns before the snapshot is in place
 
     def resume(self) -> Optional[Position]:

@@ -60,6 +60,7 @@ class _State:
 def test_save_resume_round_trip_and_keep(tmp_path):
     model, opt = _snapshot_objects()
     ckpt = nd.Checkpoint(tmp_path, dataset=_State([1, 2, 3]), keep=2, model=model, optimizer=opt)
+    (tmp_path / ".step-0000000001.pt.999.tmp").write_bytes(b"half")  # a save killed mid-write
     for step in (1, 2, 3):
         ckpt.save(step, epoch=4)
     assert ckpt.steps() == [2, 3]
