@@ -11,10 +11,9 @@ What it shows, end to end:
 - the collate's mel filterbank is trainable; under a process group it runs inside its own
   ``DistributedDataParallel`` (automatically), so its gradients are averaged over the ranks as the
   model's are, and the kernels stay identical on every rank;
-- DataLoader workers come from a forkserver that preloaded torch and the package
-  (``nd.worker_context()``) and are persistent: no worker is forked from a rank that runs the
-  process group's threads, CUDA is never touched in a worker, and the workers start once per job,
-  ready, not once per epoch;
+- DataLoader workers are spawned and persistent: no worker is forked from a rank that runs the
+  process group's threads, a worker exits by itself when its rank is killed, CUDA is never
+  touched in a worker, and torch and the package are imported once per job, not once per epoch;
 - ``nd.Checkpoint`` saves model, optimiser, collate and every rank's data state at one step in
   one file, and resumes every rank from it: each clip of the epoch is delivered once, and every
   rank resumes with the same number of batches.
@@ -86,7 +85,7 @@ def main(argv=None):
                                        spec_augment=Compose([FrequencyMasking(6), TimeMasking(8)]))
     loader = DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
                         pin_memory=cuda, persistent_workers=args.workers > 0,
-                        multiprocessing_context=nd.worker_context() if args.workers else None)
+                        multiprocessing_context="spawn" if args.workers else None)
     model = make_model(40, args.classes).to(device)
     ddp = nn.parallel.DistributedDataParallel(model) if dist.is_initialized() else model
     opt = torch.optim.Adam(list(model.parameters()) + list(collate.parameters()), lr=3e-3)

@@ -24,7 +24,6 @@ Modules, one line each:
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
 - ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
 - ``_registry.py`` one registry for objects that cross processes by token: collates, stats inboxes
-- ``_workers.py``  :func:`worker_context`: how DataLoader workers start next to a trainable kernel
 - ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
 - ``_compat.py``   private torch / soundfile calls of the hot path, each probed, with a public fallback
 - ``_checks.py``   argument checks whose errors name the argument, the rule and the value found
@@ -48,7 +47,7 @@ __all__ = [
     "AudioBatch", "Checkpoint", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
     "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
     "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
-    "features", "functional", "prepare_stage", "worker_context", "wrap", "write_index", "write_shards",
+    "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
 ]
 
 # Lazy top level (PEP 562): `import nnaudio_data` imports neither torch nor a submodule; each public
@@ -58,7 +57,7 @@ _LAZY = {
     "augment": ".augment", "data": ".data", "features": ".features", "functional": ".functional",
     "AudioBatch": "._batch", "Checkpoint": "._checkpoint",
     "GPUSpectrogramCollate": "._collate", "collate_audio": "._collate",
-    "DeviceLoader": "._loader", "worker_context": "._workers",
+    "DeviceLoader": "._loader",
     "prepare_stage": ".data._wds_stage",
     **{name: ".data" for name in (
         "EmptyEpochError", "ErrorPolicy", "LabelMap", "LoaderStats", "Retry", "SampleError",
@@ -81,7 +80,6 @@ if TYPE_CHECKING:  # type checkers see the names themselves, and no __getattr__:
                        WrappedIterableDataset, wrap, write_index, write_shards)
     from .data._wds_stage import prepare_stage
     from ._loader import DeviceLoader
-    from ._workers import worker_context
 else:
     def __getattr__(name: str) -> Any:
         path = _LAZY.get(name)

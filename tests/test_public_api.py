@@ -17,7 +17,7 @@ TOP_LEVEL = [
     "AudioBatch", "Checkpoint", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
     "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
     "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
-    "features", "functional", "prepare_stage", "worker_context", "wrap", "write_index", "write_shards",
+    "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
 ]
 
 # the CPU side's helpers, one level down (nnaudio_data.data), as well as the nouns above
