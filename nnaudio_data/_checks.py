@@ -49,3 +49,17 @@ def check_range(name: str, value: Any, low: float = -float("inf"), high: float =
     if not (low <= lo <= hi <= high):
         raise ValueError(f"{name} must satisfy {low} <= min <= max <= {high}, got {value!r}")
     return lo, hi
+
+
+MAX_CHANNELS = 64  # more channels than this, and more than samples: a (T, C) array, not a (C, T) one
+
+
+def looks_transposed(rows: int, cols: int) -> bool:
+    """Whether a 2-D waveform of ``(rows, cols)`` read as (C, T) (or as (B, T)) is a (T, C) array
+    (soundfile's layout): more than :data:`MAX_CHANNELS` rows, and more rows than columns.
+
+    Example:
+        >>> looks_transposed(16000, 2), looks_transposed(2, 16000), looks_transposed(8, 4)
+        (True, False, False)
+    """
+    return rows > MAX_CHANNELS and rows > cols

@@ -9,12 +9,12 @@ import torch
 from torch import Tensor
 
 from . import _worker_exit
+from ._checks import MAX_CHANNELS, looks_transposed
 from ._batch import AudioBatch
-from .data._decode import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS
+from .data._formats import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS
 from .data._labels import LABEL_ENTRIES
 from ._sharedmem import stack_padded
 
-_MAX_CHANNELS = 64  # more, and more than samples: a (T, C) array, not a (C, T) one
 
 
 # a dict's audio entry, as webdataset names it: its extension ("flac", "wav", "audio.flac", ...)
@@ -93,13 +93,17 @@ def _parse(item: Any, index: int) -> Tuple[Tensor, str, Any, int, Optional[int]]
     else:
         wav = item
     wav = torch.as_tensor(wav)
+    if wav.dim() == 0:
+        raise ValueError(f"sample {key!r}: each sample must be a clip (a waveform (T,) or (C, T), a dict or a "
+                         f"tuple), got a single number, {type(item).__name__} {item!r}; samples are a list of "
+                         "clips: one clip of these numbers is collate_audio([torch.tensor(numbers)])")
     if wav.dim() == 1:
         wav = wav[None]
     if wav.dim() != 2:
         raise ValueError(f"sample {key!r}: waveform must be (T,) or (C, T), got shape {tuple(wav.shape)}")
-    if wav.shape[0] > _MAX_CHANNELS and wav.shape[0] > wav.shape[1]:
+    if looks_transposed(wav.shape[0], wav.shape[1]):
         raise ValueError(f"sample {key!r}: waveform must be (C, T), got shape {tuple(wav.shape)}, which "
-                         f"reads as {wav.shape[0]} channels (more than {_MAX_CHANNELS}); a (T, C) array "
+                         f"reads as {wav.shape[0]} channels (more than {MAX_CHANNELS}); a (T, C) array "
                          "(soundfile's layout) needs a transpose: x.T")
     t = wav.shape[-1]
     return wav, key, label, t if length is None else min(int(length), t), None if sr is None else int(sr)

@@ -21,6 +21,9 @@ def test_dry_run_fills_every_row(tmp_path, capsys):
                  "overlap data wait", "memory peak", "H2D used", "H2D pinned copy"):
         assert step in steps, step
     assert not [r for r in report["rows"] if r["verdict"].startswith("FAIL")]
+    # a dry run compared CPU with CPU: it shows the wiring and passes nothing
+    assert [r["step"] for r in report["rows"] if r["verdict"] != "WIRED"] == []
+    assert all("(CPU vs CPU)" in r["measured"] for r in report["rows"] if r["step"].startswith("backends "))
     printed = capsys.readouterr().out
     assert "verdict" in printed and "CPU (dry run)" in printed
 

@@ -106,3 +106,63 @@ def test_empty_mel_filters_warn_through_the_transform_and_the_collate():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MelSpectrogram(sr=16000, n_fft=512, n_mels=40)  # a sound filterbank stays quiet
+
+
+# -- the first day of a user: each slip below once gave a message that did not say what went wrong --
+
+def test_a_folder_passed_as_urls_is_named_a_folder_with_the_pattern_of_its_shards(tmp_path):
+    (tmp_path / "a.tar").write_bytes(b"")
+    for given in (str(tmp_path), str(tmp_path) + "/", [str(tmp_path)]):
+        with pytest.raises(ValueError, match=rf"urls: .* is a folder, not a shard; name its shards, e\.g\. "
+                                             rf"urls='{tmp_path}/\*\.tar' \(the folder holds 1 \.tar files\)"):
+            nd.ShardedAudioDataset(given, sr=16000)
+
+
+@pytest.mark.parametrize("sr,hint", [(16, r"did you mean sr=16000 \(Hz, not kHz\)\?"), (48, r"did you mean sr=48000"),
+                                     (500, r"e\.g\. sr=16000"), (800_000, r"e\.g\. sr=16000")])
+def test_a_target_rate_is_bounded_as_file_rates_are(sr, hint):
+    for make in (lambda: nd.ShardedAudioDataset("x.tar", sr=sr), lambda: nd.wrap([], sr=sr),
+                 lambda: nd.prepare_stage(sr=sr)):
+        with pytest.raises(ValueError, match=rf"sr must be a rate in Hz within \[1000, 768000\] .* got {sr}; {hint}"):
+            make()
+
+
+@pytest.mark.parametrize("kind,cls", [("mel", "MelSpectrogram"), ("logmel", "MelSpectrogram"), ("mfcc", "MFCC")])
+def test_a_misspelt_kernel_argument_names_the_kind_and_the_closest_argument(kind, cls):
+    message = rf"kind '{kind}' \(features\.{cls}\) takes no argument 'n_mel'; did you mean 'n_mels'\?"
+    with pytest.raises(TypeError, match=message):
+        nd.GPUSpectrogramCollate(kind, device="cpu", sr=16000, n_mel=64)
+    # without sr the kernel is built for the clips' rate at the first batch: the same message then
+    collate = nd.GPUSpectrogramCollate(kind, device="cpu", n_mel=64)
+    with pytest.raises(TypeError, match=message):
+        collate([{"waveform": torch.randn(4000), "sr": 16000}])
+    with pytest.raises(TypeError, match=r"kind 'stft' \(features\.STFT\) takes no argument 'hop'; "
+                                        r"did you mean 'hop_length'\?"):
+        nd.GPUSpectrogramCollate("stft", device="cpu", hop=128)
+    nd.GPUSpectrogramCollate(kind, device="cpu", sr=16000, n_mels=64)  # the suggestion works
+
+
+@pytest.mark.parametrize("make", [lambda: MelSpectrogram(sr=16000, n_fft=256, n_mels=32),
+                                  lambda: nd.features.STFT(n_fft=256, verbose=False),
+                                  lambda: nd.features.MFCC(sr=16000, n_fft=256, n_mels=32)], ids=["mel", "stft", "mfcc"])
+def test_feature_classes_follow_the_collates_shape_rules(make):
+    transform = make()
+    with pytest.raises(ValueError, match=r"x must be \(T,\), \(B, T\) or \(B, C, T\), got shape \(2, 3, 1, 4000\); "
+                                         r"merge the leading axes first"):
+        transform(torch.randn(2, 3, 1, 4000))
+    with pytest.raises(ValueError, match=r"got shape \(16000, 2\), which reads as 16000 clips of 2 samples; "
+                                         r"a \(T, C\) array \(soundfile's layout\) needs a transpose: x\.T"):
+        transform(torch.randn(16000, 2))
+    # the collate says the same of the same array
+    with pytest.raises(ValueError, match=r"a \(T, C\) array \(soundfile's layout\) needs a transpose: x\.T"):
+        nd.collate_audio([torch.randn(16000, 2)])
+    x = torch.randn(2, 3, 4000)
+    assert transform(x).shape[:2] == (2, 3)  # (B, C, T) stays accepted
+
+
+def test_collate_audio_on_a_list_of_numbers_says_what_it_expected():
+    with pytest.raises(ValueError, match=r"each sample must be a clip \(a waveform \(T,\) or \(C, T\), a dict or a "
+                                         r"tuple\), got a single number, float 0\.5; .*"
+                                         r"collate_audio\(\[torch\.tensor\(numbers\)\]\)"):
+        nd.collate_audio([0.5, 0.25, 0.125])
+    assert nd.collate_audio([torch.tensor([0.5, 0.25, 0.125])]).waveform.shape == (1, 1, 3)

@@ -102,7 +102,7 @@ class SelfSplitting(IterableDataset):
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         for i in range(wid, 10, nw):
-            yield {"audio": {"array": np.full(100, i, np.float32), "sampling_rate": 100}, "label": i}
+            yield {"audio": {"array": np.full(100, i, np.float32), "sampling_rate": 1000}, "label": i}
 
 
 class PlainIterable:
@@ -110,12 +110,12 @@ class PlainIterable:
 
     def __iter__(self):
         for i in range(10):
-            yield torch.full((1, 100), float(i)), 100, i
+            yield torch.full((1, 100), float(i)), 1000, i
 
 
 @pytest.mark.parametrize("source", [SelfSplitting(), PlainIterable()], ids=["torch-iterable", "plain-iterable"])
 def test_iterable_sources_each_item_once(source):
-    ds = nd.wrap(source, sr=100)
+    ds = nd.wrap(source, sr=1000)
     assert isinstance(ds, WrappedIterableDataset)
     batches = list(loader(ds))
     labels = sorted(sum((b.labels.tolist() for b in batches), []))
@@ -127,14 +127,14 @@ def test_iterable_sources_each_item_once(source):
 
 
 def bad_items():
-    good = {"audio": {"array": np.ones(50, np.float32), "sampling_rate": 100}, "label": 1}
-    nan = {"audio": {"array": np.array([0.0, np.nan]), "sampling_rate": 100}, "label": 2}
+    good = {"audio": {"array": np.ones(50, np.float32), "sampling_rate": 1000}, "label": 1}
+    nan = {"audio": {"array": np.array([0.0, np.nan]), "sampling_rate": 1000}, "label": 2}
     no_rate = {"audio": {"array": np.ones(50), "sampling_rate": None}, "label": 3}
     return [good, nan, good, no_rate, {"label": 5}, good]
 
 
 def test_map_style_bad_items_skip_become_dropped():
-    ds = nd.wrap(bad_items(), sr=100, on_error="skip")
+    ds = nd.wrap(bad_items(), sr=1000, on_error="skip")
     batches = list(DataLoader(ds, batch_size=3, num_workers=2, collate_fn=nd.collate_audio))
     assert [len(b) for b in batches] == [2, 1]
     assert [b.dropped for b in batches] == [1, 2]
@@ -146,14 +146,14 @@ def test_map_style_bad_items_skip_become_dropped():
 
 def test_map_style_raise_and_warn():
     with pytest.raises(SampleError) as info:
-        nd.wrap(bad_items(), sr=100, on_error="raise", name="my-set")[1]
+        nd.wrap(bad_items(), sr=1000, on_error="raise", name="my-set")[1]
     assert (info.value.url, info.value.key, info.value.reason) == ("my-set", "1", "non_finite")
     with pytest.warns(SampleWarning, match="non_finite"):
-        assert nd.wrap(bad_items(), sr=100)[1] is None
+        assert nd.wrap(bad_items(), sr=1000)[1] is None
 
 
 def test_iterable_bad_items_are_dropped_and_counted():
-    ds = nd.wrap(iter(bad_items()), sr=100, on_error="warn")
+    ds = nd.wrap(iter(bad_items()), sr=1000, on_error="warn")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = list(ds)
@@ -163,10 +163,10 @@ def test_iterable_bad_items_are_dropped_and_counted():
 
 
 def test_random_crop_is_deterministic():
-    items = [(torch.arange(1000.0)[None], 100, 0)] * 3
+    items = [(torch.arange(1000.0)[None], 1000, 0)] * 3
 
     def starts(seed, epoch=0):
-        ds = nd.wrap(items, sr=100, length=10, crop="random", seed=seed)
+        ds = nd.wrap(items, sr=1000, length=10, crop="random", seed=seed)
         ds.set_epoch(epoch)
         return [int(ds[i]["waveform"][0, 0]) for i in range(3)]
 
@@ -181,10 +181,10 @@ def test_argument_validation():
     with pytest.raises(ValueError, match="sr must be an int > 0, got 0"):
         nd.wrap([], sr=0)
     with pytest.raises(ValueError, match="crop must be one of"):
-        nd.wrap([], sr=100, crop="middle")
+        nd.wrap([], sr=1000, crop="middle")
     with pytest.raises(ValueError, match="on_error must be one of"):
-        nd.wrap([], sr=100, on_error="ignore")
+        nd.wrap([], sr=1000, on_error="ignore")
     with pytest.raises(ValueError, match="length must be None or an int > 0, got 0"):
-        nd.wrap([], sr=100, length=0)
+        nd.wrap([], sr=1000, length=0)
     with pytest.raises(TypeError, match="map-style"):
-        nd.wrap(5, sr=100)
+        nd.wrap(5, sr=1000)

@@ -37,7 +37,7 @@ def tree(tmp_path):
     for name, data in [*((n, d) for n, (_, d) in good.items()), *bad.items()]:
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         (src / name).write_bytes(data)
-    (src / "notes.txt").write_text("not an audio extension: ignored")
+    (src / "notes.txt").write_text("not an audio extension: left out, and listed")
     return src, good, bad
 
 
@@ -90,7 +90,8 @@ def test_folder_with_good_and_bad_files(tree, tmp_path):
     assert all(n <= 2 for n in counts.values())
     assert summary.bytes == sum(os.path.getsize(out / n) for n in counts)
     reasons = dict(summary.skipped)
-    assert set(reasons) == {str(src / n) for n in bad}
+    assert set(reasons) == {str(src / n) for n in bad} | {str(src / "notes.txt")}
+    assert reasons[str(src / "notes.txt")] == "extension .txt is not an audio format the installed libsndfile reads"
     assert reasons[str(src / "dog/empty.wav")] == "empty file"
     assert reasons[str(src / "dog/text.wav")].startswith("not audio")
     assert reasons[str(src / "cat/cut.wav")].startswith("truncated")

@@ -2,7 +2,7 @@
 resample, trim/pad, datasets.
 
 Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file), ``tario`` (tar members -> samples),
-``split`` (ranks / workers / seeds), ``samples`` (decode -> item), ``reorder`` (shuffle buffer,
+``split`` (ranks / workers / seeds), ``formats`` (which extensions are audio), ``samples`` (decode -> item), ``reorder`` (shuffle buffer,
 length buckets), ``progress`` (provenance tags, stats, consumed record), ``dataset``
 (:class:`ShardedAudioDataset`), ``labels`` (class names <-> ids, multi-hot), ``sources`` / ``remote`` /
 ``objstore`` (local, http, pipe:, s3:// and other object stores), ``wrap`` (existing datasets).
@@ -10,7 +10,8 @@ Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/
 (published corpora), ``partition`` (train / valid / test draws), ``summary``.
 """
 from ._dataset import ShardedAudioDataset
-from ._decode import AUDIO_EXTENSIONS, decode_audio
+from ._decode import decode_audio
+from ._formats import AUDIO_EXTENSIONS
 from ._errors import EmptyEpochError, ErrorPolicy, SampleError, SampleWarning, SkipStats
 from ._progress import LoaderStats, Provenance
 from ._reorder import bucket_by_length, shuffle_buffer

@@ -26,10 +26,7 @@ from .._compat import read_unknown_length
 from ._errors import SampleError
 from ._wav import WavInfo, WavTruncated, parse_wav, read_wav
 
-# extensions treated as audio members of a sample (soundfile reads these through libsndfile)
-AUDIO_EXTENSIONS = ("flac", "wav", "ogg", "opus", "mp3", "aiff", "aif", "au", "w64", "caf", "sph")
-# extensions of common audio formats libsndfile has no reader for
-UNSUPPORTED_EXTENSIONS = ("m4a", "mp4", "aac", "wma", "wv", "ape", "ac3", "amr", "webm", "mka")
+from ._formats import AUDIO_EXTENSIONS, UNSUPPORTED_EXTENSIONS  # noqa: F401  (AUDIO_EXTENSIONS: re-exported)
 _UNKNOWN = 2 ** 62  # libsndfile reports SF_COUNT_MAX frames when a header does not say
 # magic bytes (offset, bytes, name) of containers libsndfile has no reader for
 _FOREIGN_MAGIC = ((4, b"ftyp", "MP4/M4A"), (0, b"wvpk", "WavPack"), (0, b"MAC ", "Monkey's Audio"),
@@ -59,8 +56,8 @@ def _read_all(f: sf.SoundFile) -> np.ndarray:
     ``read()`` sizes its output from that (SF_COUNT_MAX), so the file is read in blocks
     (:func:`nnaudio_data._compat.read_unknown_length`).
     """
-    if 0 <= f.frames < _UNKNOWN:
-        return f.read(dtype="float32", always_2d=True)
+    if 0 <= f.frames < _UNKNOWN:  # the count given: a format libsndfile cannot seek in (XI) reads too
+        return f.read(f.frames, dtype="float32", always_2d=True)
     return read_unknown_length(f)
 
 

@@ -16,7 +16,8 @@ from typing import Any, List, Optional, Sequence, Set, Tuple, Union
 
 import soundfile as sf
 
-from ._decode import AUDIO_EXTENSIONS, foreign_container
+from ._decode import foreign_container
+from ._formats import AUDIO_EXTENSIONS, not_audio_reason
 from ._partition import check_split_name
 from ._wav import WavTruncated, parse_wav
 
@@ -112,15 +113,21 @@ def audio_files(folder: Path, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> L
     return sorted(p for p in folder.rglob("*") if p.suffix.lower().lstrip(".") in exts and p.is_file())
 
 
-def _folder(src: Path, label_from: str, extensions: Sequence[str], exclude: Optional[Path]) -> List[Entry]:
+def _folder(src: Path, label_from: str, extensions: Sequence[str],
+            exclude: Optional[Path]) -> Tuple[List[Entry], List[Tuple[str, str]]]:
     excluded = exclude.resolve() if exclude is not None else None
-    out = []
-    for path in audio_files(src, extensions):
+    exts = {e.lower().lstrip(".") for e in extensions}
+    out, left = [], []
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
         if excluded is not None and excluded in path.resolve().parents:
+            continue
+        if path.suffix.lower().lstrip(".") not in exts:
+            reason = not_audio_reason(path.name) or f"extension {path.suffix} is not in extensions={tuple(extensions)}"
+            left.append((str(path), reason))
             continue
         label = path.parent.name if label_from == "parent" and path.parent != src else None
         out.append(Entry(path, label, path.relative_to(src).as_posix()))
-    return out
+    return out, left
 
 
 def _manifest_rows(src: Path) -> List[dict]:
@@ -153,10 +160,12 @@ def _manifest(src: Path) -> List[Entry]:
     return out
 
 
-def list_sources(src: Path, label_from: str, extensions: Sequence[str], exclude: Optional[Path]) -> List[Entry]:
-    """Entries of a folder (recursive, sorted) or of a ``.csv`` / ``.jsonl`` manifest."""
+def list_sources(src: Path, label_from: str, extensions: Sequence[str],
+                 exclude: Optional[Path]) -> Tuple[List[Entry], List[Tuple[str, str]]]:
+    """Entries of a folder (recursive, sorted) or of a ``.csv`` / ``.jsonl`` manifest, and the
+    folder's files left out, each with its reason (an extension not in ``extensions``)."""
     if src.is_dir():
         return _folder(src, label_from, extensions, exclude)
     if src.is_file() and src.suffix.lower() in (".csv", ".jsonl", ".ndjson"):
-        return _manifest(src)
+        return _manifest(src), []
     raise ValueError(f"src must be a folder or a .csv / .jsonl manifest, got {str(src)!r}")

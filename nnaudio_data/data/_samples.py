@@ -23,7 +23,8 @@ from typing import Any, Dict, Iterable, Iterator, Optional
 import numpy as np
 import torch
 
-from ._decode import AUDIO_EXTENSIONS, FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
+from ._formats import AUDIO_EXTENSIONS
+from ._decode import FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
 from ._errors import ErrorPolicy, SampleError
 from .._checks import check_arg
 from ._resample import resample, to_mono
@@ -55,6 +56,10 @@ class ClipSpec:
     def __post_init__(self) -> None:
         sr, length, channels = self.sr, self.length, self.channels
         check_arg(isinstance(sr, int) and not isinstance(sr, bool) and sr > 0, "sr", "an int > 0", sr)
+        if not MIN_RATE <= sr <= MAX_RATE:  # the bounds of a file's rate; 16 means 16 kHz, mistyped
+            hint = f"did you mean sr={sr * 1000} (Hz, not kHz)?" if sr < 100 else "e.g. sr=16000 for speech"
+            raise ValueError(f"sr must be a rate in Hz within [{MIN_RATE}, {MAX_RATE}] (as file rates are), "
+                             f"got {sr}; {hint}")
         check_arg(isinstance(self.offset, int) and self.offset >= 0, "offset", "an int >= 0", self.offset)
         check_arg(length is None or (isinstance(length, int) and length > 0), "length", "None or an int > 0", length)
         check_arg(self.crop in CROPS, "crop", f"one of {CROPS}", self.crop)

@@ -9,6 +9,7 @@ these. The counts a dataset plans with come from the shard index (:mod:`.index`)
 from __future__ import annotations
 
 import glob
+import os
 from contextlib import closing
 from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
@@ -38,6 +39,8 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
                 if not matches:
                     raise ValueError(f"urls: glob {url!r} matches no file")
                 out.extend(matches)
+            elif path is not None and os.path.isdir(path):
+                raise ValueError(_folder_message(url, path))
             elif kind == "fsspec" and any(c in url.partition("://")[2] for c in GLOB_CHARS):
                 out.extend(expand_glob(url, storage_options))
             else:
@@ -45,6 +48,14 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
     if not out:
         raise ValueError(f"urls must name at least one shard, got {urls!r}")
     return out
+
+
+def _folder_message(url: str, path: str) -> str:
+    """A folder given where shards go: say so, and name the pattern of the shards it holds."""
+    pattern = os.path.join(url.rstrip("/"), "*.tar")
+    found = len(glob.glob(os.path.join(glob.escape(path), "*.tar")))
+    return (f"urls: {url!r} is a folder, not a shard; name its shards, e.g. urls={pattern!r} "
+            f"(the folder holds {found} .tar files)")
 
 
 def shard_name(url: str) -> str:

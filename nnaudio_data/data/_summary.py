@@ -58,6 +58,6 @@ class ShardSummary:
         lines = [f"wrote {self.clips} clips in {len(self.shards)} shards, {self.bytes} bytes"]
         lines += [s.describe(name) for name, s in self.splits.items()]
         if self.skipped:
-            lines.append(f"could not read {len(self.skipped)} files:")
+            lines.append(f"left out {len(self.skipped)} files:")
             lines += [f"  {path}: {reason}" for path, reason in self.skipped]
         return "\n".join(lines)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from .._seed import generator
-from ._decode import AUDIO_EXTENSIONS
+from ._formats import AUDIO_EXTENSIONS
 from ._errors import ErrorPolicy, SampleError
 from .._checks import check_arg
 from ._labels import LABEL_ENTRIES

@@ -23,8 +23,9 @@ A shard closes before a clip that would take it past ``shard_size`` (counting ta
 padding; a single clip larger than the target gets a shard of its own) or once it holds
 ``max_count`` clips. ``shuffle`` spreads a split's clips over its shards in a seeded order.
 ``OUT`` may be an object-store prefix (``s3://bucket/prefix``, :mod:`.objstore`). Files whose
-header soundfile cannot read are listed, with the reason, in the returned :class:`ShardSummary`,
-and left out. Tar member times are fixed, so the same input and seed give the same bytes.
+header soundfile cannot read, and files whose extension the reader does not take as audio
+(:mod:`.formats`), are listed, with the reason, in the returned :class:`ShardSummary`, and left
+out. Tar member times are fixed, so the same input and seed give the same bytes.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Unio
 import webdataset as wds
 from tqdm import tqdm
 
-from ._decode import AUDIO_EXTENSIONS
+from ._formats import AUDIO_EXTENSIONS, check_extensions, not_audio_reason
 from ._index import INDEX_NAME, save_index
 from ._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
@@ -135,7 +136,10 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         max_count (int, optional): most clips per shard. Default: no limit.
         label_from (str): "parent" (folder sources: the parent folder's name; files directly in
             ``src`` get none) or "none". Manifests always take their ``label`` column.
-        extensions (sequence of str): file extensions packed from a folder. Default AUDIO_EXTENSIONS.
+        extensions (sequence of str): file extensions packed from a folder, each one the reader
+            takes as audio (:data:`AUDIO_EXTENSIONS`, decided from the installed libsndfile).
+            Default: all of them. The folder's other files are left out and listed, with the
+            reason, in the summary.
         progress (bool, optional): show a tqdm bar; default: when stderr is a terminal.
         split (mapping | sequence of "NAME=FRACTION", optional): fractions drawn, stratified by
             label, from the clips whose split the source does not fix; the rest is "train".
@@ -172,13 +176,13 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         split = [f"{k}={v}" for k, v in split.items()]
     fractions = parse_fractions(list(split or []))
     out = os.fspath(out)
-    entries, labels = _entries(Path(src), out, label_from, extensions, layout, labels)
+    entries, labels, left = _entries(Path(src), out, label_from, check_extensions(extensions), layout, labels)
     make_dirs(out, storage_options)
     classes, multi = label_space(e.label for e in entries) if labels == "class" else (None, False)
     chosen = assign_splits([e.label for e in entries], [e.split for e in entries], fractions, seed)
     names = split_names([*chosen, *fractions])
     several = len(names) > 1 or names != [DEFAULT_SPLIT] or bool(fractions)
-    summary = ShardSummary(classes=classes)
+    summary = ShardSummary(classes=classes, skipped=left)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(entries), desc="shard", unit="file", disable=not show)
     keys: set = set()
@@ -210,14 +214,15 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
 
 
 def _entries(src: Path, out: str, label_from: str, extensions: Sequence[str], layout: Optional[str],
-             labels: str) -> Tuple[List[Entry], str]:
+             labels: str) -> Tuple[List[Entry], str, List[Tuple[str, str]]]:
     local = local_path(out)
     exclude = None if local is None else Path(local)
     if layout is None:
-        return list_sources(src, label_from, extensions, exclude=exclude), labels
+        entries, left = list_sources(src, label_from, extensions, exclude=exclude)
+        return entries, labels, left
     from ._layouts import read_layout
     corpus = read_layout(layout, src)
-    return corpus.entries, corpus.labels
+    return corpus.entries, corpus.labels, []
 
 
 def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSummary, keys: set,
@@ -228,6 +233,7 @@ def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSumma
         summary.skipped.append((str(entry.path), f"unreadable: {e.strerror or e}"))
         return
     reason, info = inspect_header(data)
+    reason = not_audio_reason(entry.path.name) or reason  # a manifest may name any file
     if reason is not None or info is None:
         summary.skipped.append((str(entry.path), str(reason)))
         return

@@ -8,7 +8,7 @@ from typing import Any, Tuple
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_positive_int
+from .._checks import check_choice, check_positive_int, looks_transposed
 
 log = logging.getLogger("nnaudio_data.features")
 
@@ -17,15 +17,30 @@ OUTPUT_FORMATS = ("Magnitude", "Complex", "Phase")
 
 
 def as_batch(x: Tensor) -> Tuple[Tensor, Tuple[int, ...]]:
-    """Flatten an input to (B', T) and return the leading shape to restore.
+    """Flatten an input to (B', T) and return the leading shape to restore, by the collate's shape
+    rules: (T,) -> lead (1,); (B, T) -> (B,); (B, 1, T) -> (B,); (B, C, T) with C > 1 -> (B, C).
+    Any other rank, and a 2-D input that reads as a (T, C) array (:func:`looks_transposed`), is a
+    ValueError that says so. Half-precision inputs become float32; float64 stays.
 
-    (T,) -> lead (1,); (B, T) -> (B,); (B, 1, T) -> (B,); (B, C, T) with C > 1 -> (B, C);
-    any other (..., T) -> its leading dims. Half-precision inputs become float32; float64 stays.
+    Example:
+        >>> as_batch(torch.zeros(2, 3, 100))[0].shape, as_batch(torch.zeros(2, 3, 100))[1]
+        (torch.Size([6, 100]), (2, 3))
+        >>> as_batch(torch.zeros(16000, 2))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: x must be (T,), (B, T) or (B, C, T), got shape (16000, 2), which reads as 16000 clips ... x.T
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() == 0:
-        raise ValueError(f"x must have a time axis: (T,), (B, T), (B, C, T), got shape {tuple(x.shape)}")
+    if x.dim() not in (1, 2, 3):
+        merge = "; merge the leading axes first: x.flatten(0, -3)" if x.dim() > 3 else ""
+        raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}{merge}")
+    if x.dim() >= 2 and looks_transposed(x.shape[-2], x.shape[-1]):
+        what = "clips" if x.dim() == 2 else "channels"
+        raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}, which reads as "
+                         f"{x.shape[-2]} {what} of {x.shape[-1]} samples; a (T, C) array (soundfile's "
+                         f"layout) needs a transpose: x.T" + (" (x.transpose(-1, -2) for (B, T, C))"
+                                                               if x.dim() == 3 else ""))
     if x.dim() == 1:
         lead: Tuple[int, ...] = (1,)
     elif x.dim() == 3 and x.shape[1] == 1:
@@ -37,12 +52,7 @@ def as_batch(x: Tensor) -> Tuple[Tensor, Tuple[int, ...]]:
     return x.reshape(-1, x.shape[-1]), lead
 
 
-def flat_signal(x: Tensor) -> Tuple[Tensor, Tuple[int, ...]]:
-    """nnAudio's input rule: (T,), (B, T), (B, 1, T) -> (B', T) with lead (1,), (B,), (B,); (B, C, T)
-    -> (B * C, T) with lead (B, C). float64 stays, anything else becomes float32."""
-    if x.dim() not in (1, 2, 3):
-        raise ValueError(f"x must be (T,), (B, T) or (B, C, T), got shape {tuple(x.shape)}")
-    return as_batch(x)  # on ranks 1-3 its rule is nnAudio's
+flat_signal = as_batch  # nnAudio's input rule, which is the collate's: (T,), (B, T), (B, C, T)
 
 
 def restore(y: Tensor, lead: Tuple[int, ...]) -> Tensor:
