@@ -13,8 +13,10 @@ What it shows, end to end:
   optimiser holds the collate's parameters next to the model's;
 - ``DeviceLoader`` prepares batches ahead while the trainable kernel runs at hand-over, with the
   parameters of that moment;
-- DataLoader workers are spawned (what torch.distributed jobs use) and augment the waveform
-  (gain, colored noise) and the log-mel (frequency and time masks) with per-worker seeds;
+- DataLoader workers are spawned (safe next to CUDA and a process group's threads) and
+  persistent (torch and the package are imported once per run, not once per epoch); the
+  waveform (gain, colored noise) and the log-mel (frequency and time masks) are augmented with
+  seeds derived per process;
 - a checkpoint holds the model, the collate's kernel and the optimiser; it is restored into a
   fresh collate that then computes the same log-mel.
 """
@@ -71,7 +73,8 @@ def main(argv=None):
         collate = make_collate(args)
         loader = DataLoader(ds, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate,
                             pin_memory=collate.device.type == "cuda",
-                            multiprocessing_context="spawn" if args.workers else None)
+                            multiprocessing_context="spawn" if args.workers else None,
+                            persistent_workers=args.workers > 0)
         model = make_model(args.n_mels, args.classes).to(collate.device)
         opt = torch.optim.Adam(list(model.parameters()) + list(collate.parameters()), lr=3e-3)
         for epoch in range(args.epochs):

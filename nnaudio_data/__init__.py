@@ -16,6 +16,8 @@ Modules, one line each:
 - ``_sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
 - ``_batch.py``    :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
 - ``_loader.py``   :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
+- ``_sync.py``     a trainable kernel under torch.distributed: its own DDP, gradients averaged over ranks
+- ``_checkpoint.py`` :class:`Checkpoint`: one snapshot of every rank at one step; resume refuses a mix
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
@@ -42,7 +44,7 @@ __version__ = "0.1.0"
 # the pipeline's nouns; the data helpers (decode_audio, resample, trim_pad, shuffle_buffer,
 # open_shard, ...) are in nnaudio_data.data
 __all__ = [
-    "AudioBatch", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
+    "AudioBatch", "Checkpoint", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
     "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
     "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
     "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
@@ -53,7 +55,7 @@ __all__ = [
 # a name whose path is its own (".data") is the subpackage itself.
 _LAZY = {
     "augment": ".augment", "data": ".data", "features": ".features", "functional": ".functional",
-    "AudioBatch": "._batch",
+    "AudioBatch": "._batch", "Checkpoint": "._checkpoint",
     "GPUSpectrogramCollate": "._collate", "collate_audio": "._collate",
     "DeviceLoader": "._loader",
     "prepare_stage": ".data._wds_stage",
@@ -71,6 +73,7 @@ def __dir__() -> List[str]:
 if TYPE_CHECKING:  # type checkers see the names themselves, and no __getattr__: a misspelt name is an error
     from . import augment, data, features, functional
     from ._batch import AudioBatch
+    from ._checkpoint import Checkpoint
     from ._collate import GPUSpectrogramCollate, collate_audio
     from .data import (EmptyEpochError, ErrorPolicy, LabelMap, LoaderStats, Retry, SampleError,
                        SampleWarning, ShardedAudioDataset, ShardSummary, SkipStats, WrappedDataset,

@@ -13,6 +13,9 @@ Where the device stage runs (the contract):
   split. :class:`nnaudio_data.DeviceLoader` runs the copy and the waveform augmentation ahead,
   and the kernel and spectrogram augmentation when it hands the batch over, with the parameters
   of that moment (after the previous optimiser step).
+- a trainable kernel under ``torch.distributed`` (a process group of more than one rank): it runs
+  inside its own ``DistributedDataParallel`` while training, so its gradients are averaged over
+  the ranks as the model's are (see ``_sync.py``).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from torch import nn
 from torch.utils.data import get_worker_info
 
 from . import _registry, _seed
+from ._sync import synced
 from .augment._base import run_augment
 from ._batch import AudioBatch, target_device
 from .data._split import rank_world
@@ -268,6 +272,18 @@ class GPUSpectrogramCollate:
             self._transform_on[str(device)] = self.transform.to(device)
         return self._transform_on[str(device)]
 
+    def _kernel_runner(self, device: torch.device) -> nn.Module:
+        """What computes the spectrogram: :meth:`module_on`, inside ``DistributedDataParallel`` while
+        a trainable kernel trains under a process group (gradients averaged over the ranks; made
+        once, at the first such batch, on every rank alike), else the module itself."""
+        module = self.module_on(device)
+        if not (self.training and torch.is_grad_enabled()):
+            return module
+        key = f"ddp:{device}"
+        if key not in self._transform_on:
+            self._transform_on[key] = synced(module)
+        return self._transform_on[key]
+
     def device_stage(self, batch: AudioBatch, non_blocking: bool = True,
                      params: Optional[Dict[str, Any]] = None, part: str = "all") -> AudioBatch:
         """Move ``batch`` to the device and run augment -> kernel -> spec_augment on it.
@@ -290,7 +306,7 @@ class GPUSpectrogramCollate:
             if part == "ahead" and self.trainable:
                 batch.stage = DeviceStage(self, "kernel")
                 return batch
-        spec = self.module_on(self.device)(batch.waveform[:, 0] if batch.waveform.shape[1] == 1
+        spec = self._kernel_runner(self.device)(batch.waveform[:, 0] if batch.waveform.shape[1] == 1
                                            else batch.waveform)
         if self._runs("spec_augment", params):
             spec, _, batch.params["spec_augment"] = run_augment(

@@ -14,7 +14,7 @@ import inspect
 import pytest
 
 TOP_LEVEL = [
-    "AudioBatch", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
+    "AudioBatch", "Checkpoint", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
     "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
     "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
     "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",

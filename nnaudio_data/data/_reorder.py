@@ -10,28 +10,46 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 import torch
 
 
-def shuffle_buffer(src: Iterable[Any], size: int, generator: torch.Generator) -> Iterator[Any]:
-    """Yield the items of ``src`` in an order mixed within a buffer of ``size`` items.
+def shuffle_buffer(src: Iterable[Any], size: int, generator: torch.Generator,
+                   initial: int = 100) -> Iterator[Any]:
+    """Yield the items of ``src`` in an order mixed within a buffer of up to ``size`` items.
 
-    Each incoming item replaces a uniformly drawn one in a full buffer, which is yielded; the rest
-    drains in random order at the end. ``size`` <= 1 passes items through unchanged.
+    The first item comes out once ``initial`` items are buffered, not ``size`` (as webdataset's
+    ``shuffle(bufsize, initial)``): while the buffer is below ``size``, two items are read for each
+    one yielded, so it grows to ``size`` as the stream goes on. Each yield takes a uniformly drawn
+    item of the buffer; the rest drains in random order at the end. The order is a function of
+    ``src``'s order and ``generator`` alone. ``size`` <= 1 passes items through unchanged.
+
+    Args:
+        src: the items.
+        size (int): the largest buffer.
+        generator (torch.Generator): every draw comes from it.
+        initial (int): items buffered before the first is yielded (at most ``size``), >= 1.
+            Default 100.
 
     Example:
         >>> out = list(shuffle_buffer(range(10), 4, torch.Generator().manual_seed(0)))
         >>> sorted(out) == list(range(10)), out != list(range(10))
         (True, True)
     """
+    if isinstance(initial, bool) or not isinstance(initial, int) or initial < 1:
+        raise ValueError(f"initial must be an int >= 1, got {initial!r}")
     if size <= 1:
         yield from src
         return
+    initial = min(initial, size)
+    items, end = iter(src), object()
     buf: List[Any] = []
-    for item in src:
+    for item in items:
+        buf.append(item)
         if len(buf) < size:
-            buf.append(item)
-            continue
-        j = int(torch.randint(size, (1,), generator=generator))
-        buf[j], item = item, buf[j]
-        yield item
+            more = next(items, end)
+            if more is not end:
+                buf.append(more)
+        if len(buf) >= initial:
+            j = int(torch.randint(len(buf), (1,), generator=generator))
+            buf[j], buf[-1] = buf[-1], buf[j]
+            yield buf.pop()
     for j in torch.randperm(len(buf), generator=generator).tolist():
         yield buf[j]
 

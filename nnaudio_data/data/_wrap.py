@@ -16,6 +16,13 @@ NumPy scalars (a Hugging Face dataset in ``"numpy"`` format) come out as Python 
 integer labels collate to an int64 tensor. A Hugging Face ``ClassLabel`` label column gives
 ``ds.classes`` (its names, a label id's name at its position).
 
+Labels as class ids, as ShardedAudioDataset gives them: ``labels="auto"`` finds the class names
+once, at :func:`wrap`, without decoding audio (a Hugging Face label column, torchaudio's
+``get_metadata(i)``, or the items of a plain list), sorts them into ``ds.classes`` and maps each
+item's name to its int id (int64 once collated); ``labels=[names]`` gives the list; the default
+``"raw"`` leaves labels as the source gives them. A name not in the classes is that item's
+``unknown_label`` skip (see :mod:`._labels`, whose maps these are).
+
 Bad items follow the :class:`ErrorPolicy`. An iterable dataset drops them (counted, warned under
 "warn"). A map-style one cannot drop an index, so under "warn" / "skip" ``dataset[i]`` returns
 ``None`` for a bad item (counted, warned under "warn") and :func:`nnaudio_data.collate_audio`
@@ -34,6 +41,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from .._seed import generator
 from ._decode import decode_audio
 from ._errors import ErrorPolicy, SampleError
+from ._labels import LabelMap, label_space, resolve_labels
 from ._samples import ClipSpec, prepare_clip
 
 _KEY_FIELDS = ("key", "__key__", "id")
@@ -80,9 +88,9 @@ class _Prepare:
     """Turns one source item into the sample dict; raises SampleError for a bad item."""
 
     def __init__(self, url: str, sr: int, offset: int, length: Optional[int], mono: bool, crop: str,
-                 seed: int, audio_field: str, label_field: str):
+                 seed: int, audio_field: str, label_field: str, label_map: Optional[LabelMap] = None):
         self.spec = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, silence=None)
-        self.url, self.sr, self.crop = url, sr, crop
+        self.url, self.sr, self.crop, self.label_map = url, sr, crop, label_map
         self.seed, self.audio_field, self.label_field, self.epoch = seed, audio_field, label_field, 0
 
     def _parse(self, item: Any, index: int) -> Tuple[np.ndarray, Any, Any, str, str]:
@@ -107,6 +115,8 @@ class _Prepare:
         if isinstance(rate, torch.Tensor):
             rate = rate.item()
         rate, label = _plain(rate), _plain(label)
+        if self.label_map is not None:
+            label = self.label_map.encode(label, url, key)
         if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
             raise SampleError(url, key, "sample_rate", f"sample rate must be a positive int, got {rate!r}")
         if x.ndim == 1:
@@ -136,7 +146,10 @@ class _Wrapped:
 
     @property
     def classes(self) -> Optional[List[str]]:
-        """The names of a Hugging Face ``ClassLabel`` label column (None for other sources)."""
+        """The class names, a label id's name at its position: those of ``labels=`` when labels
+        are mapped, else a Hugging Face ``ClassLabel`` column's (None for other sources)."""
+        if self.prepare.label_map is not None:
+            return list(self.prepare.label_map.classes)
         features = getattr(self.source, "features", None)
         get = getattr(features, "get", None)
         feature = get(self.prepare.label_field) if get is not None else None
@@ -186,9 +199,37 @@ class WrappedIterableDataset(_Wrapped, IterableDataset):
                 yield out
 
 
+def _source_labels(dataset: Any, label_field: str) -> Optional[List[Any]]:
+    """Every item's label, read without decoding audio; None when the source offers no such way."""
+    if label_field in (getattr(dataset, "column_names", None) or ()):  # a Hugging Face dataset
+        return [_plain(x) for x in dataset[label_field]]
+    if callable(getattr(dataset, "get_metadata", None)) and hasattr(dataset, "__len__"):  # torchaudio
+        return [_plain(dataset.get_metadata(i)[2]) for i in range(len(dataset))]
+    if isinstance(dataset, (list, tuple)):
+        return [_plain(item.get(label_field) if isinstance(item, dict) else
+                       item[2] if isinstance(item, (tuple, list)) and len(item) > 2 else None)
+                for item in dataset]
+    return None
+
+
+def _label_map(dataset: Any, labels: Any, label_field: str) -> Optional[LabelMap]:
+    """The map of ``wrap(labels=...)``: "raw" none, a list of names those, "auto" the sorted names
+    found by :func:`_source_labels` (none when the labels are int ids already)."""
+    if isinstance(labels, str) and labels == "auto":
+        found = _source_labels(dataset, label_field)
+        if found is None:
+            raise ValueError(f"labels='auto' needs the labels without decoding audio, which "
+                             f"{type(dataset).__name__} does not offer (no label column, no "
+                             "get_metadata(i), not a list); pass labels=[class names] or labels='raw'")
+        names, multi = label_space(found)
+        return None if names is None else LabelMap(names, multi)
+    return resolve_labels(labels, None)
+
+
 def wrap(dataset: Any, sr: int, offset: int = 0, length: Optional[int] = None, mono: bool = True,
          crop: str = "start", seed: int = 0, on_error: str = "warn", audio_field: str = "audio",
-         label_field: str = "label", split_workers: Optional[bool] = None, name: Optional[str] = None):
+         label_field: str = "label", split_workers: Optional[bool] = None, name: Optional[str] = None,
+         labels: Any = "raw"):
     """Wrap a dataset of audio items so they come out as ShardedAudioDataset's samples.
 
     Args:
@@ -202,6 +243,9 @@ def wrap(dataset: Any, sr: int, offset: int = 0, length: Optional[int] = None, m
         audio_field (str), label_field (str): dict fields. Defaults "audio", "label".
         split_workers (bool, optional): iterable sources only; see :class:`WrappedIterableDataset`.
         name (str, optional): the ``url`` of samples and errors. Default: the dataset's class name.
+        labels (str | list[str]): "raw" (default) keeps labels as the source gives them; "auto"
+            maps class names to int ids, the names found once here (sorted) and kept in
+            ``ds.classes``; a list of names maps each name to its position in it.
 
     Shape:
         output waveform: (C, length) with C = 1 when ``mono``
@@ -210,9 +254,13 @@ def wrap(dataset: Any, sr: int, offset: int = 0, length: Optional[int] = None, m
         >>> ds = wrap([(torch.ones(2, 800), 8000, 3)], sr=16000, length=2000)
         >>> s = ds[0]; s["waveform"].shape, s["length"], s["label"], s["sr"], len(ds)
         (torch.Size([1, 2000]), 1600, 3, 16000, 1)
+        >>> words = wrap([(torch.ones(800), 8000, "yes"), (torch.ones(800), 8000, "no")], sr=8000,
+        ...              labels="auto")
+        >>> words.classes, words[0]["label"], words[1]["label"]
+        (['no', 'yes'], 1, 0)
     """
     prepare = _Prepare(name or type(dataset).__name__, sr, offset, length, mono, crop, seed, audio_field,
-                       label_field)
+                       label_field, _label_map(dataset, labels, label_field))
     if not isinstance(dataset, IterableDataset) and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
         return WrappedDataset(dataset, prepare, on_error)
     if hasattr(dataset, "__iter__"):

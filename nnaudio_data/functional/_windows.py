@@ -8,6 +8,24 @@ import torch
 
 WindowSpec = Union[str, tuple, float, np.ndarray, torch.Tensor]
 
+# scipy.signal's cosine-sum windows, computed here as scipy computes them (bit for bit), so that
+# building a kernel with a common window does not import scipy.signal (seconds on a busy machine,
+# in every process that builds one). Other windows still come from scipy.
+_COSINE_SUMS = {"hann": (0.5, 0.5), "hamming": (0.54, 1.0 - 0.54), "blackman": (0.42, 0.50, 0.08),
+                "boxcar": (1.0,)}
+
+
+def _cosine_sum(coefficients: tuple, m: int, fftbins: bool) -> np.ndarray:
+    """``scipy.signal.windows.general_cosine`` (periodic when ``fftbins``), float64."""
+    if m <= 1:
+        return np.ones(m)
+    n = m + 1 if fftbins else m
+    fac = np.linspace(-np.pi, np.pi, n)
+    w = np.zeros(n)
+    for k, a in enumerate(coefficients):
+        w += a * np.cos(k * fac)
+    return w[:-1] if fftbins else w
+
 
 def get_window(window: WindowSpec, win_length: int, fftbins: bool = True,
                dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -36,6 +54,8 @@ def get_window(window: WindowSpec, win_length: int, fftbins: bool = True,
                              f"got {tuple(w.shape)}")
         return w.to(dtype)
     name = "boxcar" if window in ("ones", "rectangular", "rect", None) else window
+    if isinstance(name, str) and name in _COSINE_SUMS:
+        return torch.as_tensor(_cosine_sum(_COSINE_SUMS[name], win_length, fftbins), dtype=dtype)
     import scipy.signal  # here, not at import time: scipy.signal costs ~1 s to import
 
     try:
