@@ -1,17 +1,23 @@
 """ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
 over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
 
-Per worker, the stream is: its slices of the epoch's shard order (:mod:`.split`) -> tar samples
-(:mod:`.tario`, skipping unowned and already consumed samples unread) -> optional shuffle buffer ->
-items (:mod:`.samples`) -> optional length buckets -> equal-count cut or top-up -> tags
-(:mod:`.progress`).
+Each pass walks one epoch plan (:mod:`.split`: who reads what and each rank's target; :mod:`.plan`:
+its identity, checked against a state and across ranks). Per worker, the stream is: its part of
+the plan (:mod:`.split`) -> tar samples (:mod:`.tario`, skipping unowned and already consumed
+samples unread) -> optional shuffle buffer -> items (:mod:`.samples`) -> optional length buckets
+-> equal-count cut or top-up -> tags (:mod:`.progress`).
+
+One rule for passes: a pass reads the epoch of the last ``set_epoch`` (0 before any), whatever
+the loader (no workers, workers, persistent workers: the epoch travels in shared memory); a pass
+resumes a loaded state once, the first pass after ``load_state_dict``.
 """
 from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from ._errors import EmptyEpochError, ErrorPolicy, SampleError
@@ -26,7 +32,8 @@ from ._index import default_index_url, read_index_doc, sizes_for
 from ._shards import count_samples, expand_urls
 from ._sources import PipeStream, local_path, open_shard
 from .._seed import generator
-from ._split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
+from ._plan import check_state, group_world, identity, verify_ranks
+from ._split import Slice, dealer, epoch_order, equal_targets, equalise, owned, plan, rank_world, worker_id
 from ._tario import open_tar, tar_samples
 
 REMAINDERS = ("drop", "wrap")
@@ -126,9 +133,15 @@ class ShardedAudioDataset(IterableDataset):
         self.label_map: Optional[LabelMap] = None
         self.sizes = self._load_sizes(index, count, labels)
         self._ensure_sizes()
-        self.epoch, self._passes = 0, 0
+        # [epoch, whether ds.track runs the pass, chunk]: in shared memory, so that every worker
+        # (persistent ones too) reads the main process's values at the start of each pass
+        self._cell = torch.zeros(3, dtype=torch.int64).share_memory_()
+        self._cell[2] = 1
         self._inbox = Inbox()  # where the counts arrive: see .progress
-        self._consumed, self._consumed_epoch = Consumed(), 0
+        self._record = Consumed()  # what the current pass consumed: what state_dict saves
+        self._record_epoch = 0
+        self._resume: Optional[Consumed] = None  # loaded, not yet taken by a pass
+        self._handoff: Optional[Consumed] = None  # taken by the pass ds.track is starting
         self._workers_seen: Optional[int] = None
 
     def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
@@ -167,16 +180,37 @@ class ShardedAudioDataset(IterableDataset):
         return self._inbox.total()
 
     # -- epochs, ranks, lengths -------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return int(self._cell[0])
+
     def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` for the next pass: shard order, shuffle buffer and crops derive from
-        (seed, epoch). Without calls, each pass over the same object advances by one (as with
-        ``persistent_workers=True``); call it every epoch otherwise, as for DistributedSampler."""
-        if epoch != self._consumed_epoch:
-            self._consumed, self._consumed_epoch = Consumed(), epoch
-        self.epoch, self._passes = int(epoch), 0
-        self._inbox.total()  # read the ended passes' totals now and then, so the pipe never fills
+        """Use ``epoch`` for the next passes: shard order, shuffle buffer and crops derive from
+        (seed, epoch). Every pass reads the epoch last set (0 before any call), under any loader
+        setting; call it every epoch, as for DistributedSampler. Under a process group, the ranks
+        check here that they share the epoch's plan (see :mod:`.plan`)."""
+        self._cell[0] = int(epoch)
+        if epoch != self._record_epoch:  # a record (and a loaded state) belongs to one epoch
+            self._record, self._record_epoch, self._resume = Consumed(), int(epoch), None
+        self._inbox.total()  # read the ended passes' counts now and then, so the pipe never fills
         self._world()  # the process group may have been initialised after construction
         self._ensure_sizes()
+        self._verify()
+
+    def _identity(self, world: int) -> Dict[str, Any]:
+        return identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder)
+
+    def _verify(self, batch_size: Optional[int] = None, drop_last: bool = False) -> None:
+        """Once per epoch, before the first batch: every rank must hold the same plan (and, under
+        equal batches with the loader known, the same batch count)."""
+        rank, world = self._world()
+        if not _in_main() or group_world() != world:
+            return
+        mine = {**self._identity(world), "epoch": self.epoch}
+        if batch_size and self._equal(world):
+            total = equal_targets(self._rank_totals(self.epoch, world), 1, self.remainder)[0]
+            mine["batches"] = total // batch_size if drop_last else -(-total // batch_size)
+        verify_ranks(mine, world)
 
     def _world(self) -> Tuple[int, int]:
         """(rank, world size), asked of torch.distributed in the main process only: a worker
@@ -212,51 +246,71 @@ class ShardedAudioDataset(IterableDataset):
         rank, world = self._world()
         totals = self._rank_totals(self.epoch, world)
         total = equal_targets(totals, 1, self.remainder)[0] if self._equal(world) else totals[rank]
-        return total - sum(self._consumed.per_worker.values())
+        return total - (sum(self._resume.per_worker.values()) if self._resume is not None else 0)
 
     # -- the stream ---------------------------------------------------------------------------------
+    def _take_pass(self) -> Tuple[int, bool, int, Optional[Consumed]]:
+        """(epoch, tracked, chunk, resume) of the pass starting here. A resume is taken once: in
+        the main process the one pending (or handed off by ``track``); in a worker the one
+        ``track`` handed off when it started this pass's workers (a persistent worker's later
+        passes resume nothing)."""
+        epoch, tracked, chunk = (int(v) for v in self._cell.tolist())
+        resume, self._handoff = self._handoff, None
+        if _in_main():
+            resume, self._resume = resume or self._resume, None
+        elif resume is None and self._resume is not None:
+            raise ValueError("a loaded state resumes through ds.track(loader) (or StatefulDataLoader): "
+                             "a plain loop over DataLoader workers cannot take it once")
+        return epoch, bool(tracked), max(1, chunk), resume
+
     def __iter__(self) -> Iterator[Dict[str, Any]]:
-        epoch = self.epoch + self._passes
-        self._passes += 1
+        epoch, tracked, chunk, resume = self._take_pass()
         rank, world = self._world()
         if _in_main():
             self._ensure_sizes()
         w, workers = worker_id()
-        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
-        equal = self._equal(world)
-        slices = plan(len(self.urls), order, world, workers, self.sizes, mix=equal)[(rank, w)]
-        if epoch != self._consumed_epoch:  # a record belongs to one epoch
-            self._consumed, self._consumed_epoch = Consumed(), epoch
-        skip = self._consumed
+        n, equal = len(self.urls), self._equal(world)
+        order = epoch_order(n, self.seed, epoch, bool(self.shuffle))
+        share = plan(n, order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+        done = resume if resume is not None else Consumed()
+        self._record, self._record_epoch = (Consumed(done.scope) if resume is None else resume), epoch
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
-        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+
+        def fresh(shard: int) -> Callable[[int], bool]:
+            return lambda i: (self.urls[shard], i) not in done
         if not equal:
-            items = self._items(slices, policy, skip, epoch, rank, w, checked=False)
+            slices = plan(n, order, world, workers, self.sizes)[(rank, w)]
+            keep = {s.shard: _sliced(s, fresh(s.shard)) for s in slices}
+            items = self._items(slices, keep, policy, epoch, rank, w, checked=False)
             items = self._not_empty(items, share, epoch, rank, w)
-            return self._tag(items, policy.stats, w, epoch)
-        total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
+            return self._tag(items, policy.stats, w, epoch, tracked)
+        sizes = self._known_sizes()
+        total = equal_targets(self._rank_totals(epoch, world), 1, self.remainder)[0]
         if total == 0:
             raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips "
                                   f"(remainder={self.remainder!r}, clips per rank "
-                                  f"{self._rank_totals(epoch, world)}, shards {self._names(range(len(self.urls)))})")
-        done = sum(skip.per_worker.values())
-        if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
-            owned = _deal_rest(share, self._known_sizes(), self.urls, skip, workers, w)
-            items = self._items(share, policy, skip, epoch, rank, w, owned)
-            target, expected = len(range(w, total - done, workers)), sum(map(len, owned.values()))
-        else:  # a fresh epoch, or a worker's own record (StatefulDataLoader restores one per worker)
-            if done and self._workers_seen not in (None, workers):
+                                  f"{self._rank_totals(epoch, world)}, shards {self._names(range(n))})")
+        taken = sum(done.per_worker.values())
+        if done.scope == "worker" and taken:  # StatefulDataLoader: this worker's own part, less its record
+            if done.workers not in (None, workers):
                 raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
-                                 f"as the saved state ({self._workers_seen}), got {workers}")
-            items = self._items(slices, policy, skip, epoch, rank, w)
-            target = len(range(w, total, workers)) - skip.per_worker[w]
-            expected = sum(s.size(self._known_sizes()) for s in slices) - _n_skipped(slices, skip, self.urls)
+                                 f"as the saved state ({done.workers}), got {workers}")
+            keep = {k: _both(f, fresh(k)) for k, f in dealer(share, sizes, workers, w, chunk).items()}
+            target = owned(total, workers, w, chunk) - done.per_worker[w]
+            expected = owned(_size(share, sizes), workers, w, chunk) - _n_done(share, sizes, self.urls, done)
+        else:  # a fresh epoch, or the rest of a rank's epoch dealt to this pass's workers
+            undone = None if not taken else (lambda k, i: (self.urls[k], i) in done)
+            keep = dealer(share, sizes, workers, w, chunk, undone)
+            target = owned(total - taken, workers, w, chunk)
+            left = _size(share, sizes) - _n_done(share, sizes, self.urls, done)
+            expected = owned(left, workers, w, chunk)
         again = ErrorPolicy("skip")
+        items = self._items(share, keep, policy, epoch, rank, w)
         items = equalise(items, target, expected, policy.stats,
-                         lambda: self._items(share, again, Consumed(), epoch, rank, w),
+                         lambda: self._items(share, {s.shard: _sliced(s) for s in share}, again, epoch, rank, w),
                          lambda: self._empty_error(share, again, epoch, rank))
-        return self._tag(items, policy.stats, w, epoch)
+        return self._tag(items, policy.stats, w, epoch, tracked)
 
     def _not_empty(self, items: Iterable[Dict[str, Any]], share: List[Slice], epoch: int, rank: int,
                    w: int) -> Iterator[Dict[str, Any]]:
@@ -269,7 +323,7 @@ class ShardedAudioDataset(IterableDataset):
             yield item
         if n == 0:
             scan = ErrorPolicy("skip")
-            for _ in self._items(share, scan, Consumed(), epoch, rank, w, checked=False):
+            for _ in self._items(share, {s.shard: _sliced(s) for s in share}, scan, epoch, rank, w, checked=False):
                 return
             raise self._empty_error(share, scan, epoch, rank)
 
@@ -283,10 +337,9 @@ class ShardedAudioDataset(IterableDataset):
                                f"{len(set(shards))} shard(s) ({self._names(shards) or 'none'}) holds a valid "
                                f"clip; skipped: {dict(scan.stats.skipped) or 'nothing'}")
 
-    def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
-               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
-               checked: bool = True) -> Iterator[Dict[str, Any]]:
-        raw = self._raw(slices, policy, skip, owned, checked, (w, worker_id()[1]))
+    def _items(self, slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
+               epoch: int, rank: int, w: int, checked: bool = True) -> Iterator[Dict[str, Any]]:
+        raw = self._raw(slices, keep, policy, checked)
         if self.shuffle is not True and self.shuffle > 1:
             raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, "shuffle"))
         items = map_labels(make_items(raw, self.spec, policy, self.seed, epoch), self.label_map, policy)
@@ -294,67 +347,50 @@ class ShardedAudioDataset(IterableDataset):
             items = bucket_by_length(items, self.bucket)
         return items
 
-    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
-             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True,
-             deal: Tuple[int, int] = (0, 1)) -> Iterator[Dict[str, Any]]:
-        """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
-        only those indices of each slice's shard. With ``checked``, shards are held to their sizes
-        (equal batches plan with them): a stale index is counted, never silent loss."""
+    def _raw(self, slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
+             checked: bool = True) -> Iterator[Dict[str, Any]]:
+        """Raw samples ``keep[shard](i)`` wants of the shards of ``slices``. With ``checked``,
+        shards are held to their sizes (equal batches plan with them): a stale index is counted,
+        never silent loss. An error of a whole shard is reported by the owner of its sample 0."""
         for s in slices:
-            url = self.urls[s.shard]
-            if owned is not None:  # resuming: the indices dealt to this worker, and its turn of
-                # the samples past the index that the rank's slice holds (counted as stale there)
-                def keep_owned(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
-                    past = self.sizes is not None and i >= self.sizes[s.shard] and i % s.step == s.start
-                    return i in mine or (past and (i // s.step) % deal[1] == deal[0])
-                keep: Callable[[int], bool] = keep_owned
-            else:
-                def keep_sliced(i: int, s: Slice = s, url: str = url) -> bool:
-                    return i % s.step == s.start and (url, i) not in skip
-                keep = keep_sliced
-
+            url, mine = self.urls[s.shard], keep[s.shard]
             try:
                 f = open_shard(url, self.retry, self.storage_options)
             except SampleError as e:
-                # readers sharing a shard: the owner of sample 0 reports it
-                if s.start == 0 and (owned is None or keep(0)):
+                if mine(0):
                     policy.handle(e)
                 continue
             size = self.sizes[s.shard] if checked and self.sizes is not None else None
             try:
-                for sample in tar_samples(open_tar(f, url), url, policy, keep, READ_EXTENSIONS, size,
-                                          AUDIO_SET):
+                for sample in tar_samples(open_tar(f, url), url, policy, mine, READ_EXTENSIONS, size, AUDIO_SET):
                     sample["__shard__"] = s.shard
                     yield sample
                 if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status
-                    try:
-                        _drain(f)
-                    except SampleError as e:
-                        if keep(0) or (owned is None and s.start == 0):
-                            policy.handle(e)
+                    _drain(f)
+            except SampleError as e:
+                if mine(0):
+                    policy.handle(e)
             finally:
                 try:
                     f.close()  # a pipe: checks the command's exit status
                 except SampleError as e:
-                    if keep(0) or (owned is None and s.start == 0):
+                    if mine(0):
                         policy.handle(e)
 
-    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
-             epoch: int) -> Iterator[Dict[str, Any]]:
+    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int, epoch: int,
+             tracked: bool) -> Iterator[Dict[str, Any]]:
         """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
         item is held back until the next is made, so its tag also carries the rejections that
-        follow it. In a worker, the pass's total goes through the mailbox at its end; in the main
-        process, counts go straight to the inbox (see :mod:`.progress`)."""
+        follow it. Where the counts go follows the pass (tracked or not: see :mod:`.progress`)."""
         in_main, sent, held = _in_main(), LoaderStats(), None
-        stream = None if in_main else int.from_bytes(os.urandom(8), "little")  # this worker pass
+        stream = int.from_bytes(os.urandom(8), "little")  # this pass of this worker
         for seq, item in enumerate(itertools.chain(items, [None])):
             if held is not None:
                 held["info"].delta = stats.since(sent)
-                if in_main and held["info"].delta is not None:  # the inbox is here: no hand-over
-                    self._inbox.stats.merge(held["info"].delta)
-                    held["info"].delta = None
-                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
-                    self._consumed.add((held["info"],))
+                if not (in_main and tracked):  # else ds.track records it as it hands it out
+                    self._record.add((held["info"],))
+                if in_main and not tracked:  # no hand-over will come: count it as it is made
+                    self._inbox.receive(held["info"])
                 yield held
             if item is not None:
                 repeat = item.pop("__repeat__", False)
@@ -364,15 +400,15 @@ class ShardedAudioDataset(IterableDataset):
                 item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
                                           source=self._inbox.token, stream=stream, seq=seq)
             held = item
-        if stream is not None:
-            self._inbox.mailbox.post((stream, stats))
-        else:
+        if in_main:  # what no tag carried (a pass that delivered nothing)
             self._inbox.stats.merge(stats.minus(sent))
+        else:
+            self._inbox.mailbox.post((stream, stats.minus(sent) if tracked else stats, not tracked))
 
     # -- resume -------------------------------------------------------------------------------------
     def track(self, batches: Iterable[Any]) -> "Tracked":
         """Yield ``batches`` (a DataLoader over this dataset), recording each one as consumed when it
-        is handed out; :meth:`state_dict` saves that record.
+        is handed out; :meth:`state_dict` saves that record, and ``stats`` count those batches.
 
         ``track`` must be the outermost wrapper, the one whose batches the training loop takes:
         ``ds.track(nd.DeviceLoader(loader))``. A wrapper outside it that reads ahead would have
@@ -380,31 +416,31 @@ class ShardedAudioDataset(IterableDataset):
         raises TypeError."""
         return Tracked(self, batches)
 
-    def _record(self, batch: Any) -> None:
-        hand_over(batch)  # the counts its tags carry, once (see .progress)
-        tags = tags_of(batch)
-        epoch = tags[0].epoch if tags else None
-        if epoch is not None and epoch != self._consumed_epoch:  # e.g. persistent workers moved on
-            self._consumed, self._consumed_epoch = Consumed(), epoch
-        self._consumed.add(tags)
-
     def state_dict(self) -> Dict[str, Any]:
-        """Epoch and consumed samples, to resume mid-epoch: in the main process, what
-        :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
+        """The epoch plan's identity, its epoch and what the current pass consumed (delivered
+        samples and the rejections counted with them), to resume mid-epoch: in the main process,
+        what :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
         there), what that worker has yielded."""
         scope = "rank" if _in_main() else "worker"
-        return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
-                "workers": self._workers_seen, "scope": scope, "consumed": self._consumed.state()}
+        return {"format": STATE_FORMAT, "epoch": self._record_epoch, "seed": self.seed,
+                "plan": self._identity(self._world()[1]), "workers": self._workers_seen, "scope": scope,
+                "consumed": self._record.state()}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Resume: the next pass is ``state["epoch"]`` without the samples consumed before."""
+        """Resume: the next pass is ``state["epoch"]`` without the samples consumed before. The
+        state must come from the same plan (shards, sizes, seed, shuffle, world size)."""
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise ValueError(f"state must be a dict with format {STATE_FORMAT!r} from state_dict()")
         if state["seed"] != self.seed:
             raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={self.seed}")
-        self.set_epoch(int(state["epoch"]))
-        self._consumed, self._workers_seen = Consumed.from_state(state["consumed"]), state["workers"]
-        self._consumed.scope = state.get("scope", "worker")
+        check_state(self._identity(self._world()[1]), state.get("plan"))
+        resume = Consumed.from_state(state["consumed"])
+        resume.scope, resume.epoch, resume.workers = state.get("scope", "worker"), int(state["epoch"]), state["workers"]
+        if _in_main():
+            self.set_epoch(resume.epoch)
+            self._resume, self._record, self._record_epoch = resume, resume, resume.epoch
+        else:  # StatefulDataLoader restores each worker's own state in that worker
+            self._handoff = resume
 
     def __repr__(self) -> str:
         args = [f"{len(self.urls)} shards", self.spec.arguments()]
@@ -417,7 +453,11 @@ class ShardedAudioDataset(IterableDataset):
 
 class Tracked:
     """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
-    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's."""
+    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's.
+
+    Starting a pass, it checks the plan across ranks (with the loader's batch count), hands a
+    loaded state to this pass (once), and tells the pass's workers, through the dataset's shared
+    cell, that the pass is tracked and that equal batches deal whole batches to workers."""
 
     records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
 
@@ -425,10 +465,22 @@ class Tracked:
         self.dataset, self.batches = dataset, batches
 
     def __iter__(self) -> Iterator[Any]:
-        self.dataset._workers_seen = getattr(self.batches, "num_workers", None) or 1
-        for batch in self.batches:
-            self.dataset._record(batch)
-            yield batch
+        ds = self.dataset
+        ds._workers_seen = getattr(self.batches, "num_workers", None) or 1
+        size = getattr(self.batches, "batch_size", None)
+        ds._verify(size, bool(getattr(self.batches, "drop_last", False)))
+        resume, ds._resume = ds._resume, None
+        ds._handoff, ds._record_epoch = resume, resume.epoch if resume is not None else ds.epoch
+        ds._record = resume if resume is not None else Consumed()
+        ds._cell[1], ds._cell[2] = 1, size if isinstance(size, int) and size > 0 else 1
+        try:
+            for k, batch in enumerate(self.batches):
+                ds._handoff = None  # the pass has started: its workers hold the resume now
+                hand_over(batch)  # the counts its tags carry, once (see .progress)
+                ds._record.add(tags_of(batch))
+                yield batch
+        finally:
+            ds._cell[1], ds._handoff = 0, None
 
     def __len__(self) -> int:
         return len(self.batches)  # type: ignore[arg-type]
@@ -439,28 +491,23 @@ class Tracked:
         return getattr(self.batches, name)
 
 
-def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: Consumed, workers: int,
-               w: int) -> Dict[int, Set[int]]:
-    """The samples worker ``w`` of ``workers`` reads when resuming: the rank's stream (``share``,
-    in order) less the consumed samples, dealt to the workers in turn, as :func:`interleave` deals
-    a fresh stream. Each worker's count then depends only on what is left, whatever the worker
-    count of the run that was saved."""
-    out: Dict[int, Set[int]] = {}
-    pos = 0
-    for s in share:
-        done = skip.indices.get(urls[s.shard], ())
-        mine = out.setdefault(s.shard, set())
-        for i in range(s.start, sizes[s.shard], s.step):
-            if i in done:
-                continue
-            if pos % workers == w:
-                mine.add(i)
-            pos += 1
-    return out
+def _sliced(s: Slice, also: Optional[Callable[[int], bool]] = None) -> Callable[[int], bool]:
+    """``keep(i)`` for the samples of slice ``s`` (that ``also`` keeps)."""
+    return lambda i: i % s.step == s.start and (also is None or also(i))
 
 
-def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
-    return sum(1 for s in slices for i in skip.indices.get(urls[s.shard], ()) if i % s.step == s.start)
+def _both(a: Callable[[int], bool], b: Callable[[int], bool]) -> Callable[[int], bool]:
+    return lambda i: a(i) and b(i)
+
+
+def _size(share: List[Slice], sizes: Sequence[int]) -> int:
+    return sum(s.size(sizes) for s in share)
+
+
+def _n_done(share: List[Slice], sizes: Sequence[int], urls: List[str], done: Consumed) -> int:
+    """Samples of ``share`` (within the planned sizes) that ``done`` holds."""
+    return sum(1 for s in share for i in done.indices.get(urls[s.shard], ()) if i < sizes[s.shard]
+               and i % s.step == s.start)
 
 
 def _drain(f: Any, limit: int = 1 << 20) -> None:

@@ -7,30 +7,28 @@ a top-up repeat, and ``delta``: the counts (delivered, skipped by reason, droppe
 its worker pass gathered since the previous tag. A tag is a ``str`` (``"shard.tar#12"``), so
 ``default_collate`` keeps it as is in a list; unpickling one only rebuilds it.
 
-The counts are delivered explicitly, never as a side effect of unpickling:
+The counts reach the inbox by one rule, **a pass counts what its loop consumed**:
 
-- **Hand-over.** :func:`hand_over` (called by ``ds.track(loader)`` and ``nd.DeviceLoader`` as they
-  hand each batch to the training loop) looks up the :class:`Inbox` that a tag names (its
-  ``source``, a :class:`nnaudio_data._registry.Token`) and merges the tag's delta into it. Each tag
-  has an identity, (``stream``, ``seq``): its worker pass and its place in that pass, and an inbox
-  merges each identity once. So a batch unpickled twice, or handed over twice
-  (``ds.track(nd.DeviceLoader(loader))``), counts once.
-- **End of a pass.** A worker pass that runs to its end posts its total through the inbox's
-  :class:`Mailbox` (a pipe, read when ``ds.stats`` is read). The inbox then counts that pass's
-  total, less what hand-over already merged of it, and ignores later hand-overs of that pass. So a
-  plain ``for batch in loader`` loop, with no hand-over at all, ends with complete stats, and a
-  worker that delivers nothing still reports its skips.
-- **In the owning process** (``num_workers=0``), tags are made where the inbox lives: their counts
-  are merged as they are made, and the tags travel without a delta.
+- **A tracked pass** (``ds.track(loader)`` started it) counts the tags of the batches handed to
+  the training loop: :func:`hand_over` (called by ``ds.track`` and ``nd.DeviceLoader`` as they hand
+  each batch out) looks up the :class:`Inbox` that a tag names (its ``source``, a
+  :class:`nnaudio_data._registry.Token`) and merges the tag's delta, once per tag identity
+  (``stream``, ``seq``: its pass and its place in it), so a batch unpickled or handed over twice
+  counts once, and a batch a loader prefetched but nobody took counts nothing. The counts that no
+  tag carries (those of a worker that delivered nothing) come at the pass's end through the
+  inbox's :class:`Mailbox` (a pipe, read when ``ds.stats`` is read).
+- **An untracked pass** (a plain ``for batch in loader``) has no hand-over: in the main process
+  (``num_workers=0``) its tags are merged as they are made; a worker pass posts its total through
+  the mailbox when it ends. A pass of a plain loop broken off mid-way therefore counts nothing of
+  its workers' batches (``nd.DeviceLoader`` alone hands over what it took, and the end total is
+  then not taken twice).
 
-Hence: a batch of a pass that ended counts once, handed over or not; a batch of a pass cut short
-(the loop broke, the loader was dropped) counts if and when it was handed over, and a batch never
-handed over contributes nothing. A batch forwarded to another process carries its tags inertly:
-the token resolves only in the process that made the dataset, so elsewhere :func:`hand_over`
-merges nothing, and the same batch handed over later in the owning process still counts once.
+A batch forwarded to another process carries its tags inertly: the token resolves only in the
+process that made the dataset, so elsewhere :func:`hand_over` merges nothing.
 
 ``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed
-(:class:`Consumed`): that is what ``state_dict`` saves.
+(:class:`Consumed`: the delivered samples and the rejections counted with them): that is what
+``state_dict`` saves, with the identity of the epoch plan (:mod:`.plan`).
 """
 from __future__ import annotations
 
@@ -38,13 +36,13 @@ import multiprocessing
 import multiprocessing.context
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from .. import _registry
 from ._errors import SkipStats
 
-_Record = Tuple[int, "LoaderStats"]  # (stream, total of that worker pass)
+_Record = Tuple[int, "LoaderStats", bool]  # (stream, counts, whether they are the pass's total)
 
 
 @dataclass
@@ -59,11 +57,14 @@ class LoaderStats(SkipStats):
 
     repeated: int = 0
     dropped: int = 0
+    # (url, index) of the rejected samples these counts include: a resume does not read them again
+    rejected: List[Tuple[str, int]] = field(default_factory=list, repr=False, compare=False)
 
     def merge(self, other: SkipStats) -> "LoaderStats":
         super().merge(other)
         self.repeated += getattr(other, "repeated", 0)
         self.dropped += getattr(other, "dropped", 0)
+        self.rejected += getattr(other, "rejected", [])
         return self
 
     def as_dict(self) -> Dict[str, object]:
@@ -72,7 +73,8 @@ class LoaderStats(SkipStats):
     def minus(self, other: "LoaderStats") -> "LoaderStats":
         """The counts of ``self`` that ``other`` (an earlier state of the same counts) lacks."""
         return LoaderStats(self.delivered - other.delivered, self.skipped - other.skipped,
-                           self.repeated - other.repeated, self.dropped - other.dropped)
+                           self.repeated - other.repeated, self.dropped - other.dropped,
+                           self.rejected[len(other.rejected):])
 
     def since(self, sent: "LoaderStats") -> Optional["LoaderStats"]:
         """The counts gathered since ``sent`` was last brought up to date (None when nothing is
@@ -166,11 +168,14 @@ class Inbox:
             self.stats.merge(tag.delta)
 
     def total(self) -> LoaderStats:
-        """The counts so far, with the totals of the worker passes that ended."""
-        for stream, total in self.mailbox.receive():
+        """The counts so far, with what the worker passes that ended posted: a tracked pass the
+        counts no tag carried, an untracked one its total (less what hand-over merged of it)."""
+        for stream, counts, is_total in self.mailbox.receive():
             p = self._passes.setdefault(stream, _Pass())
-            if not p.ended:
-                self.stats.merge(total.minus(p.merged))
+            if not is_total:
+                self.stats.merge(counts)
+            elif not p.ended:
+                self.stats.merge(counts.minus(p.merged))
                 p.ended, p.merged, p.above = True, LoaderStats(), set()
         return self.stats
 
@@ -252,12 +257,16 @@ class Consumed:
         self.indices: Dict[str, Set[int]] = {}
         self.per_worker: Counter = Counter()
         self.scope = scope
+        self.epoch = 0
+        self.workers: Optional[int] = None  # the num_workers of the run that saved it
 
     def add(self, tags: Iterable[Provenance]) -> None:
         for t in tags:
             if not t.repeat:
                 self.indices.setdefault(t.url, set()).add(t.index)
             self.per_worker[t.worker] += 1
+            for url, index in (t.delta.rejected if t.delta is not None else ()):
+                self.indices.setdefault(url, set()).add(index)
 
     def __contains__(self, item: Tuple[str, int]) -> bool:
         url, index = item

@@ -11,7 +11,7 @@ lands in exactly one part.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, overload
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, overload
 
 import torch
 
@@ -150,6 +150,65 @@ def interleave(slices: Sequence[Slice], workers: int, sizes: Sequence[int]) -> L
             out[w].append(Slice(s.shard, s.step * workers, s.start + s.step * ((w - pos) % workers)))
         pos += s.size(sizes)
     return out
+
+
+def owned(n: int, workers: int, w: int, chunk: int = 1) -> int:
+    """How many of stream positions ``0 .. n-1`` worker ``w`` of ``workers`` owns when positions
+    are dealt in chunks of ``chunk``: positions ``p`` with ``(p // chunk) % workers == w``.
+
+    Example:
+        >>> [owned(20, 2, w, 8) for w in range(2)], [owned(20, 1, 0, 8)]
+        ([12, 8], [20])
+    """
+    full, rest = divmod(n, chunk * workers)
+    return full * chunk + min(chunk, max(0, rest - w * chunk))
+
+
+def dealer(share: Sequence[Slice], sizes: Sequence[int], workers: int, w: int, chunk: int = 1,
+           done: Optional[Callable[[int, int], bool]] = None) -> Dict[int, Callable[[int], bool]]:
+    """Worker ``w``'s samples of a rank's ``share`` under equal batches: the share's samples taken
+    as one stream in order (less those ``done(shard, i)`` says a resumed epoch consumed), dealt to
+    the workers in chunks of ``chunk`` positions, as :func:`owned` counts them. With ``chunk`` the
+    batch size, every worker but one yields whole batches, so a rank yields the same batches
+    whatever its worker count. Samples past a shard's size (a stale index, rejected unread) go to
+    the worker of their turn. Returns shard -> ``keep(i)``.
+
+    Example:
+        >>> keep = dealer([Slice(0), Slice(1)], [3, 2], 2, 1, chunk=2)
+        >>> [i for i in range(3) if keep[0](i)], [i for i in range(2) if keep[1](i)]
+        ([2], [0])
+    """
+    out: Dict[int, Callable[[int], bool]] = {}
+    pos = 0
+    for s in share:
+        n = sizes[s.shard]
+        keep: Callable[[int], bool]
+        if done is None:
+            def dealt(i: int, s: Slice = s, base: int = pos, n: int = n) -> bool:
+                if i % s.step != s.start:
+                    return False
+                turn = base + (i - s.start) // s.step if i < n else (i - s.start) // s.step * chunk
+                return (turn // chunk) % workers == w
+            keep = dealt
+            pos += s.size(sizes)
+        else:  # a resume: deal what is left, position by position
+            mine = set()
+            for i in range(s.start, n, s.step):
+                if not done(s.shard, i):
+                    if (pos // chunk) % workers == w:
+                        mine.add(i)
+                    pos += 1
+            def left(i: int, s: Slice = s, mine: Set[int] = mine, n: int = n) -> bool:
+                past = i >= n and i % s.step == s.start and ((i - s.start) // s.step) % workers == w
+                return i in mine or past
+            keep = left
+        out[s.shard] = _chain(out.get(s.shard), keep)
+    return out
+
+
+def _chain(first: Optional[Callable[[int], bool]], then: Callable[[int], bool]) -> Callable[[int], bool]:
+    """A shard can appear in a rank's share once per slice: keep what either slice keeps."""
+    return then if first is None else (lambda i: first(i) or then(i))
 
 
 def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[int, List[int]]:

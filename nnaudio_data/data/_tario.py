@@ -130,8 +130,8 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str], bool]) -> Iterator
             size, kind = _octal(head[124:136]), head[156:157]
         except ValueError:
             ok = False
-        if not ok:
-            raise SampleError(url, None, "bad_tar", "not a tar header (checksum mismatch)")
+        if not ok:  # what came before is whole: the break is between members
+            raise TruncatedAtBoundary(url, None, "bad_tar", "not a tar header (checksum mismatch)")
         name = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
         if head[257:262] == b"ustar" and head[345] != 0:
             name = head[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") + "/" + name
@@ -255,20 +255,22 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             reason = "truncated" if isinstance(e, EOFError) else "bad_tar"
             e = SampleError(url, _key(cur), reason, f"{type(e).__name__}: {e}")
         has_audio = audio is None or any(x.rsplit(".", 1)[-1] in audio for x in cur_exts)
-        if isinstance(e, TruncatedAtBoundary) and cur and has_audio:
-            # between members, after a sample with its audio: it is complete; the next is lost
-            if pending is not None:
-                yield from _finish(pending, policy)
-            if keep(index + 1):
-                policy.handle(SampleError(url, None, e.reason, e.detail))
-            return
-        # The sample being read may be incomplete: it is lost, the one before it is complete.
-        # Readers sharing the shard all meet the error; the owner of that sample reports it (the
-        # owner of sample 0 if none began).
-        if pending is not None and pending is not cur:
+        whole = isinstance(e, TruncatedAtBoundary) and cur and has_audio
+        if pending is not None and (whole or pending is not cur):  # complete before the break
             yield from _finish(pending, policy)
-        if (wanted if cur else keep(0)):
-            policy.handle(SampleError(url, _key(cur), e.reason, e.detail))
+        # Lost: the sample after a whole one, or the one being read (sample 0 if none began).
+        # Readers sharing the shard all meet the error; the owner of that sample reports it.
+        lost = index + 1 if whole else max(index, 0)
+        if keep(lost):
+            err = SampleError(url, None if whole else _key(cur), e.reason, e.detail)
+            err.index = lost
+            policy.handle(err)
+        for i in range(lost + 1, size or 0):  # promised by the index, past the break
+            if keep(i):
+                err = SampleError(url, None, "truncated", f"sample {i} of the {size} the index promises "
+                                  f"lies past a break in the shard ({e.reason})")
+                err.index = i
+                policy.handle(err)
         return
     if pending is not None:
         yield from _finish(pending, policy)
@@ -286,12 +288,15 @@ def _key(sample: Dict[str, object]) -> Optional[str]:
 
 
 def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str, object]]:
+    err = None
     if "__stale__" in sample:
-        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "stale_index",
-                                  f"the index says {sample['__stale__']} samples, the shard holds more"))
+        err = SampleError(str(sample["__url__"]), str(sample["__key__"]), "stale_index",
+                          f"the index says {sample['__stale__']} samples, the shard holds more")
+    elif sample.pop("__dup__", False):
+        err = SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
+                          "key already seen earlier in this shard")
+    if err is None:
+        yield sample
         return
-    if sample.pop("__dup__", False):
-        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
-                                  "key already seen earlier in this shard"))
-        return
-    yield sample
+    err.index = cast(int, sample["__index__"])
+    policy.handle(err)
