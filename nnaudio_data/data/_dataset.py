@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -133,15 +133,16 @@ class ShardedAudioDataset(IterableDataset):
         self.label_map: Optional[LabelMap] = None
         self.sizes = self._load_sizes(index, count, labels)
         self._ensure_sizes()
-        # [epoch, whether ds.track runs the pass, chunk]: in shared memory, so that every worker
-        # (persistent ones too) reads the main process's values at the start of each pass
-        self._cell = torch.zeros(3, dtype=torch.int64).share_memory_()
-        self._cell[2] = 1
+        # the epoch, in shared memory: every worker (persistent ones too) reads the main
+        # process's value at the start of each pass
+        self._cell = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._inbox = Inbox()  # where the counts arrive: see .progress
         self._record = Consumed()  # what the current pass consumed: what state_dict saves
         self._record_epoch = 0
         self._resume: Optional[Consumed] = None  # loaded, not yet taken by a pass
-        self._handoff: Optional[Consumed] = None  # taken by the pass ds.track is starting
+        self._handoff: Optional[PassStart] = None  # for the pass ds.track is starting
+        self._mode = PassStart(None, False, 1)  # tracked and chunk of this copy's passes
+        self._mode_pid = os.getpid()  # the process that set it (a worker's copy sets its own)
         self._workers_seen: Optional[int] = None
 
     def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
@@ -254,11 +255,14 @@ class ShardedAudioDataset(IterableDataset):
         the main process the one pending (or handed off by ``track``); in a worker the one
         ``track`` handed off when it started this pass's workers (a persistent worker's later
         passes resume nothing)."""
-        epoch, tracked, chunk = (int(v) for v in self._cell.tolist())
-        resume, self._handoff = self._handoff, None
-        if _in_main():
-            resume, self._resume = resume or self._resume, None
-        elif resume is None and self._resume is not None:
+        start, self._handoff = self._handoff, None
+        if start is not None or _in_main() or self._mode_pid != os.getpid():  # a persistent
+            self._mode, self._mode_pid = start or PassStart(None, False, 1), os.getpid()  # worker keeps it
+        epoch, resume = int(self._cell[0]), None if start is None else start.resume
+        tracked, chunk = self._mode.tracked, self._mode.chunk
+        if _in_main() and start is None:
+            resume, self._resume = self._resume, None
+        elif start is None and self._resume is not None:
             raise ValueError("a loaded state resumes through ds.track(loader) (or StatefulDataLoader): "
                              "a plain loop over DataLoader workers cannot take it once")
         return epoch, bool(tracked), max(1, chunk), resume
@@ -401,7 +405,7 @@ class ShardedAudioDataset(IterableDataset):
                                           source=self._inbox.token, stream=stream, seq=seq)
             held = item
         if in_main:  # what no tag carried (a pass that delivered nothing)
-            self._inbox.stats.merge(stats.minus(sent))
+            self._inbox.leftover(stats.minus(sent))
         else:
             self._inbox.mailbox.post((stream, stats.minus(sent) if tracked else stats, not tracked))
 
@@ -422,6 +426,11 @@ class ShardedAudioDataset(IterableDataset):
         what :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
         there), what that worker has yielded."""
         scope = "rank" if _in_main() else "worker"
+        if _in_main():  # rejections of a tracked pass's workers that delivered nothing
+            self._inbox.total()
+            for url, index in self._inbox.settled:
+                self._record.indices.setdefault(url, set()).add(index)
+            self._inbox.settled.clear()
         return {"format": STATE_FORMAT, "epoch": self._record_epoch, "seed": self.seed,
                 "plan": self._identity(self._world()[1]), "workers": self._workers_seen, "scope": scope,
                 "consumed": self._record.state()}
@@ -440,7 +449,7 @@ class ShardedAudioDataset(IterableDataset):
             self.set_epoch(resume.epoch)
             self._resume, self._record, self._record_epoch = resume, resume, resume.epoch
         else:  # StatefulDataLoader restores each worker's own state in that worker
-            self._handoff = resume
+            self._handoff = PassStart(resume, False, 1)
 
     def __repr__(self) -> str:
         args = [f"{len(self.urls)} shards", self.spec.arguments()]
@@ -451,13 +460,23 @@ class ShardedAudioDataset(IterableDataset):
         return f"ShardedAudioDataset({', '.join(args)})"
 
 
+class PassStart(NamedTuple):
+    """What ``ds.track`` hands to the pass it starts (through the copies its workers get): the
+    state it resumes (or None), whether it is tracked, and the chunk equal batches deal to
+    workers (the batch size)."""
+
+    resume: Optional[Consumed]
+    tracked: bool
+    chunk: int
+
+
 class Tracked:
     """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
     each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's.
 
-    Starting a pass, it checks the plan across ranks (with the loader's batch count), hands a
-    loaded state to this pass (once), and tells the pass's workers, through the dataset's shared
-    cell, that the pass is tracked and that equal batches deal whole batches to workers."""
+    Starting a pass, it checks the plan across ranks (with the loader's batch count) and hands the
+    pass a :class:`PassStart` (the copies its workers get carry it): a loaded state (taken once),
+    that the pass is tracked, and that equal batches deal whole batches to workers."""
 
     records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
 
@@ -470,17 +489,17 @@ class Tracked:
         size = getattr(self.batches, "batch_size", None)
         ds._verify(size, bool(getattr(self.batches, "drop_last", False)))
         resume, ds._resume = ds._resume, None
-        ds._handoff, ds._record_epoch = resume, resume.epoch if resume is not None else ds.epoch
+        chunk = size if isinstance(size, int) and size > 0 else 1
+        ds._handoff, ds._record_epoch = PassStart(resume, True, chunk), resume.epoch if resume is not None else ds.epoch
         ds._record = resume if resume is not None else Consumed()
-        ds._cell[1], ds._cell[2] = 1, size if isinstance(size, int) and size > 0 else 1
         try:
             for k, batch in enumerate(self.batches):
-                ds._handoff = None  # the pass has started: its workers hold the resume now
+                ds._handoff = None  # the pass has started: its workers hold their copy now
                 hand_over(batch)  # the counts its tags carry, once (see .progress)
                 ds._record.add(tags_of(batch))
                 yield batch
         finally:
-            ds._cell[1], ds._handoff = 0, None
+            ds._handoff = None
 
     def __len__(self) -> int:
         return len(self.batches)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ POLICIES = ("warn", "skip", "raise")
 T = TypeVar("T")
 # Skips that are not one of the samples an index counts (equal batches account for those apart):
 # clips past a stale index, and (with key None) errors of a whole shard, except these
-UNPLANNED = ("stale_index",)
+UNPLANNED = ("stale_index", "empty_shard")
 PLANNED = ("stale_index_missing", "truncated")
 
 

@@ -153,10 +153,17 @@ class Inbox:
         self.stats = LoaderStats()
         self.mailbox = Mailbox()
         self._passes: Dict[int, _Pass] = {}
+        self.settled: List[Tuple[str, int]] = []
 
     def __getstate__(self) -> Dict[str, Any]:
         """A copy (in a worker) keeps the token and the way back, not the counts."""
-        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}}
+        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}, "settled": []}
+
+    def leftover(self, counts: LoaderStats) -> None:
+        """Merge the counts of a tracked pass that no tag carried; their rejections wait in
+        ``settled`` for the dataset's record (a resume must not read them again)."""
+        self.stats.merge(counts)
+        self.settled += counts.rejected
 
     def receive(self, tag: "Provenance") -> None:
         """Merge ``tag``'s delta, once per (stream, seq)."""
@@ -173,7 +180,7 @@ class Inbox:
         for stream, counts, is_total in self.mailbox.receive():
             p = self._passes.setdefault(stream, _Pass())
             if not is_total:
-                self.stats.merge(counts)
+                self.leftover(counts)
             elif not p.ended:
                 self.stats.merge(counts.minus(p.merged))
                 p.ended, p.merged, p.above = True, LoaderStats(), set()

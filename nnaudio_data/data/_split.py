@@ -198,8 +198,10 @@ def dealer(share: Sequence[Slice], sizes: Sequence[int], workers: int, w: int, c
                     if (pos // chunk) % workers == w:
                         mine.add(i)
                     pos += 1
-            def left(i: int, s: Slice = s, mine: Set[int] = mine, n: int = n) -> bool:
-                past = i >= n and i % s.step == s.start and ((i - s.start) // s.step) % workers == w
+            def left(i: int, s: Slice = s, mine: Set[int] = mine, n: int = n,
+                     done: Callable[[int, int], bool] = done) -> bool:
+                past = i >= n and i % s.step == s.start and ((i - s.start) // s.step) % workers == w \
+                    and not done(s.shard, i)
                 return i in mine or past
             keep = left
         out[s.shard] = _chain(out.get(s.shard), keep)

@@ -261,8 +261,10 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         # Lost: the sample after a whole one, or the one being read (sample 0 if none began).
         # Readers sharing the shard all meet the error; the owner of that sample reports it.
         lost = index + 1 if whole else max(index, 0)
-        if keep(lost):
-            err = SampleError(url, None if whole else _key(cur), e.reason, e.detail)
+        if keep(lost):  # (past the index's count: not a planned sample, whatever broke it)
+            stale = size is not None and lost >= size
+            err = SampleError(url, None if whole else _key(cur), "stale_index" if stale else e.reason,
+                              e.detail)
             err.index = lost
             policy.handle(err)
         for i in range(lost + 1, size or 0):  # promised by the index, past the break
@@ -275,11 +277,15 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
     if pending is not None:
         yield from _finish(pending, policy)
     if members == 0 and keep(0):
-        policy.handle(SampleError(url, None, "empty_shard", "no member in the tar"))
+        err = SampleError(url, None, "empty_shard", "no member in the tar")
+        err.index = 0  # (settled like a sample: a resume does not count it again)
+        policy.handle(err)
     for i in range(index + 1, size or 0):  # promised by the index, not in the shard
         if keep(i):
-            policy.handle(SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
-                                      f"the shard holds {index + 1} (sample {i} is missing)"))
+            err = SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
+                              f"the shard holds {index + 1} (sample {i} is missing)")
+            err.index = i
+            policy.handle(err)
 
 
 def _key(sample: Dict[str, object]) -> Optional[str]:
