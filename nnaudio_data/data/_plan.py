@@ -15,9 +15,39 @@ the equal-batch settings and the epoch. :func:`identity` collects them.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ._shards import shard_name
+from ._index import default_index_url, read_index_doc, sizes_for
+from ._shards import count_samples, shard_name
+from ._sources import local_path
+
+NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
+               "cheaply: add an index.json beside the shards (nnaudio-data shard / "
+               "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
+               "here), or set equal_batches=False")
+
+
+def plan_sizes(urls: Sequence[str], index: Optional[str], count: bool, storage_options: Any,
+               retry: Any) -> Tuple[Optional[List[int]], Optional[Dict[str, Any]]]:
+    """The shard sizes a plan uses, from the index (``index``, or ``index.json`` beside the shards),
+    else counted when ``count``, else None; and the index document (None without one)."""
+    where = index or default_index_url(list(urls))
+    doc = read_index_doc(where, storage_options, retry) if where is not None else None
+    table = None if doc is None else doc["shards"]
+    if table is None and index is not None:
+        raise ValueError(f"index: no index file at {index!r}")
+    if table is None and count:
+        return [count_samples(u, retry, storage_options) for u in urls], doc
+    return (None if table is None else sizes_for(list(urls), table, where)), doc
+
+
+def count_local(urls: Sequence[str], retry: Any) -> List[int]:
+    """Sizes for equal batches without an index, counted in the main process (never in a worker):
+    local shards are counted (headers only, seeking); remote ones cannot be counted cheaply, so
+    that is a configuration error, raised before the first batch."""
+    if all(local_path(u) is not None for u in urls):
+        return [count_samples(u, retry) for u in urls]
+    raise ValueError(NEEDS_SIZES)
 
 
 def identity(urls: Sequence[str], sizes: Optional[Sequence[int]], seed: int, shuffle: Any, world: int,

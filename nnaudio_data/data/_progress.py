@@ -26,18 +26,18 @@ The counts reach the inbox by one rule, **a pass counts what its loop consumed**
 A batch forwarded to another process carries its tags inertly: the token resolves only in the
 process that made the dataset, so elsewhere :func:`hand_over` merges nothing.
 
-``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed
-(:class:`Consumed`: the delivered samples and the rejections counted with them): that is what
-``state_dict`` saves, with the identity of the epoch plan (:mod:`.plan`).
+``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed (:mod:`.resume`).
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import multiprocessing.context
 import os
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+
+from torch.utils.data import get_worker_info
 
 from .. import _registry
 from ._errors import SkipStats
@@ -255,48 +255,31 @@ def hand_over(batch: Any) -> None:
                 inbox.receive(tag)
 
 
-class Consumed:
-    """Samples handed out this epoch: indices per shard URL, and counts per worker. ``scope`` says
-    whose: "rank" (every worker's, recorded in the main process by ``track``) or "worker" (one
-    worker's own, as ``StatefulDataLoader`` saves and restores them)."""
-
-    def __init__(self, scope: str = "rank") -> None:
-        self.indices: Dict[str, Set[int]] = {}
-        self.per_worker: Counter = Counter()
-        self.scope = scope
-        self.epoch = 0
-        self.workers: Optional[int] = None  # the num_workers of the run that saved it
-
-    def add(self, tags: Iterable[Provenance]) -> None:
-        for t in tags:
-            if not t.repeat:
-                self.indices.setdefault(t.url, set()).add(t.index)
-            self.per_worker[t.worker] += 1
-            for url, index in (t.delta.rejected if t.delta is not None else ()):
-                self.indices.setdefault(url, set()).add(index)
-
-    def __contains__(self, item: Tuple[str, int]) -> bool:
-        url, index = item
-        return index in self.indices.get(url, ())
-
-    def state(self) -> Dict[str, Any]:
-        return {"indices": {u: _ranges(sorted(ix)) for u, ix in self.indices.items()},
-                "per_worker": {str(w): n for w, n in self.per_worker.items()}}
-
-    @classmethod
-    def from_state(cls, state: Dict[str, Any]) -> "Consumed":
-        out = cls()
-        out.indices = {u: {i for a, b in rs for i in range(a, b)} for u, rs in state["indices"].items()}
-        out.per_worker = Counter({int(w): int(n) for w, n in state["per_worker"].items()})
-        return out
-
-
-def _ranges(ix: List[int]) -> List[List[int]]:
-    """Sorted ints -> half-open runs: [0, 1, 2, 5] -> [[0, 3], [5, 6]]."""
-    out: List[List[int]] = []
-    for i in ix:
-        if out and out[-1][1] == i:
-            out[-1][1] = i + 1
-        else:
-            out.append([i, i + 1])
-    return out
+def tag_stream(items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int, epoch: int, tracked: bool,
+               inbox: "Inbox", record: Callable[[Tuple[Provenance, ...]], None]) -> Iterator[Dict[str, Any]]:
+    """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
+    item is held back until the next is made, so its tag also carries the rejections that
+    follow it. Where the counts go follows the pass (tracked or not: see the module docstring);
+    ``record`` gets the tags a pass records itself (all but a tracked pass's in the main process)."""
+    in_main, sent, held = get_worker_info() is None, LoaderStats(), None
+    stream = int.from_bytes(os.urandom(8), "little")  # this pass of this worker
+    for seq, item in enumerate(itertools.chain(items, [None])):
+        if held is not None:
+            held["info"].delta = stats.since(sent)
+            if not (in_main and tracked):  # else ds.track records it as it hands it out
+                record((held["info"],))
+            if in_main and not tracked:  # no hand-over will come: count it as it is made
+                inbox.receive(held["info"])
+            yield held
+        if item is not None:
+            repeat = item.pop("__repeat__", False)
+            stats.repeated += repeat
+            stats.delivered += not repeat
+            item.pop("__shard__", None)
+            item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
+                                      source=inbox.token, stream=stream, seq=seq)
+        held = item
+    if in_main:  # what no tag carried (a pass that delivered nothing)
+        inbox.leftover(stats.minus(sent))
+    else:
+        inbox.mailbox.post((stream, stats.minus(sent) if tracked else stats, not tracked))

@@ -229,40 +229,53 @@ def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[i
     return total, [len(range(w, total, workers)) for w in range(workers)]
 
 
-def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
-             again: Callable[[], Iterable[Dict[str, Any]]],
-             empty: Optional[Callable[[], Exception]] = None) -> Iterator[Dict[str, Any]]:
-    """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
-    the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
-    passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
-    A pass that yields nothing raises ``empty()`` (the rank has no valid clip at all).
+class Part(NamedTuple):
+    """One worker's part of an epoch plan for one pass: the ``slices`` it opens, ``keep[shard](i)``
+    for the samples it reads, and under equal batches the items it yields (``target``) and the
+    planned samples it reads (``expected``: what it does not deliver or reject is dropped)."""
+
+    slices: List[Slice]
+    keep: Dict[int, Callable[[int], bool]]
+    target: int = 0
+    expected: int = 0
+
+
+def worker_part(share: List[Slice], slices: List[Slice], sizes: Optional[Sequence[int]], workers: int, w: int,
+                total: Optional[int] = None, chunk: int = 1, done: Optional[Callable[[int, int], bool]] = None,
+                taken: int = 0, own: Optional[int] = None) -> Part:
+    """Worker ``w``'s :class:`Part` of its rank's ``share``, less the samples ``done(shard, i)``
+    says a resumed epoch consumed.
+
+    Without equal batches (``total`` None): its ``slices`` (:func:`plan`). With equal batches,
+    ``total`` the rank's target: the share dealt in chunks (:func:`dealer`); a rank's record
+    (``taken`` items consumed) deals the rest to this pass's workers, whatever their count; a
+    worker's own record (``own`` items, as StatefulDataLoader restores one per worker) keeps the
+    deal it was saved with.
 
     Example:
-        >>> from nnaudio_data.data._progress import LoaderStats
-        >>> s = LoaderStats(); out = list(equalise(({"i": i} for i in range(3)), 5, 3, s, lambda: [{"i": 9}]))
-        >>> [x["i"] for x in out], [x.get("__repeat__", False) for x in out][-1]
-        ([0, 1, 2, 9, 9], True)
+        >>> p = worker_part([Slice(0)], [Slice(0)], [5], 2, 1, total=5, chunk=2)
+        >>> [i for i in range(5) if p.keep[0](i)], p.target, p.expected
+        ([2, 3], 2, 2)
     """
-    n = 0
-    for item in items:
-        if n == target:
-            # skips that are not samples of ``expected``: clips past a stale index, and errors of a
-            # whole shard (no key: an empty or missing shard, a pipe's exit status)
-            unplanned = getattr(stats, "unplanned", 0)
-            stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
-            return
-        n += 1
-        yield item
-    while n < target:
-        before = n
-        for item in again():
-            if n == target:
-                break
-            item["__repeat__"] = True
-            n += 1
-            yield item
-        if n == before:
-            if empty is not None:
-                raise empty()
-            raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
-                               f"{target - n} more; its shards hold no readable clip")
+    def fresh(k: int) -> Callable[[int], bool]:
+        return lambda i: done is None or not done(k, i)
+    if total is None:
+        return Part(slices, {s.shard: sliced(s, fresh(s.shard)) for s in slices})
+    assert sizes is not None  # equal batches plan with sizes
+    n_done = 0 if done is None else sum(1 for s in share for i in range(s.start, sizes[s.shard], s.step)
+                                        if done(s.shard, i))
+    rank_size = sum(s.size(sizes) for s in share)
+    if own is not None:
+        keep = {k: _both(f, fresh(k)) for k, f in dealer(share, sizes, workers, w, chunk).items()}
+        return Part(share, keep, owned(total, workers, w, chunk) - own, owned(rank_size, workers, w, chunk) - n_done)
+    keep = dealer(share, sizes, workers, w, chunk, done if taken else None)
+    return Part(share, keep, owned(total - taken, workers, w, chunk), owned(rank_size - n_done, workers, w, chunk))
+
+
+def sliced(s: Slice, also: Optional[Callable[[int], bool]] = None) -> Callable[[int], bool]:
+    """``keep(i)`` for the samples of slice ``s`` (that ``also`` keeps)."""
+    return lambda i: i % s.step == s.start and (also is None or also(i))
+
+
+def _both(a: Callable[[int], bool], b: Callable[[int], bool]) -> Callable[[int], bool]:
+    return lambda i: a(i) and b(i)
