@@ -26,7 +26,7 @@ from ._plan import NEEDS_SIZES, count_local, group_world, identity, plan_sizes, 
 from ._progress import Inbox, LoaderStats, tag_stream
 from ._remote import DATASET_RETRY, Retry
 from ._reorder import equalise
-from ._resume import STATE_FORMAT, Consumed, PassStart, Tracked, load_state, state_of, take_pass
+from ._resume import Consumed, PassStart, Tracked, load_state, state_of, take_pass
 from ._samples import ClipSpec
 from ._shards import expand_urls
 from ._sources import local_path

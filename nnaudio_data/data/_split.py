@@ -11,7 +11,7 @@ lands in exactly one part.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, overload
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, overload
 
 import torch
 
