@@ -279,7 +279,9 @@ def run_rank(urls, w: World, rank: Optional[int], epoch: int, each_batch=None, c
     ds = make()
     ds.set_epoch(epoch)
     held = None
-    if w.second and rank is not None:  # another loader over the dataset, left open meanwhile
+    # another loader over the dataset, left open meanwhile (not with a resume: a state is the
+    # record of the pass started last, which would be this one until the resumed run starts)
+    if w.second and rank is not None and w.resume is None:
         held = iter(ds.track(_loader(ds, 0, w.batch)))
         next(held, None)
     base = ds.stats.as_dict()

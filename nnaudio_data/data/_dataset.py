@@ -252,7 +252,8 @@ class ShardedAudioDataset(IterableDataset):
                 raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
                                  f"as the saved state ({resume.workers}), got {workers}")
             taken, own = 0, resume.per_worker[w]
-        part = worker_part(share, share, self.sizes, workers, w, total, chunk, done, taken, own)
+        part = worker_part(share, share, self.sizes, workers, w, total, chunk, done, taken, own,
+                           0 if resume is None else resume.dropped)
         again = ErrorPolicy("skip")
         items = equalise(clips(self, share, part.keep, policy, epoch, rank, w), part.target, part.expected,
                          policy.stats,

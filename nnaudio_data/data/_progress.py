@@ -154,16 +154,19 @@ class Inbox:
         self.mailbox = Mailbox()
         self._passes: Dict[int, _Pass] = {}
         self.settled: List[Tuple[str, int]] = []
+        self.settled_dropped = 0
 
     def __getstate__(self) -> Dict[str, Any]:
         """A copy (in a worker) keeps the token and the way back, not the counts."""
-        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}, "settled": []}
+        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}, "settled": [],
+                "settled_dropped": 0}
 
     def leftover(self, counts: LoaderStats) -> None:
         """Merge the counts of a tracked pass that no tag carried; their rejections wait in
         ``settled`` for the dataset's record (a resume must not read them again)."""
         self.stats.merge(counts)
         self.settled += counts.rejected
+        self.settled_dropped += counts.dropped
 
     def receive(self, tag: "Provenance") -> None:
         """Merge ``tag``'s delta, once per (stream, seq)."""

@@ -105,7 +105,9 @@ def state_of(ds: "ShardedAudioDataset") -> Dict[str, Any]:
         ds._inbox.total()
         for url, index in ds._inbox.settled:
             ds._record.indices.setdefault(url, set()).add(index)
+        ds._record.dropped += ds._inbox.settled_dropped
         ds._inbox.settled.clear()
+        ds._inbox.settled_dropped = 0
     return {"format": STATE_FORMAT, "epoch": ds._record_epoch, "seed": ds.seed,
             "plan": ds._identity(ds._world()[1]), "workers": ds._workers_seen, "scope": scope,
             "consumed": ds._record.state()}
@@ -138,14 +140,17 @@ class Consumed:
         self.scope = scope
         self.epoch = 0
         self.workers: Optional[int] = None  # the num_workers of the run that saved it
+        self.dropped = 0  # samples equal batches dropped, counted with the consumed batches
 
     def add(self, tags: Iterable[Provenance]) -> None:
         for t in tags:
             if not t.repeat:
                 self.indices.setdefault(t.url, set()).add(t.index)
             self.per_worker[t.worker] += 1
-            for url, index in (t.delta.rejected if t.delta is not None else ()):
-                self.indices.setdefault(url, set()).add(index)
+            if t.delta is not None:
+                self.dropped += t.delta.dropped
+                for url, index in t.delta.rejected:
+                    self.indices.setdefault(url, set()).add(index)
 
     def __contains__(self, item: Tuple[str, int]) -> bool:
         url, index = item
@@ -153,13 +158,14 @@ class Consumed:
 
     def state(self) -> Dict[str, Any]:
         return {"indices": {u: _ranges(sorted(ix)) for u, ix in self.indices.items()},
-                "per_worker": {str(w): n for w, n in self.per_worker.items()}}
+                "per_worker": {str(w): n for w, n in self.per_worker.items()}, "dropped": self.dropped}
 
     @classmethod
     def from_state(cls, state: Dict[str, Any]) -> "Consumed":
         out = cls()
         out.indices = {u: {i for a, b in rs for i in range(a, b)} for u, rs in state["indices"].items()}
         out.per_worker = Counter({int(w): int(n) for w, n in state["per_worker"].items()})
+        out.dropped = int(state.get("dropped", 0))
         return out
 
 

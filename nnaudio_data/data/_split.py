@@ -242,7 +242,7 @@ class Part(NamedTuple):
 
 def worker_part(share: List[Slice], slices: List[Slice], sizes: Optional[Sequence[int]], workers: int, w: int,
                 total: Optional[int] = None, chunk: int = 1, done: Optional[Callable[[int, int], bool]] = None,
-                taken: int = 0, own: Optional[int] = None) -> Part:
+                taken: int = 0, own: Optional[int] = None, dropped: int = 0) -> Part:
     """Worker ``w``'s :class:`Part` of its rank's ``share``, less the samples ``done(shard, i)``
     says a resumed epoch consumed.
 
@@ -250,7 +250,8 @@ def worker_part(share: List[Slice], slices: List[Slice], sizes: Optional[Sequenc
     ``total`` the rank's target: the share dealt in chunks (:func:`dealer`); a rank's record
     (``taken`` items consumed) deals the rest to this pass's workers, whatever their count; a
     worker's own record (``own`` items, as StatefulDataLoader restores one per worker) keeps the
-    deal it was saved with.
+    deal it was saved with. ``dropped``: what the record's batches already counted as dropped
+    (taken off what this pass may drop).
 
     Example:
         >>> p = worker_part([Slice(0)], [Slice(0)], [5], 2, 1, total=5, chunk=2)
@@ -264,7 +265,7 @@ def worker_part(share: List[Slice], slices: List[Slice], sizes: Optional[Sequenc
     assert sizes is not None  # equal batches plan with sizes
     n_done = 0 if done is None else sum(1 for s in share for i in range(s.start, sizes[s.shard], s.step)
                                         if done(s.shard, i))
-    rank_size = sum(s.size(sizes) for s in share)
+    rank_size = sum(s.size(sizes) for s in share) - dropped
     if own is not None:
         keep = {k: _both(f, fresh(k)) for k, f in dealer(share, sizes, workers, w, chunk).items()}
         return Part(share, keep, owned(total, workers, w, chunk) - own, owned(rank_size, workers, w, chunk) - n_done)
