@@ -78,7 +78,11 @@ def test_resume_checks(tmp_path):
     ds2 = nd.ShardedAudioDataset(urls, sr=8000, rank=0, world_size=2)
     ds2.load_state_dict({**state, "scope": "worker"})  # per-worker states need the same count
     with pytest.raises(ValueError, match="same num_workers"):
-        list(DataLoader(ds2, batch_size=1, num_workers=1))
+        list(ds2.track(DataLoader(ds2, batch_size=1, num_workers=1)))
+    ds3 = nd.ShardedAudioDataset(urls, sr=8000, rank=0, world_size=2)
+    ds3.load_state_dict(state)  # a plain loop over workers cannot take a resume once: refused
+    with pytest.raises(ValueError, match="through ds.track"):
+        list(DataLoader(ds3, batch_size=1, num_workers=1))
 
 
 @pytest.mark.parametrize("workers_after", [0, 1, 3])
@@ -152,11 +156,14 @@ def test_stateful_dataloader(tmp_path):
 
 
 def test_track_follows_persistent_workers_epochs(tmp_path):
-    """Persistent workers advance their epoch each pass without set_epoch: the record follows."""
+    """Persistent workers read the epoch set_epoch sets (passes without it repeat the epoch, as
+    under any loader setting): the record follows."""
     urls = write_shards(str(tmp_path), COUNTS)
     ds = nd.ShardedAudioDataset(urls, sr=8000, shuffle=True)
     loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=nd.collate_audio, persistent_workers=True)
     first = [k for b in ds.track(loader) for k in b.keys]
+    assert ds.state_dict()["epoch"] == 0
+    ds.set_epoch(1)
     part = []
     for i, b in enumerate(ds.track(loader)):
         part += b.keys

@@ -1,11 +1,14 @@
 """CPU side of the pipeline, run inside DataLoader workers: shard lists, tar reading, decode,
 resample, trim/pad, datasets.
 
-Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file), ``tario`` (tar members -> samples),
-``split`` (ranks / workers / seeds), ``formats`` (which extensions are audio), ``samples`` (decode -> item), ``reorder`` (shuffle buffer,
-length buckets), ``progress`` (provenance tags, stats, consumed record), ``dataset``
-(:class:`ShardedAudioDataset`), ``labels`` (class names <-> ids, multi-hot), ``sources`` / ``remote`` /
-``objstore`` (local, http, pipe:, s3:// and other object stores), ``wrap`` (existing datasets).
+Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file),
+``tario`` (tar members -> samples), ``split`` (the epoch plan: who reads what over ranks / workers),
+``plan`` (its identity, checked against a state and across ranks), ``stream`` (one worker's stream
+for a pass), ``formats`` (which extensions are audio), ``samples`` (decode -> item), ``reorder``
+(shuffle buffer, length buckets, equal-count cut / top-up), ``progress`` (provenance tags, stats),
+``resume`` (consumed record, ``track``), ``dataset`` (:class:`ShardedAudioDataset`), ``labels``
+(class names <-> ids, multi-hot), ``sources`` / ``remote`` / ``objstore`` (local, http, pipe:,
+s3:// and other object stores), ``wrap`` (existing datasets).
 Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/JSONL), ``layouts``
 (published corpora), ``partition`` (train / valid / test draws), ``summary``.
 """

@@ -1,42 +1,40 @@
 """ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
 over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
 
-Per worker, the stream is: its slices of the epoch's shard order (:mod:`.split`) -> tar samples
-(:mod:`.tario`, skipping unowned and already consumed samples unread) -> optional shuffle buffer ->
-items (:mod:`.samples`) -> optional length buckets -> equal-count cut or top-up -> tags
-(:mod:`.progress`).
+Each pass walks one epoch plan (:mod:`.split`: who reads what and each rank's target; :mod:`.plan`:
+its identity, checked against a state and across ranks). Per worker, the stream is: its part of
+the plan (:mod:`.split`) -> tar samples (:mod:`.tario`, skipping unowned and already consumed
+samples unread) -> optional shuffle buffer -> items (:mod:`.samples`) -> optional length buckets
+-> equal-count cut or top-up -> tags (:mod:`.progress`).
+
+One rule for passes: a pass reads the epoch of the last ``set_epoch`` (0 before any), whatever
+the loader (no workers, workers, persistent workers: the epoch travels in shared memory); a pass
+resumes a loaded state once, the first pass after ``load_state_dict``.
 """
 from __future__ import annotations
 
-import itertools
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ._errors import EmptyEpochError, ErrorPolicy, SampleError
 from .._checks import check_arg
-from ._labels import LabelMap, map_labels, resolve_labels
-from ._progress import Consumed, Inbox, LoaderStats, Provenance, hand_over, tags_of
-from ._reorder import bucket_by_length, shuffle_buffer
-from ._samples import READ_EXTENSIONS, ClipSpec, make_items
-from ._decode import AUDIO_EXTENSIONS
+from ._errors import EmptyEpochError, ErrorPolicy
+from ._labels import LabelMap, resolve_labels
+from ._plan import NEEDS_SIZES, count_local, group_world, identity, plan_sizes, verify_ranks
+from ._progress import Inbox, LoaderStats, tag_stream
 from ._remote import DATASET_RETRY, Retry
-from ._index import default_index_url, read_index_doc, sizes_for
-from ._shards import count_samples, expand_urls
-from ._sources import PipeStream, local_path, open_shard
-from .._seed import generator
-from ._split import Slice, epoch_order, equal_targets, equalise, plan, rank_world, worker_id
-from ._tario import MAX_SAMPLE_BYTES, open_tar, tar_samples
+from ._reorder import equalise
+from ._resume import Consumed, PassStart, Tracked, load_state, state_of, take_pass
+from ._samples import ClipSpec
+from ._shards import expand_urls
+from ._sources import local_path
+from ._split import epoch_order, equal_targets, plan, rank_world, sliced, worker_id, worker_part
+from ._stream import clips, empty_error, names, not_empty
+from ._tario import MAX_SAMPLE_BYTES
 
 REMAINDERS = ("drop", "wrap")
-AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
-_NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
-                "cheaply: add an index.json beside the shards (nnaudio-data shard / "
-                "nnaudio_data.data.write_index), pass index= or count=True (reads every shard once, "
-                "here), or set equal_batches=False")
-STATE_FORMAT = "nnaudio_data.state/1"
-
 
 class ShardedAudioDataset(IterableDataset):
     """Audio clips streamed from WebDataset tar shards, each delivered once per epoch.
@@ -133,36 +131,25 @@ class ShardedAudioDataset(IterableDataset):
         self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
         self._rank_world = rank_world(self._explicit_rank)
         self.index = index
-        self.label_map: Optional[LabelMap] = None
-        self.sizes = self._load_sizes(index, count, labels)
+        self.sizes, doc = plan_sizes(self.urls, index, count, storage_options, self.retry)
+        self.label_map: Optional[LabelMap] = resolve_labels(labels, doc)
         self._ensure_sizes()
-        self.epoch, self._passes = 0, 0
+        # the epoch, in shared memory: every worker (persistent ones too) reads the main
+        # process's value at the start of each pass
+        self._cell = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._inbox = Inbox()  # where the counts arrive: see .progress
-        self._consumed, self._consumed_epoch = Consumed(), 0
+        self._record = Consumed()  # what the current pass consumed: what state_dict saves
+        self._record_epoch = 0
+        self._resume: Optional[Consumed] = None  # loaded, not yet taken by a pass
+        self._handoff: Optional[PassStart] = None  # for the pass ds.track is starting
+        self._mode = PassStart(None, False, 1)  # tracked and chunk of this copy's passes
+        self._mode_pid = os.getpid()  # the process that set it (a worker's copy sets its own)
         self._workers_seen: Optional[int] = None
 
-    def _load_sizes(self, index: Optional[str], count: bool, labels: Any) -> Optional[List[int]]:
-        where = index or default_index_url(self.urls)
-        doc = read_index_doc(where, self.storage_options, self.retry) if where is not None else None
-        self.label_map = resolve_labels(labels, doc)
-        table = None if doc is None else doc["shards"]
-        if table is None and index is not None:
-            raise ValueError(f"index: no index file at {index!r}")
-        if table is None and count:
-            return [count_samples(u, self.retry, self.storage_options) for u in self.urls]
-        return None if table is None else sizes_for(self.urls, table, where)
-
     def _ensure_sizes(self) -> None:
-        """Equal batches plan with shard sizes: decide them here, in the main process (never in a
-        worker). Local shards without an index are counted (headers only, seeking); remote ones
-        cannot be counted cheaply, so that is a configuration error, raised now."""
-        on = self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches
-        if not on or self.sizes is not None:
-            return
-        if all(local_path(u) is not None for u in self.urls):
-            self.sizes = [count_samples(u, self.retry) for u in self.urls]
-            return
-        raise ValueError(_NEEDS_SIZES)
+        """Equal batches plan with shard sizes: decide them in the main process (see :mod:`.plan`)."""
+        if self.sizes is None and (self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches):
+            self.sizes = count_local(self.urls, self.retry)
 
     @property
     def classes(self) -> Optional[List[str]]:
@@ -177,16 +164,37 @@ class ShardedAudioDataset(IterableDataset):
         return self._inbox.total()
 
     # -- epochs, ranks, lengths -------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return int(self._cell[0])
+
     def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` for the next pass: shard order, shuffle buffer and crops derive from
-        (seed, epoch). Without calls, each pass over the same object advances by one (as with
-        ``persistent_workers=True``); call it every epoch otherwise, as for DistributedSampler."""
-        if epoch != self._consumed_epoch:
-            self._consumed, self._consumed_epoch = Consumed(), epoch
-        self.epoch, self._passes = int(epoch), 0
-        self._inbox.total()  # read the ended passes' totals now and then, so the pipe never fills
+        """Use ``epoch`` for the next passes: shard order, shuffle buffer and crops derive from
+        (seed, epoch). Every pass reads the epoch last set (0 before any call), under any loader
+        setting; call it every epoch, as for DistributedSampler. Under a process group, the ranks
+        check here that they share the epoch's plan (see :mod:`.plan`)."""
+        self._cell[0] = int(epoch)
+        if epoch != self._record_epoch:  # a record (and a loaded state) belongs to one epoch
+            self._record, self._record_epoch, self._resume = Consumed(), int(epoch), None
+        self._inbox.total()  # read the ended passes' counts now and then, so the pipe never fills
         self._world()  # the process group may have been initialised after construction
         self._ensure_sizes()
+        self._verify()
+
+    def _identity(self, world: int) -> Dict[str, Any]:
+        return identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder)
+
+    def _verify(self, batch_size: Optional[int] = None, drop_last: bool = False) -> None:
+        """Once per epoch, before the first batch: every rank must hold the same plan (and, under
+        equal batches with the loader known, the same batch count)."""
+        rank, world = self._world()
+        if not _in_main() or group_world() != world:
+            return
+        mine = {**self._identity(world), "epoch": self.epoch}
+        if batch_size and self._equal(world):
+            total = equal_targets(self._rank_totals(self.epoch, world), 1, self.remainder)[0]
+            mine["batches"] = total // batch_size if drop_last else -(-total // batch_size)
+        verify_ranks(mine, world)
 
     def _world(self) -> Tuple[int, int]:
         """(rank, world size), asked of torch.distributed in the main process only: a worker
@@ -199,12 +207,12 @@ class ShardedAudioDataset(IterableDataset):
     def _equal(self, world: int) -> bool:
         on = world > 1 if self.equal_batches is None else self.equal_batches
         if on and self.sizes is None:
-            raise ValueError(_NEEDS_SIZES)
+            raise ValueError(NEEDS_SIZES)
         return on
 
     def _known_sizes(self) -> List[int]:
         if self.sizes is None:
-            raise ValueError(_NEEDS_SIZES)
+            raise ValueError(NEEDS_SIZES)
         return self.sizes
 
     def _rank_totals(self, epoch: int, world: int) -> List[int]:
@@ -222,167 +230,52 @@ class ShardedAudioDataset(IterableDataset):
         rank, world = self._world()
         totals = self._rank_totals(self.epoch, world)
         total = equal_targets(totals, 1, self.remainder)[0] if self._equal(world) else totals[rank]
-        return total - sum(self._consumed.per_worker.values())
+        return total - (sum(self._resume.per_worker.values()) if self._resume is not None else 0)
 
     # -- the stream ---------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Dict[str, Any]]:
-        epoch = self.epoch + self._passes
-        self._passes += 1
+        epoch, tracked, chunk, resume = take_pass(self)
         rank, world = self._world()
         if _in_main():
             self._ensure_sizes()
         w, workers = worker_id()
-        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
-        equal = self._equal(world)
-        slices = plan(len(self.urls), order, world, workers, self.sizes, mix=equal)[(rank, w)]
-        if epoch != self._consumed_epoch:  # a record belongs to one epoch
-            self._consumed, self._consumed_epoch = Consumed(), epoch
-        skip = self._consumed
+        n, equal = len(self.urls), self._equal(world)
+        order = epoch_order(n, self.seed, epoch, bool(self.shuffle))
+        share = plan(n, order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
+        self._record, self._record_epoch = resume if resume is not None else Consumed(), epoch
+        done = None if resume is None else (lambda k, i: (self.urls[k], i) in resume)
         policy = ErrorPolicy(self.on_error)
         policy.stats = LoaderStats()
-        share = plan(len(self.urls), order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
         if not equal:
-            items = self._items(slices, policy, skip, epoch, rank, w, checked=False)
-            items = self._not_empty(items, share, epoch, rank, w)
-            return self._tag(items, policy.stats, w, epoch)
-        total = equal_targets(self._rank_totals(epoch, world), workers, self.remainder)[0]
+            part = worker_part(share, plan(n, order, world, workers, self.sizes)[(rank, w)], None, workers, w,
+                               done=done)
+            items = clips(self, part.slices, part.keep, policy, epoch, rank, w, checked=False)
+            items = not_empty(self, items, share, epoch, rank, w)
+            return tag_stream(items, policy.stats, w, epoch, tracked, self._inbox, self._record.add)
+        totals = self._rank_totals(epoch, world)
+        total = equal_targets(totals, 1, self.remainder)[0]
         if total == 0:
-            raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips "
-                                  f"(remainder={self.remainder!r}, clips per rank "
-                                  f"{self._rank_totals(epoch, world)}, shards {self._names(range(len(self.urls)))})")
-        done = sum(skip.per_worker.values())
-        if done and skip.scope == "rank":  # resume from a whole rank's record, any num_workers
-            owned = _deal_rest(share, self._known_sizes(), self.urls, skip, workers, w)
-            items = self._items(share, policy, skip, epoch, rank, w, owned)
-            target, expected = len(range(w, total - done, workers)), sum(map(len, owned.values()))
-        else:  # a fresh epoch, or a worker's own record (StatefulDataLoader restores one per worker)
-            if done and self._workers_seen not in (None, workers):
+            raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips (remainder="
+                                  f"{self.remainder!r}, clips per rank {totals}, shards {names(self.urls, range(n))})")
+        taken, own = (0, None) if resume is None else (sum(resume.per_worker.values()), None)
+        if resume is not None and resume.scope == "worker" and taken:  # StatefulDataLoader: its own deal
+            if resume.workers not in (None, workers):
                 raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
-                                 f"as the saved state ({self._workers_seen}), got {workers}")
-            items = self._items(slices, policy, skip, epoch, rank, w)
-            target = len(range(w, total, workers)) - skip.per_worker[w]
-            expected = sum(s.size(self._known_sizes()) for s in slices) - _n_skipped(slices, skip, self.urls)
+                                 f"as the saved state ({resume.workers}), got {workers}")
+            taken, own = 0, resume.per_worker[w]
+        part = worker_part(share, share, self.sizes, workers, w, total, chunk, done, taken, own,
+                           0 if resume is None else resume.dropped)
         again = ErrorPolicy("skip")
-        items = equalise(items, target, expected, policy.stats,
-                         lambda: self._items(share, again, Consumed(), epoch, rank, w),
-                         lambda: self._empty_error(share, again, epoch, rank))
-        return self._tag(items, policy.stats, w, epoch)
-
-    def _not_empty(self, items: Iterable[Dict[str, Any]], share: List[Slice], epoch: int, rank: int,
-                   w: int) -> Iterator[Dict[str, Any]]:
-        """Stream stage: pass ``items`` on; when this worker yields none, look through the whole
-        rank's share (from the start, to the first valid clip) and raise :class:`EmptyEpochError`
-        if the rank has none to deliver."""
-        n = 0
-        for item in items:
-            n += 1
-            yield item
-        if n == 0:
-            scan = ErrorPolicy("skip")
-            for _ in self._items(share, scan, Consumed(), epoch, rank, w, checked=False):
-                return
-            raise self._empty_error(share, scan, epoch, rank)
-
-    def _names(self, shards: Iterable[int]) -> str:
-        names = [self.urls[i] for i in dict.fromkeys(shards)]
-        return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
-    def _empty_error(self, share: List[Slice], scan: ErrorPolicy, epoch: int, rank: int) -> EmptyEpochError:
-        shards = [s.shard for s in share]
-        return EmptyEpochError(f"epoch {epoch}: rank {rank} delivers no clip: none of its "
-                               f"{len(set(shards))} shard(s) ({self._names(shards) or 'none'}) holds a valid "
-                               f"clip; skipped: {dict(scan.stats.skipped) or 'nothing'}")
-
-    def _items(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed, epoch: int,
-               rank: int, w: int, owned: Optional[Dict[int, Set[int]]] = None,
-               checked: bool = True) -> Iterator[Dict[str, Any]]:
-        raw = self._raw(slices, policy, skip, owned, checked, (w, worker_id()[1]))
-        if self.shuffle is not True and self.shuffle > 1:
-            raw = shuffle_buffer(raw, int(self.shuffle), generator(self.seed, epoch, rank, w, "shuffle"))
-        items = map_labels(make_items(raw, self.spec, policy, self.seed, epoch), self.label_map, policy)
-        if self.bucket:
-            items = bucket_by_length(items, self.bucket)
-        return items
-
-    def _raw(self, slices: List[Slice], policy: ErrorPolicy, skip: Consumed,
-             owned: Optional[Dict[int, Set[int]]] = None, checked: bool = True,
-             deal: Tuple[int, int] = (0, 1)) -> Iterator[Dict[str, Any]]:
-        """Raw samples of ``slices``, less those in ``skip``; with ``owned`` (shard -> indices),
-        only those indices of each slice's shard. With ``checked``, shards are held to their sizes
-        (equal batches plan with them): a stale index is counted, never silent loss."""
-        for s in slices:
-            url = self.urls[s.shard]
-            if owned is not None:  # resuming: the indices dealt to this worker, and its turn of
-                # the samples past the index that the rank's slice holds (counted as stale there)
-                def keep_owned(i: int, s: Slice = s, mine: Set[int] = owned.get(s.shard, set())) -> bool:
-                    past = self.sizes is not None and i >= self.sizes[s.shard] and i % s.step == s.start
-                    return i in mine or (past and (i // s.step) % deal[1] == deal[0])
-                keep: Callable[[int], bool] = keep_owned
-            else:
-                def keep_sliced(i: int, s: Slice = s, url: str = url) -> bool:
-                    return i % s.step == s.start and (url, i) not in skip
-                keep = keep_sliced
-
-            try:
-                f = open_shard(url, self.retry, self.storage_options)
-            except SampleError as e:
-                # readers sharing a shard: the owner of sample 0 reports it
-                if s.start == 0 and (owned is None or keep(0)):
-                    policy.handle(e)
-                continue
-            size = self.sizes[s.shard] if checked and self.sizes is not None else None
-            try:
-                for sample in tar_samples(open_tar(f, url), url, policy, keep, READ_EXTENSIONS, size,
-                                          AUDIO_SET, self.max_sample_bytes):
-                    sample["__shard__"] = s.shard
-                    yield sample
-                if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status
-                    try:
-                        _drain(f)
-                    except SampleError as e:
-                        if keep(0) or (owned is None and s.start == 0):
-                            policy.handle(e)
-            finally:
-                try:
-                    f.close()  # a pipe: checks the command's exit status
-                except SampleError as e:
-                    if keep(0) or (owned is None and s.start == 0):
-                        policy.handle(e)
-
-    def _tag(self, items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int,
-             epoch: int) -> Iterator[Dict[str, Any]]:
-        """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
-        item is held back until the next is made, so its tag also carries the rejections that
-        follow it. In a worker, the pass's total goes through the mailbox at its end; in the main
-        process, counts go straight to the inbox (see :mod:`.progress`)."""
-        in_main, sent, held = _in_main(), LoaderStats(), None
-        stream = None if in_main else int.from_bytes(os.urandom(8), "little")  # this worker pass
-        for seq, item in enumerate(itertools.chain(items, [None])):
-            if held is not None:
-                held["info"].delta = stats.since(sent)
-                if in_main and held["info"].delta is not None:  # the inbox is here: no hand-over
-                    self._inbox.stats.merge(held["info"].delta)
-                    held["info"].delta = None
-                if not in_main:  # a worker's own record, for StatefulDataLoader's snapshots
-                    self._consumed.add((held["info"],))
-                yield held
-            if item is not None:
-                repeat = item.pop("__repeat__", False)
-                stats.repeated += repeat
-                stats.delivered += not repeat
-                item.pop("__shard__", None)
-                item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
-                                          source=self._inbox.token, stream=stream, seq=seq)
-            held = item
-        if stream is not None:
-            self._inbox.mailbox.post((stream, stats))
-        else:
-            self._inbox.stats.merge(stats.minus(sent))
+        items = equalise(clips(self, share, part.keep, policy, epoch, rank, w), part.target, part.expected,
+                         policy.stats,
+                         lambda: clips(self, share, {s.shard: sliced(s) for s in share}, again, epoch, rank, w),
+                         lambda: empty_error(self.urls, share, again, epoch, rank))
+        return tag_stream(items, policy.stats, w, epoch, tracked, self._inbox, self._record.add)
 
     # -- resume -------------------------------------------------------------------------------------
     def track(self, batches: Iterable[Any]) -> "Tracked":
         """Yield ``batches`` (a DataLoader over this dataset), recording each one as consumed when it
-        is handed out; :meth:`state_dict` saves that record.
+        is handed out; :meth:`state_dict` saves that record, and ``stats`` count those batches.
 
         ``track`` must be the outermost wrapper, the one whose batches the training loop takes:
         ``ds.track(nd.DeviceLoader(loader))``. A wrapper outside it that reads ahead would have
@@ -390,31 +283,17 @@ class ShardedAudioDataset(IterableDataset):
         raises TypeError."""
         return Tracked(self, batches)
 
-    def _record(self, batch: Any) -> None:
-        hand_over(batch)  # the counts its tags carry, once (see .progress)
-        tags = tags_of(batch)
-        epoch = tags[0].epoch if tags else None
-        if epoch is not None and epoch != self._consumed_epoch:  # e.g. persistent workers moved on
-            self._consumed, self._consumed_epoch = Consumed(), epoch
-        self._consumed.add(tags)
-
     def state_dict(self) -> Dict[str, Any]:
-        """Epoch and consumed samples, to resume mid-epoch: in the main process, what
-        :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
+        """The epoch plan's identity, its epoch and what the current pass consumed (delivered
+        samples and the rejections counted with them), to resume mid-epoch: in the main process,
+        what :meth:`track` recorded; inside a worker (``torchdata``'s ``StatefulDataLoader`` asks
         there), what that worker has yielded."""
-        scope = "rank" if _in_main() else "worker"
-        return {"format": STATE_FORMAT, "epoch": self._consumed_epoch, "seed": self.seed,
-                "workers": self._workers_seen, "scope": scope, "consumed": self._consumed.state()}
+        return state_of(self)
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Resume: the next pass is ``state["epoch"]`` without the samples consumed before."""
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise ValueError(f"state must be a dict with format {STATE_FORMAT!r} from state_dict()")
-        if state["seed"] != self.seed:
-            raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={self.seed}")
-        self.set_epoch(int(state["epoch"]))
-        self._consumed, self._workers_seen = Consumed.from_state(state["consumed"]), state["workers"]
-        self._consumed.scope = state.get("scope", "worker")
+        """Resume: the next pass is ``state["epoch"]`` without the samples consumed before. The
+        state must come from the same plan (shards, sizes, seed, shuffle, world size)."""
+        load_state(self, state)
 
     def __repr__(self) -> str:
         args = [f"{len(self.urls)} shards", self.spec.arguments()]
@@ -423,64 +302,6 @@ class ShardedAudioDataset(IterableDataset):
             if getattr(self, k) != d:
                 args.append(f"{k}={getattr(self, k)!r}")
         return f"ShardedAudioDataset({', '.join(args)})"
-
-
-class Tracked:
-    """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
-    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's."""
-
-    records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
-
-    def __init__(self, dataset: "ShardedAudioDataset", batches: Iterable[Any]):
-        self.dataset, self.batches = dataset, batches
-
-    def __iter__(self) -> Iterator[Any]:
-        self.dataset._workers_seen = getattr(self.batches, "num_workers", None) or 1
-        for batch in self.batches:
-            self.dataset._record(batch)
-            yield batch
-
-    def __len__(self) -> int:
-        return len(self.batches)  # type: ignore[arg-type]
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("dataset", "batches"):
-            raise AttributeError(name)
-        return getattr(self.batches, name)
-
-
-def _deal_rest(share: List[Slice], sizes: Sequence[int], urls: List[str], skip: Consumed, workers: int,
-               w: int) -> Dict[int, Set[int]]:
-    """The samples worker ``w`` of ``workers`` reads when resuming: the rank's stream (``share``,
-    in order) less the consumed samples, dealt to the workers in turn, as :func:`interleave` deals
-    a fresh stream. Each worker's count then depends only on what is left, whatever the worker
-    count of the run that was saved."""
-    out: Dict[int, Set[int]] = {}
-    pos = 0
-    for s in share:
-        done = skip.indices.get(urls[s.shard], ())
-        mine = out.setdefault(s.shard, set())
-        for i in range(s.start, sizes[s.shard], s.step):
-            if i in done:
-                continue
-            if pos % workers == w:
-                mine.add(i)
-            pos += 1
-    return out
-
-
-def _n_skipped(slices: List[Slice], skip: Consumed, urls: List[str]) -> int:
-    return sum(1 for s in slices for i in skip.indices.get(urls[s.shard], ()) if i % s.step == s.start)
-
-
-def _drain(f: Any, limit: int = 1 << 20) -> None:
-    """Read what is left of a stream, up to ``limit`` bytes (past that, closing stops it)."""
-    got = 0
-    while got < limit:
-        chunk = f.read(1 << 16)
-        if not chunk:
-            return
-        got += len(chunk)
 
 
 def _in_main() -> bool:

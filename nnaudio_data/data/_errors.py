@@ -16,7 +16,7 @@ POLICIES = ("warn", "skip", "raise")
 T = TypeVar("T")
 # Skips that are not one of the samples an index counts (equal batches account for those apart):
 # clips past a stale index, and (with key None) errors of a whole shard, except these
-UNPLANNED = ("stale_index",)
+UNPLANNED = ("stale_index", "empty_shard")
 PLANNED = ("stale_index_missing", "truncated")
 
 
@@ -30,13 +30,15 @@ class SampleError(Exception):
         detail (str): a human-readable explanation.
     """
 
+    index: Optional[int] = None  # the sample's place in its shard, where known (a resume skips it)
+
     def __init__(self, url: str, key: Optional[str], reason: str, detail: str = ""):
         self.url, self.key, self.reason, self.detail = url, key, reason, detail
         where = f"{url}" + (f" key={key!r}" if key is not None else "")
         super().__init__(f"{where}: {reason}" + (f": {detail}" if detail else ""))
 
     def __reduce__(self):  # picklable across DataLoader worker processes
-        return (SampleError, (self.url, self.key, self.reason, self.detail))
+        return (type(self), (self.url, self.key, self.reason, self.detail), {"index": self.index})
 
 
 class EmptyEpochError(RuntimeError):
@@ -96,7 +98,9 @@ class ErrorPolicy:
         if self.on_error == "raise":
             raise err
         self.stats.skipped[err.reason] += 1
-        if err.reason in UNPLANNED or (err.key is None and err.reason not in PLANNED):
+        if err.index is not None and isinstance(getattr(self.stats, "rejected", None), list):
+            self.stats.rejected.append((err.url, err.index))  # type: ignore[attr-defined]
+        if err.reason in UNPLANNED or (err.key is None and err.index is None and err.reason not in PLANNED):
             setattr(self.stats, "unplanned", getattr(self.stats, "unplanned", 0) + 1)
         if self.on_error == "warn":
             warnings.warn(f"skipped sample: {err}", SampleWarning, stacklevel=2)

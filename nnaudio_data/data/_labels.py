@@ -141,6 +141,7 @@ def map_labels(items: Iterable[Dict[str, Any]], label_map: Optional[LabelMap],
         try:
             item["label"] = label_map.encode(item["label"], item["url"], item["key"])
         except SampleError as e:
+            e.index = item.get("__index__")
             policy.handle(e)
             continue
         yield item

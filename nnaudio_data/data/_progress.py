@@ -7,44 +7,42 @@ a top-up repeat, and ``delta``: the counts (delivered, skipped by reason, droppe
 its worker pass gathered since the previous tag. A tag is a ``str`` (``"shard.tar#12"``), so
 ``default_collate`` keeps it as is in a list; unpickling one only rebuilds it.
 
-The counts are delivered explicitly, never as a side effect of unpickling:
+The counts reach the inbox by one rule, **a pass counts what its loop consumed**:
 
-- **Hand-over.** :func:`hand_over` (called by ``ds.track(loader)`` and ``nd.DeviceLoader`` as they
-  hand each batch to the training loop) looks up the :class:`Inbox` that a tag names (its
-  ``source``, a :class:`nnaudio_data._registry.Token`) and merges the tag's delta into it. Each tag
-  has an identity, (``stream``, ``seq``): its worker pass and its place in that pass, and an inbox
-  merges each identity once. So a batch unpickled twice, or handed over twice
-  (``ds.track(nd.DeviceLoader(loader))``), counts once.
-- **End of a pass.** A worker pass that runs to its end posts its total through the inbox's
-  :class:`Mailbox` (a pipe, read when ``ds.stats`` is read). The inbox then counts that pass's
-  total, less what hand-over already merged of it, and ignores later hand-overs of that pass. So a
-  plain ``for batch in loader`` loop, with no hand-over at all, ends with complete stats, and a
-  worker that delivers nothing still reports its skips.
-- **In the owning process** (``num_workers=0``), tags are made where the inbox lives: their counts
-  are merged as they are made, and the tags travel without a delta.
+- **A tracked pass** (``ds.track(loader)`` started it) counts the tags of the batches handed to
+  the training loop: :func:`hand_over` (called by ``ds.track`` and ``nd.DeviceLoader`` as they hand
+  each batch out) looks up the :class:`Inbox` that a tag names (its ``source``, a
+  :class:`nnaudio_data._registry.Token`) and merges the tag's delta, once per tag identity
+  (``stream``, ``seq``: its pass and its place in it), so a batch unpickled or handed over twice
+  counts once, and a batch a loader prefetched but nobody took counts nothing. The counts that no
+  tag carries (those of a worker that delivered nothing) come at the pass's end through the
+  inbox's :class:`Mailbox` (a pipe, read when ``ds.stats`` is read).
+- **An untracked pass** (a plain ``for batch in loader``) has no hand-over: in the main process
+  (``num_workers=0``) its tags are merged as they are made; a worker pass posts its total through
+  the mailbox when it ends. A pass of a plain loop broken off mid-way therefore counts nothing of
+  its workers' batches (``nd.DeviceLoader`` alone hands over what it took, and the end total is
+  then not taken twice).
 
-Hence: a batch of a pass that ended counts once, handed over or not; a batch of a pass cut short
-(the loop broke, the loader was dropped) counts if and when it was handed over, and a batch never
-handed over contributes nothing. A batch forwarded to another process carries its tags inertly:
-the token resolves only in the process that made the dataset, so elsewhere :func:`hand_over`
-merges nothing, and the same batch handed over later in the owning process still counts once.
+A batch forwarded to another process carries its tags inertly: the token resolves only in the
+process that made the dataset, so elsewhere :func:`hand_over` merges nothing.
 
-``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed
-(:class:`Consumed`): that is what ``state_dict`` saves.
+``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed (:mod:`.resume`).
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import multiprocessing.context
 import os
-from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+
+from torch.utils.data import get_worker_info
 
 from .. import _registry
 from ._errors import SkipStats
 
-_Record = Tuple[int, "LoaderStats"]  # (stream, total of that worker pass)
+_Record = Tuple[int, "LoaderStats", bool]  # (stream, counts, whether they are the pass's total)
 
 
 @dataclass
@@ -59,11 +57,14 @@ class LoaderStats(SkipStats):
 
     repeated: int = 0
     dropped: int = 0
+    # (url, index) of the rejected samples these counts include: a resume does not read them again
+    rejected: List[Tuple[str, int]] = field(default_factory=list, repr=False, compare=False)
 
     def merge(self, other: SkipStats) -> "LoaderStats":
         super().merge(other)
         self.repeated += getattr(other, "repeated", 0)
         self.dropped += getattr(other, "dropped", 0)
+        self.rejected += getattr(other, "rejected", [])
         return self
 
     def as_dict(self) -> Dict[str, object]:
@@ -72,7 +73,8 @@ class LoaderStats(SkipStats):
     def minus(self, other: "LoaderStats") -> "LoaderStats":
         """The counts of ``self`` that ``other`` (an earlier state of the same counts) lacks."""
         return LoaderStats(self.delivered - other.delivered, self.skipped - other.skipped,
-                           self.repeated - other.repeated, self.dropped - other.dropped)
+                           self.repeated - other.repeated, self.dropped - other.dropped,
+                           self.rejected[len(other.rejected):])
 
     def since(self, sent: "LoaderStats") -> Optional["LoaderStats"]:
         """The counts gathered since ``sent`` was last brought up to date (None when nothing is
@@ -151,10 +153,20 @@ class Inbox:
         self.stats = LoaderStats()
         self.mailbox = Mailbox()
         self._passes: Dict[int, _Pass] = {}
+        self.settled: List[Tuple[str, int]] = []
+        self.settled_dropped = 0
 
     def __getstate__(self) -> Dict[str, Any]:
         """A copy (in a worker) keeps the token and the way back, not the counts."""
-        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}}
+        return {"token": self.token, "stats": LoaderStats(), "mailbox": self.mailbox, "_passes": {}, "settled": [],
+                "settled_dropped": 0}
+
+    def leftover(self, counts: LoaderStats) -> None:
+        """Merge the counts of a tracked pass that no tag carried; their rejections wait in
+        ``settled`` for the dataset's record (a resume must not read them again)."""
+        self.stats.merge(counts)
+        self.settled += counts.rejected
+        self.settled_dropped += counts.dropped
 
     def receive(self, tag: "Provenance") -> None:
         """Merge ``tag``'s delta, once per (stream, seq)."""
@@ -166,11 +178,14 @@ class Inbox:
             self.stats.merge(tag.delta)
 
     def total(self) -> LoaderStats:
-        """The counts so far, with the totals of the worker passes that ended."""
-        for stream, total in self.mailbox.receive():
+        """The counts so far, with what the worker passes that ended posted: a tracked pass the
+        counts no tag carried, an untracked one its total (less what hand-over merged of it)."""
+        for stream, counts, is_total in self.mailbox.receive():
             p = self._passes.setdefault(stream, _Pass())
-            if not p.ended:
-                self.stats.merge(total.minus(p.merged))
+            if not is_total:
+                self.leftover(counts)
+            elif not p.ended:
+                self.stats.merge(counts.minus(p.merged))
                 p.ended, p.merged, p.above = True, LoaderStats(), set()
         return self.stats
 
@@ -243,44 +258,31 @@ def hand_over(batch: Any) -> None:
                 inbox.receive(tag)
 
 
-class Consumed:
-    """Samples handed out this epoch: indices per shard URL, and counts per worker. ``scope`` says
-    whose: "rank" (every worker's, recorded in the main process by ``track``) or "worker" (one
-    worker's own, as ``StatefulDataLoader`` saves and restores them)."""
-
-    def __init__(self, scope: str = "rank") -> None:
-        self.indices: Dict[str, Set[int]] = {}
-        self.per_worker: Counter = Counter()
-        self.scope = scope
-
-    def add(self, tags: Iterable[Provenance]) -> None:
-        for t in tags:
-            if not t.repeat:
-                self.indices.setdefault(t.url, set()).add(t.index)
-            self.per_worker[t.worker] += 1
-
-    def __contains__(self, item: Tuple[str, int]) -> bool:
-        url, index = item
-        return index in self.indices.get(url, ())
-
-    def state(self) -> Dict[str, Any]:
-        return {"indices": {u: _ranges(sorted(ix)) for u, ix in self.indices.items()},
-                "per_worker": {str(w): n for w, n in self.per_worker.items()}}
-
-    @classmethod
-    def from_state(cls, state: Dict[str, Any]) -> "Consumed":
-        out = cls()
-        out.indices = {u: {i for a, b in rs for i in range(a, b)} for u, rs in state["indices"].items()}
-        out.per_worker = Counter({int(w): int(n) for w, n in state["per_worker"].items()})
-        return out
-
-
-def _ranges(ix: List[int]) -> List[List[int]]:
-    """Sorted ints -> half-open runs: [0, 1, 2, 5] -> [[0, 3], [5, 6]]."""
-    out: List[List[int]] = []
-    for i in ix:
-        if out and out[-1][1] == i:
-            out[-1][1] = i + 1
-        else:
-            out.append([i, i + 1])
-    return out
+def tag_stream(items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int, epoch: int, tracked: bool,
+               inbox: "Inbox", record: Callable[[Tuple[Provenance, ...]], None]) -> Iterator[Dict[str, Any]]:
+    """Attach :class:`Provenance` tags carrying the counts gathered since the previous one. Each
+    item is held back until the next is made, so its tag also carries the rejections that
+    follow it. Where the counts go follows the pass (tracked or not: see the module docstring);
+    ``record`` gets the tags a pass records itself (all but a tracked pass's in the main process)."""
+    in_main, sent, held = get_worker_info() is None, LoaderStats(), None
+    stream = int.from_bytes(os.urandom(8), "little")  # this pass of this worker
+    for seq, item in enumerate(itertools.chain(items, [None])):
+        if held is not None:
+            held["info"].delta = stats.since(sent)
+            if not (in_main and tracked):  # else ds.track records it as it hands it out
+                record((held["info"],))
+            if in_main and not tracked:  # no hand-over will come: count it as it is made
+                inbox.receive(held["info"])
+            yield held
+        if item is not None:
+            repeat = item.pop("__repeat__", False)
+            stats.repeated += repeat
+            stats.delivered += not repeat
+            item.pop("__shard__", None)
+            item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
+                                      source=inbox.token, stream=stream, seq=seq)
+        held = item
+    if in_main:  # what no tag carried (a pass that delivered nothing)
+        inbox.leftover(stats.minus(sent))
+    else:
+        inbox.mailbox.post((stream, stats.minus(sent) if tracked else stats, not tracked))

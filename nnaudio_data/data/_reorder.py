@@ -1,11 +1,12 @@
-"""Reordering stages: a seeded shuffle buffer, and length bucketing to cut padding.
+"""Reordering stages: a seeded shuffle buffer, length bucketing to cut padding, and the equal-count
+cut or top-up of equal batches (:func:`equalise`).
 
-Both are stream stages ``stage(src, ...) -> Iterator`` over any items, holding at most a bounded
+All are stream stages ``stage(src, ...) -> Iterator`` over any items, holding at most a bounded
 window in memory, and deterministic given their ``torch.Generator``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import torch
 
@@ -103,3 +104,42 @@ def _runs(items: List[Any], generator: Optional[torch.Generator], batch_size: Op
     for j in torch.randperm(full, generator=generator).tolist():
         yield from runs[j]
     yield from items[full * batch_size:]  # a partial run stays last, keeping batches aligned
+
+
+def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
+             again: Callable[[], Iterable[Dict[str, Any]]],
+             empty: Optional[Callable[[], Exception]] = None) -> Iterator[Dict[str, Any]]:
+    """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
+    the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
+    passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
+    A pass that yields nothing raises ``empty()`` (the rank has no valid clip at all).
+
+    Example:
+        >>> from nnaudio_data.data._progress import LoaderStats
+        >>> s = LoaderStats(); out = list(equalise(({"i": i} for i in range(3)), 5, 3, s, lambda: [{"i": 9}]))
+        >>> [x["i"] for x in out], [x.get("__repeat__", False) for x in out][-1]
+        ([0, 1, 2, 9, 9], True)
+    """
+    n = 0
+    for item in items:
+        if n == target:
+            # skips that are not samples of ``expected``: clips past a stale index, and errors of a
+            # whole shard (no key: an empty or missing shard, a pipe's exit status)
+            unplanned = getattr(stats, "unplanned", 0)
+            stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
+            return
+        n += 1
+        yield item
+    while n < target:
+        before = n
+        for item in again():
+            if n == target:
+                break
+            item["__repeat__"] = True
+            n += 1
+            yield item
+        if n == before:
+            if empty is not None:
+                raise empty()
+            raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
+                               f"{target - n} more; its shards hold no readable clip")

@@ -300,12 +300,11 @@ def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolic
             gen = generator(seed, epoch, 0, 0, "crop", int(sample.get("__shard__", 0)), int(sample["__index__"]))
         try:
             item = make_item(sample, spec, gen)
-        except SampleError as e:
-            policy.handle(e)
-            continue
         except Exception as e:  # noqa: BLE001  (bytes from a shard: any failure is this sample's)
-            policy.handle(SampleError(str(sample.get("__url__")), str(sample.get("__key__")), "unexpected",
-                                      f"{type(e).__name__}: {e}"))
+            err = e if isinstance(e, SampleError) else SampleError(
+                str(sample.get("__url__")), str(sample.get("__key__")), "unexpected", f"{type(e).__name__}: {e}")
+            err.index = sample["__index__"]
+            policy.handle(err)
             continue
         if not spec.mono and spec.channels is None:  # the first clip fixes the count for the stream
             spec = replace(spec, channels=int(item["waveform"].shape[0]))

@@ -11,7 +11,7 @@ lands in exactly one part.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, overload
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, overload
 
 import torch
 
@@ -152,6 +152,67 @@ def interleave(slices: Sequence[Slice], workers: int, sizes: Sequence[int]) -> L
     return out
 
 
+def owned(n: int, workers: int, w: int, chunk: int = 1) -> int:
+    """How many of stream positions ``0 .. n-1`` worker ``w`` of ``workers`` owns when positions
+    are dealt in chunks of ``chunk``: positions ``p`` with ``(p // chunk) % workers == w``.
+
+    Example:
+        >>> [owned(20, 2, w, 8) for w in range(2)], [owned(20, 1, 0, 8)]
+        ([12, 8], [20])
+    """
+    full, rest = divmod(n, chunk * workers)
+    return full * chunk + min(chunk, max(0, rest - w * chunk))
+
+
+def dealer(share: Sequence[Slice], sizes: Sequence[int], workers: int, w: int, chunk: int = 1,
+           done: Optional[Callable[[int, int], bool]] = None) -> Dict[int, Callable[[int], bool]]:
+    """Worker ``w``'s samples of a rank's ``share`` under equal batches: the share's samples taken
+    as one stream in order (less those ``done(shard, i)`` says a resumed epoch consumed), dealt to
+    the workers in chunks of ``chunk`` positions, as :func:`owned` counts them. With ``chunk`` the
+    batch size, every worker but one yields whole batches, so a rank yields the same batches
+    whatever its worker count. Samples past a shard's size (a stale index, rejected unread) go to
+    the worker of their turn. Returns shard -> ``keep(i)``.
+
+    Example:
+        >>> keep = dealer([Slice(0), Slice(1)], [3, 2], 2, 1, chunk=2)
+        >>> [i for i in range(3) if keep[0](i)], [i for i in range(2) if keep[1](i)]
+        ([2], [0])
+    """
+    out: Dict[int, Callable[[int], bool]] = {}
+    pos = 0
+    for s in share:
+        n = sizes[s.shard]
+        keep: Callable[[int], bool]
+        if done is None:
+            def dealt(i: int, s: Slice = s, base: int = pos, n: int = n) -> bool:
+                if i % s.step != s.start:
+                    return False
+                turn = base + (i - s.start) // s.step if i < n else (i - s.start) // s.step * chunk
+                return (turn // chunk) % workers == w
+            keep = dealt
+            pos += s.size(sizes)
+        else:  # a resume: deal what is left, position by position
+            mine = set()
+            for i in range(s.start, n, s.step):
+                if not done(s.shard, i):
+                    if (pos // chunk) % workers == w:
+                        mine.add(i)
+                    pos += 1
+            def left(i: int, s: Slice = s, mine: Set[int] = mine, n: int = n,
+                     done: Callable[[int, int], bool] = done) -> bool:
+                past = i >= n and i % s.step == s.start and ((i - s.start) // s.step) % workers == w \
+                    and not done(s.shard, i)
+                return i in mine or past
+            keep = left
+        out[s.shard] = _chain(out.get(s.shard), keep)
+    return out
+
+
+def _chain(first: Optional[Callable[[int], bool]], then: Callable[[int], bool]) -> Callable[[int], bool]:
+    """A shard can appear in a rank's share once per slice: keep what either slice keeps."""
+    return then if first is None else (lambda i: first(i) or then(i))
+
+
 def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[int, List[int]]:
     """Samples every rank delivers under equal batches, and how that splits over its workers.
 
@@ -168,40 +229,54 @@ def equal_targets(per_rank: Sequence[int], workers: int, policy: str) -> Tuple[i
     return total, [len(range(w, total, workers)) for w in range(workers)]
 
 
-def equalise(items: Iterable[Dict[str, Any]], target: int, expected: int, stats: Any,
-             again: Callable[[], Iterable[Dict[str, Any]]],
-             empty: Optional[Callable[[], Exception]] = None) -> Iterator[Dict[str, Any]]:
-    """Stream stage: deliver exactly ``target`` items. Cut the stream short (``stats.dropped`` +=
-    the ``expected`` share less what was delivered or rejected), or top it up from ``again()``
-    passes (the whole rank's share: a worker may own no clip) with items marked ``__repeat__``.
-    A pass that yields nothing raises ``empty()`` (the rank has no valid clip at all).
+class Part(NamedTuple):
+    """One worker's part of an epoch plan for one pass: the ``slices`` it opens, ``keep[shard](i)``
+    for the samples it reads, and under equal batches the items it yields (``target``) and the
+    planned samples it reads (``expected``: what it does not deliver or reject is dropped)."""
+
+    slices: List[Slice]
+    keep: Dict[int, Callable[[int], bool]]
+    target: int = 0
+    expected: int = 0
+
+
+def worker_part(share: List[Slice], slices: List[Slice], sizes: Optional[Sequence[int]], workers: int, w: int,
+                total: Optional[int] = None, chunk: int = 1, done: Optional[Callable[[int, int], bool]] = None,
+                taken: int = 0, own: Optional[int] = None, dropped: int = 0) -> Part:
+    """Worker ``w``'s :class:`Part` of its rank's ``share``, less the samples ``done(shard, i)``
+    says a resumed epoch consumed.
+
+    Without equal batches (``total`` None): its ``slices`` (:func:`plan`). With equal batches,
+    ``total`` the rank's target: the share dealt in chunks (:func:`dealer`); a rank's record
+    (``taken`` items consumed) deals the rest to this pass's workers, whatever their count; a
+    worker's own record (``own`` items, as StatefulDataLoader restores one per worker) keeps the
+    deal it was saved with. ``dropped``: what the record's batches already counted as dropped
+    (taken off what this pass may drop).
 
     Example:
-        >>> from nnaudio_data.data._progress import LoaderStats
-        >>> s = LoaderStats(); out = list(equalise(({"i": i} for i in range(3)), 5, 3, s, lambda: [{"i": 9}]))
-        >>> [x["i"] for x in out], [x.get("__repeat__", False) for x in out][-1]
-        ([0, 1, 2, 9, 9], True)
+        >>> p = worker_part([Slice(0)], [Slice(0)], [5], 2, 1, total=5, chunk=2)
+        >>> [i for i in range(5) if p.keep[0](i)], p.target, p.expected
+        ([2, 3], 2, 2)
     """
-    n = 0
-    for item in items:
-        if n == target:
-            # skips that are not samples of ``expected``: clips past a stale index, and errors of a
-            # whole shard (no key: an empty or missing shard, a pipe's exit status)
-            unplanned = getattr(stats, "unplanned", 0)
-            stats.dropped += max(0, expected - n - stats.total_skipped + unplanned)
-            return
-        n += 1
-        yield item
-    while n < target:
-        before = n
-        for item in again():
-            if n == target:
-                break
-            item["__repeat__"] = True
-            n += 1
-            yield item
-        if n == before:
-            if empty is not None:
-                raise empty()
-            raise RuntimeError(f"equal batches: this rank has no valid clip to repeat and owes "
-                               f"{target - n} more; its shards hold no readable clip")
+    def fresh(k: int) -> Callable[[int], bool]:
+        return lambda i: done is None or not done(k, i)
+    if total is None:
+        return Part(slices, {s.shard: sliced(s, fresh(s.shard)) for s in slices})
+    assert sizes is not None  # equal batches plan with sizes
+    n_done = 0 if done is None else sum(1 for s in share for i in range(s.start, sizes[s.shard], s.step)
+                                        if done(s.shard, i))
+    rank_size = sum(s.size(sizes) for s in share) - dropped
+    if own is not None:
+        keep = {k: _both(f, fresh(k)) for k, f in dealer(share, sizes, workers, w, chunk).items()}
+        return Part(share, keep, owned(total, workers, w, chunk) - own, owned(rank_size, workers, w, chunk) - n_done)
+    keep = dealer(share, sizes, workers, w, chunk, done if taken else None)
+    return Part(share, keep, owned(total - taken, workers, w, chunk), owned(rank_size - n_done, workers, w, chunk))
+
+
+def sliced(s: Slice, also: Optional[Callable[[int], bool]] = None) -> Callable[[int], bool]:
+    """``keep(i)`` for the samples of slice ``s`` (that ``also`` keeps)."""
+    return lambda i: i % s.step == s.start and (also is None or also(i))
+
+
+def _both(a: Callable[[int], bool], b: Callable[[int], bool]) -> Callable[[int], bool]:
+    return lambda i: a(i) and b(i)

@@ -170,8 +170,8 @@ def tar_members(f: IO[bytes], url: str,
             size, kind = _octal(head[124:136]), head[156:157]
         except ValueError:
             ok = False
-        if not ok:
-            raise SampleError(url, None, "bad_tar", "not a tar header (checksum mismatch)")
+        if not ok:  # what came before is whole: the break is between members
+            raise TruncatedAtBoundary(url, None, "bad_tar", "not a tar header (checksum mismatch)")
         name = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
         if head[257:262] == b"ustar" and head[345] != 0:
             name = head[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") + "/" + name
@@ -320,29 +320,37 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             reason = "truncated" if isinstance(e, EOFError) else "bad_tar"
             e = SampleError(url, _key(cur), reason, f"{type(e).__name__}: {e}")
         has_audio = audio is None or any(x.rsplit(".", 1)[-1] in audio for x in cur_exts)
-        if isinstance(e, TruncatedAtBoundary) and cur and has_audio:
-            # between members, after a sample with its audio: it is complete; the next is lost
-            if pending is not None:
-                yield from _finish(pending, policy)
-            if keep(index + 1):
-                policy.handle(SampleError(url, None, e.reason, e.detail))
-            return
-        # The sample being read may be incomplete: it is lost, the one before it is complete.
-        # Readers sharing the shard all meet the error; the owner of that sample reports it (the
-        # owner of sample 0 if none began).
-        if pending is not None and pending is not cur:
+        whole = isinstance(e, TruncatedAtBoundary) and cur and has_audio
+        if pending is not None and (whole or pending is not cur):  # complete before the break
             yield from _finish(pending, policy)
-        if (wanted if cur else keep(0)):
-            policy.handle(SampleError(url, _key(cur), e.reason, e.detail))
+        # Lost: the sample after a whole one, or the one being read (sample 0 if none began).
+        # Readers sharing the shard all meet the error; the owner of that sample reports it.
+        lost = index + 1 if whole else max(index, 0)
+        if keep(lost):  # (past the index's count: not a planned sample, whatever broke it)
+            stale = size is not None and lost >= size
+            err = SampleError(url, None if whole else _key(cur), "stale_index" if stale else e.reason,
+                              e.detail)
+            err.index = lost
+            policy.handle(err)
+        for i in range(lost + 1, size or 0):  # promised by the index, past the break
+            if keep(i):
+                err = SampleError(url, None, "truncated", f"sample {i} of the {size} the index promises "
+                                  f"lies past a break in the shard ({e.reason})")
+                err.index = i
+                policy.handle(err)
         return
     if pending is not None:
         yield from _finish(pending, policy)
     if members == 0 and keep(0):
-        policy.handle(SampleError(url, None, "empty_shard", "no member in the tar"))
+        err = SampleError(url, None, "empty_shard", "no member in the tar")
+        err.index = 0  # (settled like a sample: a resume does not count it again)
+        policy.handle(err)
     for i in range(index + 1, size or 0):  # promised by the index, not in the shard
         if keep(i):
-            policy.handle(SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
-                                      f"the shard holds {index + 1} (sample {i} is missing)"))
+            err = SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
+                              f"the shard holds {index + 1} (sample {i} is missing)")
+            err.index = i
+            policy.handle(err)
 
 
 def _key(sample: Dict[str, object]) -> Optional[str]:
@@ -351,18 +359,18 @@ def _key(sample: Dict[str, object]) -> Optional[str]:
 
 
 def _finish(sample: Dict[str, object], policy: ErrorPolicy) -> Iterator[Dict[str, object]]:
+    err = None
+    url, key = str(sample["__url__"]), str(sample["__key__"])
     if "__stale__" in sample:
-        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "stale_index",
-                                  f"the index says {sample['__stale__']} samples, the shard holds more"))
-        return
-    if "__too_large__" in sample:
+        err = SampleError(url, key, "stale_index", f"the index says {sample['__stale__']} samples, the shard holds more")
+    elif "__too_large__" in sample:
         name, need, most = cast(Tuple[str, int, int], sample["__too_large__"])
-        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "too_large",
-                                  f"member {name!r} takes the sample to {need} bytes, past "
-                                  f"max_sample_bytes={most}"))
+        err = SampleError(url, key, "too_large", f"member {name!r} takes the sample to {need} bytes, past "
+                                                 f"max_sample_bytes={most}")
+    elif sample.pop("__dup__", False):
+        err = SampleError(url, key, "duplicate_key", "key already seen earlier in this shard")
+    if err is None:
+        yield sample
         return
-    if sample.pop("__dup__", False):
-        policy.handle(SampleError(str(sample["__url__"]), str(sample["__key__"]), "duplicate_key",
-                                  "key already seen earlier in this shard"))
-        return
-    yield sample
+    err.index = cast(int, sample["__index__"])
+    policy.handle(err)

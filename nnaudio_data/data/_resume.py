@@ -1,0 +1,180 @@
+"""Resume: what a pass consumed, and how a pass starts.
+
+A state (``ds.state_dict()``) is the epoch plan's identity (:mod:`.plan`), the epoch, and the
+:class:`Consumed` record of the pass: the samples delivered and the rejections counted with them
+(so a resume neither delivers nor counts them again), and the count per worker. One record,
+two recorders: ``ds.track(loader)`` records in the main process each batch as it hands it out
+(scope "rank": any ``num_workers`` may resume it); inside a worker, the dataset records what that
+worker yielded (scope "worker": ``torchdata``'s ``StatefulDataLoader`` saves and restores one
+per worker, so it resumes with the same ``num_workers``).
+
+A loaded state is taken by one pass: the next one the main process starts, or the one
+:class:`Tracked` starts, which hands it to the pass's workers in a :class:`PassStart` (the copy of
+the dataset each worker gets carries it). A plain loop over DataLoader workers cannot take it
+once (its workers' copies are made where the main process does not see), and raises.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
+
+from torch.utils.data import get_worker_info
+
+from ._plan import check_state
+from ._progress import Provenance, hand_over, tags_of
+
+if TYPE_CHECKING:
+    from ._dataset import ShardedAudioDataset
+
+STATE_FORMAT = "nnaudio_data.state/1"
+
+
+class PassStart(NamedTuple):
+    """What ``ds.track`` hands to the pass it starts (through the copies its workers get): the
+    state it resumes (or None), whether it is tracked, and the chunk equal batches deal to
+    workers (the batch size)."""
+
+    resume: Optional[Consumed]
+    tracked: bool
+    chunk: int
+
+
+class Tracked:
+    """What :meth:`ShardedAudioDataset.track` returns: an iterable over ``batches`` that records
+    each batch as consumed as it hands it out. ``len()`` and attributes are the wrapped loader's.
+
+    Starting a pass, it checks the plan across ranks (with the loader's batch count) and hands the
+    pass a :class:`PassStart` (the copies its workers get carry it): a loaded state (taken once),
+    that the pass is tracked, and that equal batches deal whole batches to workers."""
+
+    records_consumption = True  # DeviceLoader refuses to wrap it (see ShardedAudioDataset.track)
+
+    def __init__(self, dataset: "ShardedAudioDataset", batches: Iterable[Any]):
+        self.dataset, self.batches = dataset, batches
+
+    def __iter__(self) -> Iterator[Any]:
+        ds = self.dataset
+        ds._workers_seen = getattr(self.batches, "num_workers", None) or 1
+        size = getattr(self.batches, "batch_size", None)
+        ds._verify(size, bool(getattr(self.batches, "drop_last", False)))
+        resume, ds._resume = ds._resume, None
+        chunk = size if isinstance(size, int) and size > 0 else 1
+        ds._handoff, ds._record_epoch = PassStart(resume, True, chunk), resume.epoch if resume is not None else ds.epoch
+        ds._record = resume if resume is not None else Consumed()
+        try:
+            for k, batch in enumerate(self.batches):
+                ds._handoff = None  # the pass has started: its workers hold their copy now
+                hand_over(batch)  # the counts its tags carry, once (see .progress)
+                ds._record.add(tags_of(batch))
+                yield batch
+        finally:
+            ds._handoff = None
+
+    def __len__(self) -> int:
+        return len(self.batches)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("dataset", "batches"):
+            raise AttributeError(name)
+        return getattr(self.batches, name)
+
+
+def take_pass(ds: "ShardedAudioDataset") -> Tuple[int, bool, int, Optional["Consumed"]]:
+    """(epoch, tracked, chunk, resume) of the pass starting here. A resume is taken once: in
+    the main process the one pending (or handed off by ``track``); in a worker the one
+    ``track`` handed off when it started this pass's workers (a persistent worker's later
+    passes resume nothing)."""
+    start, ds._handoff = ds._handoff, None
+    if start is not None or get_worker_info() is None or ds._mode_pid != os.getpid():  # a persistent
+        ds._mode, ds._mode_pid = start or PassStart(None, False, 1), os.getpid()  # worker keeps it
+    epoch, resume = int(ds._cell[0]), None if start is None else start.resume
+    tracked, chunk = ds._mode.tracked, ds._mode.chunk
+    if get_worker_info() is None and start is None:
+        resume, ds._resume = ds._resume, None
+    elif start is None and ds._resume is not None:
+        raise ValueError("a loaded state resumes through ds.track(loader) (or StatefulDataLoader): "
+                         "a plain loop over DataLoader workers cannot take it once")
+    return epoch, bool(tracked), max(1, chunk), resume
+
+
+def state_of(ds: "ShardedAudioDataset") -> Dict[str, Any]:
+    """``ds.state_dict()``."""
+    scope = "rank" if get_worker_info() is None else "worker"
+    if get_worker_info() is None:  # rejections of a tracked pass's workers that delivered nothing
+        ds._inbox.total()
+        for url, index in ds._inbox.settled:
+            ds._record.indices.setdefault(url, set()).add(index)
+        ds._record.dropped += ds._inbox.settled_dropped
+        ds._inbox.settled.clear()
+        ds._inbox.settled_dropped = 0
+    return {"format": STATE_FORMAT, "epoch": ds._record_epoch, "seed": ds.seed,
+            "plan": ds._identity(ds._world()[1]), "workers": ds._workers_seen, "scope": scope,
+            "consumed": ds._record.state()}
+
+
+def load_state(ds: "ShardedAudioDataset", state: Dict[str, Any]) -> None:
+    """``ds.load_state_dict(state)``."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"state must be a dict with format {STATE_FORMAT!r} from state_dict()")
+    if state["seed"] != ds.seed:
+        raise ValueError(f"state was saved with seed={state['seed']}, this dataset has seed={ds.seed}")
+    check_state(ds._identity(ds._world()[1]), state.get("plan"))
+    resume = Consumed.from_state(state["consumed"])
+    resume.scope, resume.epoch, resume.workers = state.get("scope", "worker"), int(state["epoch"]), state["workers"]
+    if get_worker_info() is None:
+        ds.set_epoch(resume.epoch)
+        ds._resume, ds._record, ds._record_epoch = resume, resume, resume.epoch
+    else:  # StatefulDataLoader restores each worker's own state in that worker
+        ds._handoff = PassStart(resume, False, 1)
+
+
+class Consumed:
+    """Samples handed out this epoch: indices per shard URL, and counts per worker. ``scope`` says
+    whose: "rank" (every worker's, recorded in the main process by ``track``) or "worker" (one
+    worker's own, as ``StatefulDataLoader`` saves and restores them)."""
+
+    def __init__(self, scope: str = "rank") -> None:
+        self.indices: Dict[str, Set[int]] = {}
+        self.per_worker: Counter = Counter()
+        self.scope = scope
+        self.epoch = 0
+        self.workers: Optional[int] = None  # the num_workers of the run that saved it
+        self.dropped = 0  # samples equal batches dropped, counted with the consumed batches
+
+    def add(self, tags: Iterable[Provenance]) -> None:
+        for t in tags:
+            if not t.repeat:
+                self.indices.setdefault(t.url, set()).add(t.index)
+            self.per_worker[t.worker] += 1
+            if t.delta is not None:
+                self.dropped += t.delta.dropped
+                for url, index in t.delta.rejected:
+                    self.indices.setdefault(url, set()).add(index)
+
+    def __contains__(self, item: Tuple[str, int]) -> bool:
+        url, index = item
+        return index in self.indices.get(url, ())
+
+    def state(self) -> Dict[str, Any]:
+        return {"indices": {u: _ranges(sorted(ix)) for u, ix in self.indices.items()},
+                "per_worker": {str(w): n for w, n in self.per_worker.items()}, "dropped": self.dropped}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "Consumed":
+        out = cls()
+        out.indices = {u: {i for a, b in rs for i in range(a, b)} for u, rs in state["indices"].items()}
+        out.per_worker = Counter({int(w): int(n) for w, n in state["per_worker"].items()})
+        out.dropped = int(state.get("dropped", 0))
+        return out
+
+
+def _ranges(ix: List[int]) -> List[List[int]]:
+    """Sorted ints -> half-open runs: [0, 1, 2, 5] -> [[0, 3], [5, 6]]."""
+    out: List[List[int]] = []
+    for i in ix:
+        if out and out[-1][1] == i:
+            out[-1][1] = i + 1
+        else:
+            out.append([i, i + 1])
+    return out

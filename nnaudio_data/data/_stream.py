@@ -1,0 +1,107 @@
+"""One worker's stream for one pass: its part of the plan -> tar samples -> optional shuffle buffer
+-> items -> optional length buckets, and the check that a rank whose worker yields nothing has
+a clip at all.
+
+The part (which slices, which samples of each: :class:`~.split.Part`) comes from :mod:`.split`;
+every rejection goes to the pass's :class:`~.errors.ErrorPolicy`; counting and tags are
+:mod:`.progress`'s.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+
+from .._seed import generator
+from ._decode import AUDIO_EXTENSIONS
+from ._errors import EmptyEpochError, ErrorPolicy, SampleError
+from ._labels import map_labels
+from ._reorder import bucket_by_length, shuffle_buffer
+from ._samples import READ_EXTENSIONS, make_items
+from ._sources import PipeStream, open_shard
+from ._split import Slice, sliced
+from ._tario import open_tar, tar_samples
+
+AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
+
+
+def clips(ds: Any, slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
+          epoch: int, rank: int, w: int, checked: bool = True) -> Iterator[Dict[str, Any]]:
+    """The items of ``slices`` that ``keep`` wants, made as ``ds`` (a ShardedAudioDataset) says."""
+    sizes = ds.sizes if checked else None
+    raw = samples(ds.urls, slices, keep, policy, sizes, ds.retry, ds.storage_options, ds.max_sample_bytes)
+    if ds.shuffle is not True and ds.shuffle > 1:
+        raw = shuffle_buffer(raw, int(ds.shuffle), generator(ds.seed, epoch, rank, w, "shuffle"))
+    items = map_labels(make_items(raw, ds.spec, policy, ds.seed, epoch), ds.label_map, policy)
+    return bucket_by_length(items, ds.bucket) if ds.bucket else items
+
+
+def samples(urls: Sequence[str], slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
+            sizes: Optional[Sequence[int]], retry: Any, storage_options: Any,
+            max_sample_bytes: Optional[int]) -> Iterator[Dict[str, Any]]:
+    """Raw samples ``keep[shard](i)`` wants of the shards of ``slices``. With ``sizes``, shards
+    are held to them (equal batches plan with them): a stale index is counted, never silent
+    loss. A sample whose members exceed ``max_sample_bytes`` is a counted "too_large" skip. An
+    error of a whole shard is reported by the owner of its sample 0."""
+    for s in slices:
+        url, mine = urls[s.shard], keep[s.shard]
+        try:
+            f = open_shard(url, retry, storage_options)
+        except SampleError as e:
+            if mine(0):
+                policy.handle(e)
+            continue
+        size = None if sizes is None else sizes[s.shard]
+        try:
+            for sample in tar_samples(open_tar(f, url), url, policy, mine, READ_EXTENSIONS, size, AUDIO_SET,
+                                      max_sample_bytes):
+                sample["__shard__"] = s.shard
+                yield sample
+            if isinstance(f, PipeStream):  # read to the end (the tar's padding) for the exit status
+                _drain(f)
+        except SampleError as e:
+            if mine(0):
+                policy.handle(e)
+        finally:
+            try:
+                f.close()  # a pipe: checks the command's exit status
+            except SampleError as e:
+                if mine(0):
+                    policy.handle(e)
+
+
+def not_empty(ds: Any, items: Iterable[Dict[str, Any]], share: List[Slice], epoch: int, rank: int,
+              w: int) -> Iterator[Dict[str, Any]]:
+    """Stream stage: pass ``items`` on; when this worker yields none, look through the whole
+    rank's share (from the start, to the first valid clip) and raise :class:`EmptyEpochError`
+    if the rank has none to deliver."""
+    n = 0
+    for item in items:
+        n += 1
+        yield item
+    if n == 0:
+        scan = ErrorPolicy("skip")
+        for _ in clips(ds, share, {s.shard: sliced(s) for s in share}, scan, epoch, rank, w, checked=False):
+            return
+        raise empty_error(ds.urls, share, scan, epoch, rank)
+
+
+def names(urls: Sequence[str], shards: Iterable[int]) -> str:
+    """Up to five shard URLs, for a message."""
+    out = [urls[i] for i in dict.fromkeys(shards)]
+    return ", ".join(out[:5]) + (f" and {len(out) - 5} more" if len(out) > 5 else "")
+
+
+def empty_error(urls: Sequence[str], share: List[Slice], scan: ErrorPolicy, epoch: int, rank: int) -> EmptyEpochError:
+    shards = [s.shard for s in share]
+    return EmptyEpochError(f"epoch {epoch}: rank {rank} delivers no clip: none of its "
+                           f"{len(set(shards))} shard(s) ({names(urls, shards) or 'none'}) holds a valid "
+                           f"clip; skipped: {dict(scan.stats.skipped) or 'nothing'}")
+
+
+def _drain(f: Any, limit: int = 1 << 20) -> None:
+    """Read what is left of a stream, up to ``limit`` bytes (past that, closing stops it)."""
+    got = 0
+    while got < limit:
+        chunk = f.read(1 << 16)
+        if not chunk:
+            return
+        got += len(chunk)
