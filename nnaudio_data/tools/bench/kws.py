@@ -10,7 +10,7 @@ frames), ``--kws-workers`` DataLoader workers, batches of ``--kws-batch``:
 
 - ``ours``: the README's recommended set-up: the files packed by ``nnaudio-data shard`` into tar
   shards, ``ShardedAudioDataset(sr=16000, length=16000, shuffle=500)``, a
-  ``GPUSpectrogramCollate("logmel")`` with the augmentations, spawned workers, not persistent;
+  ``GPUSpectrogramCollate("logmel")`` with the augmentations, spawned, persistent workers;
 - ``ours[fork, persistent]``: the same with forked, persistent workers;
 - ``lhotse``: a ``CutSet`` of the same files (stereo mixed down, resampled to 16 kHz, a volume
   perturbation per cut), ``SimpleCutSampler`` + a dataset of ``CutMix`` (the noise clips),
@@ -162,7 +162,7 @@ def _ours(cfg: Dict[str, Any], fork: bool) -> Dict[str, float]:
     collate.train()
     loader = DataLoader(ds, batch_size=cfg["kws_batch"], num_workers=cfg["kws_workers"],
                         collate_fn=collate, multiprocessing_context="fork" if fork else "spawn",
-                        persistent_workers=fork)
+                        persistent_workers=cfg["kws_workers"] > 0)
 
     def epoch(e: int) -> Iterable:
         ds.set_epoch(e)
