@@ -115,6 +115,7 @@ def main(argv=None):
         ckpt.save(step, epoch + 1)  # the epoch is complete: a resume starts the next one
         print(f"rank {rank}: epoch {epoch} done at step {step}, loss {loss.item():.3f}", flush=True)
     if dist.is_initialized():
+        dist.barrier()  # no rank tears its connections down while another still uses them
         dist.destroy_process_group()
 
 

@@ -33,7 +33,7 @@ import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import pytest
@@ -346,13 +346,20 @@ def run_rank(urls, w: World, rank: Optional[int], epoch: int, each_batch=None, c
             p = first if k == 0 else Pass(epoch + k if w.set_epoch else epoch, each_batch)
             if k and w.set_epoch:
                 ds.set_epoch(epoch + k)
-            for b in _wrap(ds, loader, w.wrapper):
-                p.take(b)
+            try:
+                for b in _wrap(ds, loader, w.wrapper):
+                    p.take(b)
+            except nd.EmptyEpochError as e:  # this pass's outcome; the next pass is checked on its own
+                if w.passes == 1:
+                    raise
+                passes.append(str(e))
+                base, consumed, consumed_repeats, tally_before = ds.stats.as_dict(), 0, 0, 0
+                continue
             end = ds.stats.as_dict()
             passes.append((p, end, base, consumed, consumed_repeats, tally_before))
             base, consumed, consumed_repeats, tally_before = end, 0, 0, 0
     del held
-    return [_rank_run(*x) for x in passes]
+    return [x if isinstance(x, str) else _rank_run(*x) for x in passes]
 
 
 def _rank_run(p: Pass, s, base, consumed, consumed_repeats, tally_before) -> RankRun:
@@ -368,16 +375,22 @@ def check_world(w: World) -> None:
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         truth = build(root, w)
+        if truth.index is not None and any(n > os.path.getsize(u) // 512 for n, u in zip(truth.index, truth.urls)):
+            # a count no shard of that many bytes can hold (every sample takes a 512-byte header)
+            with pytest.raises(ValueError, match="index .* hold at most"):
+                nd.ShardedAudioDataset(truth.urls, sr=SR)
+            return
         for epoch in range(w.epochs):
-            runs: Dict[int, List[RankRun]] = {}
-            errors: Dict[int, str] = {}
+            outcomes: Dict[int, List[Union[RankRun, str]]] = {}  # per rank, per pass: a run or its error
             for rank in range(w.world):
                 try:
-                    runs[rank] = run_rank(truth.urls, w, rank, epoch)
-                except nd.EmptyEpochError as e:
-                    errors[rank] = str(e)
-            for k in range(max([len(v) for v in runs.values()] or [1])):  # (stateful: one pass)
-                check_epoch(w, truth, {r: v[k] for r, v in runs.items()}, errors)
+                    outcomes[rank] = list(run_rank(truth.urls, w, rank, epoch))
+                except nd.EmptyEpochError as e:  # before any pass ended: every pass has the error
+                    outcomes[rank] = [str(e)] * (1 if w.wrapper == "stateful" else w.passes)
+            for k in range(max(len(v) for v in outcomes.values())):  # (stateful: one pass)
+                runs = {r: v[k] for r, v in outcomes.items() if not isinstance(v[k], str)}
+                errors = {r: v[k] for r, v in outcomes.items() if isinstance(v[k], str)}
+                check_epoch(w, truth, runs, errors)
 
 
 def planned_sizes(w: World, truth: Truth) -> Optional[List[int]]:
@@ -476,7 +489,7 @@ def _gloo_rank(rank, world, port, roots):
             for epoch in range(w.epochs):
                 try:  # a collective per batch, as DDP's gradient all-reduce
                     run = run_rank(urls, w, None, epoch, lambda: dist.all_reduce(torch.ones(1)), "spawn")[0]
-                    out = (run, None)
+                    out = (None, run) if isinstance(run, str) else (run, None)
                 except nd.EmptyEpochError as e:
                     out = (None, str(e))
                 results = [None] * world
