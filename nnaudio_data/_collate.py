@@ -19,6 +19,7 @@ Where the device stage runs (the contract):
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
@@ -73,11 +74,33 @@ class DeviceStage:
     """A batch's pending device stage: ``part`` of :meth:`GPUSpectrogramCollate.device_stage`.
 
     Called as ``stage(batch)``; :meth:`ahead` runs only the part that may run ahead of training
-    (it may leave the kernel part pending). Pickles with its collate, as the collate's token.
+    (it may leave the kernel part pending). It pickles as its collate's token and ``part``, a few
+    hundred bytes whatever the kernel: a batch coming back from a DataLoader worker names the
+    collate, and the process that owns the collate (the DataLoader's main process) finds its live
+    one by :func:`nnaudio_data._registry.resolve` when the stage runs. The collate sent to a worker
+    at start-up is what carries the kernel's state (``GPUSpectrogramCollate.__reduce__``).
     """
 
     def __init__(self, collate: "GPUSpectrogramCollate", part: str = "all"):
-        self.collate, self.part = collate, part
+        self._collate: Optional[GPUSpectrogramCollate] = collate
+        self.token, self.part = collate._token, part
+
+    def __reduce__(self) -> Tuple[Any, Tuple[_registry.Token, str]]:
+        return (_stage_for, (self.token, self.part))
+
+    @property
+    def collate(self) -> "GPUSpectrogramCollate":
+        """The live collate this stage belongs to, looked up in this process on first use."""
+        if self._collate is None:
+            live = _registry.resolve(self.token)
+            if not isinstance(live, GPUSpectrogramCollate):
+                raise RuntimeError(
+                    f"this batch's pending device stage belongs to a collate that does not live in this "
+                    f"process (token {tuple(self.token)}, this process {os.getpid()}): a pending batch is "
+                    "finished in the process that built or received its collate (the DataLoader's main "
+                    "process); call batch.finish() there before pickling, saving or sending the batch on")
+            self._collate = live
+        return self._collate
 
     def __call__(self, batch: AudioBatch) -> AudioBatch:
         return self.collate.device_stage(batch, part=self.part)
@@ -87,6 +110,13 @@ class DeviceStage:
 
     def __repr__(self) -> str:
         return f"DeviceStage({self.part!r})"
+
+
+def _stage_for(token: _registry.Token, part: str) -> DeviceStage:
+    """Unpickle a :class:`DeviceStage`: the token and the part only (nothing is looked up here)."""
+    stage = DeviceStage.__new__(DeviceStage)
+    stage._collate, stage.token, stage.part = None, token, part
+    return stage
 
 
 class GPUSpectrogramCollate:
@@ -258,7 +288,7 @@ class GPUSpectrogramCollate:
         defer = self._defer()
         self._kernel_for(batch, build=not defer)
         if defer:
-            batch.stage = DeviceStage(self)  # pickles as the collate's token: see __reduce__
+            batch.stage = DeviceStage(self)  # pickles as the collate's token, not its kernel
             return batch
         return self.device_stage(batch)
 
