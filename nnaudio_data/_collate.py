@@ -32,7 +32,7 @@ from .augment._base import run_augment
 from ._batch import AudioBatch, target_device
 from .data._split import rank_world
 from .features._registry import make_transform, resolve_kind
-from ._stack import _as_sample, collate_audio  # noqa: F401  (_as_sample: augment._sources uses it)
+from ._stack import collate_audio
 
 _WHERE = ("auto", "worker", "main")
 

@@ -13,6 +13,8 @@ from typing import Any, Iterable, Iterator, List, Optional
 import torch
 from torch import Tensor
 
+from ..data._item import parse_item
+
 
 class ClipSource:
     """Stream clips from ``source``, one mono or C-channel float32 tensor at a time.
@@ -52,14 +54,12 @@ class ClipSource:
 
     def take(self, n: int) -> List[Tensor]:
         """The next ``n`` clips, each (C_i, T_i) float32, cut to its valid length."""
-        from .._collate import _as_sample  # the collate's item rules; imported late: collate imports us
-
         out = []
         for i in range(n):
-            wav, _, _, length = _as_sample(self._next(), i)
-            if length == 0:
+            item = parse_item(self._next(), i)  # the collate's item rules
+            if item.length == 0:
                 raise ValueError(f"{self.name} yielded an empty clip")
-            out.append(wav[:, :length].float())
+            out.append(item.waveform[:, :item.length].float())
         return out
 
 

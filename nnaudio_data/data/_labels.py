@@ -20,8 +20,6 @@ import torch
 from ._errors import ErrorPolicy, SampleError
 
 LABEL_MODES = ("auto", "raw")
-# where a decoded sample dict (webdataset, torchaudio-style) holds its label, first found wins
-LABEL_ENTRIES = ("label", "cls", "class", "target")
 
 
 def _is_int(x: Any) -> bool:

@@ -26,6 +26,7 @@ import torch
 from ._formats import AUDIO_EXTENSIONS
 from ._decode import FlacInfo, decode_probed, flac_streaminfo, probe_audio, read_flac_window
 from ._errors import ErrorPolicy, SampleError
+from ._item import member
 from .._checks import check_arg
 from ._resample import resample, resampled_length, source_window, to_mono
 from .._seed import generator
@@ -79,17 +80,10 @@ class ClipSpec:
                          if f.name == "sr" or getattr(self, f.name) != f.default)
 
 
-def _member(sample: Dict[str, Any], exts) -> Optional[str]:
-    for name in sample:
-        if not name.startswith("__") and name.rsplit(".", 1)[-1] in exts:
-            return name
-    return None
-
-
 def parse_label(sample: Dict[str, Any], url: str, key: str, required: bool) -> Any:
     """The label of a raw sample (see the module docstring); raises SampleError."""
     for ext in LABEL_EXTENSIONS:
-        name = _member(sample, (ext,))
+        name = member(sample, (ext,))
         if name is None:
             continue
         raw = sample[name]
@@ -118,7 +112,7 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
         ((1, 500), 400, 3)
     """
     url, key = str(sample["__url__"]), str(sample["__key__"])
-    audio = _member(sample, AUDIO_EXTENSIONS)
+    audio = member(sample, AUDIO_EXTENSIONS)
     if audio is None:
         members = sorted(k for k in sample if not k.startswith("__"))
         raise SampleError(url, key, "no_audio", f"no audio member among {members}")

@@ -40,18 +40,10 @@ import numpy as np
 import torch
 
 from .._seed import generator
-from ._formats import AUDIO_EXTENSIONS
 from ._errors import ErrorPolicy, SampleError
 from .._checks import check_arg
-from ._labels import LABEL_ENTRIES
+from ._item import AUDIO_ENTRIES, LABEL_ENTRIES, RATE_FIELDS, first_field, member
 from ._samples import ClipSpec, make_item, parse_label, prepare_clip
-
-
-def _audio_name(sample: Dict[str, Any]) -> Optional[str]:
-    for name in sample:
-        if not name.startswith("__") and name.rsplit(".", 1)[-1] in AUDIO_EXTENSIONS + ("waveform",):
-            return name
-    return None
 
 
 class PrepareStage:
@@ -82,7 +74,7 @@ class PrepareStage:
             raise TypeError(f"sample must be a webdataset dict with '__key__', got {type(sample).__name__}"
                             + (f" with keys {sorted(sample)}" if isinstance(sample, dict) else ""))
         url, key = str(sample.get("__url__", "<webdataset>")), str(sample["__key__"])
-        name = _audio_name(sample)
+        name = member(sample, AUDIO_ENTRIES)
         gen = self._crop_generator(url, key)
         if name is None or isinstance(sample[name], (bytes, bytearray)):
             item = make_item({**sample, "__url__": url}, self.spec, gen)
@@ -93,7 +85,7 @@ class PrepareStage:
 
     def _decoded(self, sample: Dict[str, Any], name: str, url: str, key: str,
                  gen: Optional[torch.Generator]) -> Dict[str, Any]:
-        value, sr = sample[name], sample.get("sr", sample.get("sample_rate"))
+        value, sr = sample[name], first_field(sample, RATE_FIELDS)
         if isinstance(value, (tuple, list)) and len(value) == 2:
             value, sr = value
         if sr is None:

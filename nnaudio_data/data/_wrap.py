@@ -41,10 +41,10 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from .._seed import generator
 from ._decode import decode_audio
 from ._errors import ErrorPolicy, SampleError
+from ._item import KEY_FIELDS, first_field
 from ._labels import LabelMap, label_space, resolve_labels
 from ._samples import ClipSpec, prepare_clip
 
-_KEY_FIELDS = ("key", "__key__", "id")
 
 
 def _plain(x: Any) -> Any:
@@ -100,7 +100,7 @@ class _Prepare:
             url = key = os.fspath(item)
             return (*_read_path(item, url, key), None, key, url)
         if isinstance(item, dict):
-            key = str(next((item[f] for f in _KEY_FIELDS if item.get(f) is not None), key))
+            key = str(first_field(item, KEY_FIELDS, key))
             if self.audio_field not in item:
                 raise SampleError(url, key, "missing_audio", f"no {self.audio_field!r} field in {sorted(item)}")
             x, rate = _from_audio_field(item[self.audio_field], url, key)
