@@ -69,3 +69,27 @@ def test_pax_path_is_the_path_record(pax, name):
     assert raw[156:157] == tarfile.XHDTYPE
     size = int(raw[124:136].split(b"\0")[0].strip(), 8)
     assert pax_path(raw[512:512 + size]) == name
+
+
+# -- one grouping rule: count_samples counts the samples tar_samples groups --------------------------
+group_member = st.tuples(st.sampled_from(["a", "b", "d/a"]),
+                         st.sampled_from(["flac", "cls", "seg.flac", "json", None]), st.binary(max_size=64))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=st.lists(group_member, max_size=12))
+def test_count_samples_counts_what_tar_samples_groups(tmp_path, members):
+    from nnaudio_data.data._errors import ErrorPolicy
+    from nnaudio_data.data._shards import count_samples
+    from nnaudio_data.data._tario import tar_samples
+
+    path = tmp_path / "s.tar"
+    path.write_bytes(write([(k if e is None else f"{k}.{e}", data, {}, "file") for k, e, data in members],
+                           "ustar"))
+    policy = ErrorPolicy("skip")  # duplicate keys are counted skips, still samples of the shard
+    indices = []
+    with open(path, "rb") as f:
+        indices += [s["__index__"] for s in tar_samples(f, str(path), policy, lambda i: True)]
+    skipped = policy.stats.skipped  # an empty shard is reported, but holds no sample
+    n = len(indices) + sum(v for reason, v in skipped.items() if reason != "empty_shard")
+    assert indices == sorted(set(indices)) and count_samples(str(path)) == n

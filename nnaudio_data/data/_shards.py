@@ -11,14 +11,14 @@ from __future__ import annotations
 import glob
 import os
 from contextlib import closing
-from typing import Any, Dict, List, Optional, Sequence, Set, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from braceexpand import braceexpand
 
 from ._objstore import GLOB_CHARS, expand_glob
 from ._remote import Retry
 from ._sources import local_path, open_shard, url_kind
-from ._tario import open_tar, split_name, tar_members
+from ._tario import Grouping, open_tar, tar_members
 
 def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
     """Expand brace patterns, ``::`` lists and globs (local, or object-store listings) into shard URLs.
@@ -90,16 +90,10 @@ def count_samples(url: str, retry: Optional[Retry] = None,
                   storage_options: Optional[Dict[str, Any]] = None) -> int:
     """Samples in one shard, as :func:`nnaudio_data.data._tario.tar_samples` groups them, reading
     headers only (seeking past member bytes where the stream seeks)."""
-    n, key = 0, None
-    exts: Set[str] = set()
+    group = Grouping()
 
-    def want(name: str, size: int) -> bool:  # group members as tar_samples does; read no bytes
-        nonlocal n, key, exts
-        parts = split_name(name)
-        if parts is not None:
-            if parts[0] != key or parts[1] in exts:
-                n, key, exts = n + 1, parts[0], set()
-            exts.add(parts[1])
+    def want(name: str, size: int) -> bool:  # group members by tar_samples' rule; read no bytes
+        group.add(name)
         return False
 
     try:
@@ -108,4 +102,4 @@ def count_samples(url: str, retry: Optional[Retry] = None,
                 pass
     except Exception:  # noqa: BLE001  (a broken shard counts the samples before the break)
         pass
-    return n
+    return group.index + 1

@@ -237,6 +237,37 @@ def split_name(name: str) -> Optional[Tuple[str, str]]:
     return None if m is None else (m.group(1), m.group(2).lower())
 
 
+class Grouping:
+    """The one rule that groups a shard's members into samples, in tar order: a member with an
+    extension starts a new sample when its key differs from the current sample's, or when the
+    current sample already holds its extension (a repeated key is a new sample). Read by
+    :func:`tar_samples` and by ``count_samples``, which count the same samples.
+
+    Example:
+        >>> g = Grouping()
+        >>> [g.add(n) for n in ("a.flac", "a.cls", "README", "b.flac", "b.flac")]
+        [('a', 'flac', True), ('a', 'cls', False), None, ('b', 'flac', True), ('b', 'flac', True)]
+        >>> g.index, g.key, sorted(g.exts)
+        (2, 'b', ['flac'])
+    """
+
+    def __init__(self) -> None:
+        self.index, self.key, self.exts = -1, None, set()  # type: Tuple[int, Optional[str], Set[str]]
+
+    def add(self, name: str) -> Optional[Tuple[str, str, bool]]:
+        """Place member ``name``: its (key, extension, whether it starts a sample), or None when it
+        has no extension (it belongs to no sample)."""
+        parts = split_name(name)
+        if parts is None:
+            return None
+        key, ext = parts
+        new = key != self.key or ext in self.exts
+        if new:
+            self.index, self.key, self.exts = self.index + 1, key, set()
+        self.exts.add(ext)
+        return key, ext, new
+
+
 def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
                 exts: Optional[AbstractSet[str]] = None, size: Optional[int] = None,
                 audio: Optional[AbstractSet[str]] = None,
@@ -267,28 +298,26 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
     """
     seen: Set[str] = set()
     cur: Dict[str, object] = {}
-    cur_exts: Set[str] = set()
-    index = -1
+    group = Grouping()
     wanted = False
 
     held, held_audio = 0, False
 
     def want(name: str, nbytes: int) -> bool:
-        nonlocal cur, cur_exts, index, wanted, held, held_audio
-        parts = split_name(name)
-        if parts is None:
+        nonlocal cur, wanted, held, held_audio
+        placed = group.add(name)
+        if placed is None:
             return False
-        key, ext = parts
-        if cur.get("__key__") != key or ext in cur_exts:  # a new sample starts here
-            index += 1
-            cur, cur_exts = {"__key__": key, "__url__": url, "__index__": index}, set()
+        key, ext, new = placed
+        index = group.index
+        if new:  # a new sample starts here
+            cur = {"__key__": key, "__url__": url, "__index__": index}
             held, held_audio, wanted = 0, False, keep(index)
             if size is not None and index >= size:
                 cur["__stale__"] = size
             if key in seen:
                 cur["__dup__"] = True
             seen.add(key)
-        cur_exts.add(ext)
         last = ext.rsplit(".", 1)[-1]
         if not wanted or "__stale__" in cur or "__too_large__" in cur or (exts is not None and last not in exts):
             return False
@@ -319,13 +348,13 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         if not isinstance(e, SampleError):  # e.g. a gzip stream that breaks off: EOFError, zlib.error
             reason = "truncated" if isinstance(e, EOFError) else "bad_tar"
             e = SampleError(url, _key(cur), reason, f"{type(e).__name__}: {e}")
-        has_audio = audio is None or any(x.rsplit(".", 1)[-1] in audio for x in cur_exts)
+        has_audio = audio is None or any(x.rsplit(".", 1)[-1] in audio for x in group.exts)
         whole = isinstance(e, TruncatedAtBoundary) and cur and has_audio
         if pending is not None and (whole or pending is not cur):  # complete before the break
             yield from _finish(pending, policy)
         # Lost: the sample after a whole one, or the one being read (sample 0 if none began).
         # Readers sharing the shard all meet the error; the owner of that sample reports it.
-        lost = index + 1 if whole else max(index, 0)
+        lost = group.index + 1 if whole else max(group.index, 0)
         if keep(lost):  # (past the index's count: not a planned sample, whatever broke it)
             stale = size is not None and lost >= size
             err = SampleError(url, None if whole else _key(cur), "stale_index" if stale else e.reason,
@@ -345,10 +374,10 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         err = SampleError(url, None, "empty_shard", "no member in the tar")
         err.index = 0  # (settled like a sample: a resume does not count it again)
         policy.handle(err)
-    for i in range(index + 1, size or 0):  # promised by the index, not in the shard
+    for i in range(group.index + 1, size or 0):  # promised by the index, not in the shard
         if keep(i):
             err = SampleError(url, None, "stale_index_missing", f"the index says {size} samples, "
-                              f"the shard holds {index + 1} (sample {i} is missing)")
+                              f"the shard holds {group.index + 1} (sample {i} is missing)")
             err.index = i
             policy.handle(err)
 
