@@ -16,7 +16,7 @@ from torch import Tensor
 from ..functional._cfp import cfp_logfreq_matrices
 from ..functional._windows import get_window
 from ._base import flat_signal, restore
-from ._repr import Transform
+from ._transform import Transform
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
 

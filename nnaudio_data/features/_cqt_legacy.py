@@ -23,7 +23,7 @@ from ..functional._spectral import PAD_MODES
 from ._base import OUTPUT_FORMATS, flat_signal, register_kernel, restore
 from .._checks import check_choice
 from ._multirate import NORMALIZATIONS, fir_decimate
-from ._repr import Transform
+from ._transform import Transform
 from ._cqt import bin_frequencies, check_args
 
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from torch import Tensor, nn
 
 from ..functional._mel import power_to_db
-from ._repr import Transform
+from ._transform import Transform
 from ._registry import LOG_KINDS
 
 _DB_ARGS = ("ref", "amin", "top_db")

@@ -9,7 +9,7 @@ from ..functional._filterbank import apply_filterbank, band_blocks
 from ..functional._threaded import power_threaded
 from ._base import as_batch, like, nonnegative, register_kernel, restore
 from ._stft import STFT
-from ._repr import Transform
+from ._transform import Transform
 
 
 def check_band(sr: float, fmin: float, fmax: Optional[float]) -> float:

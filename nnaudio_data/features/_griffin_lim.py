@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .._checks import check_positive_int
 from ._stft import STFT
-from ._repr import Transform
+from ._transform import Transform
 
 
 def _fill_window(module: "Griffin_Lim", state: dict, prefix: str, *args) -> None:

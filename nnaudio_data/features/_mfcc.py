@@ -10,7 +10,7 @@ from ..functional._mel import dct_matrix
 from .._checks import check_positive_int
 from ._base import like
 from ._mel import MelSpectrogram
-from ._repr import Transform
+from ._transform import Transform
 
 
 def _drop_dct(module: "MFCC", state: dict, prefix: str, *args) -> None:

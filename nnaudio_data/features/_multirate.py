@@ -25,7 +25,7 @@ from ..functional._spectral import PAD_MODES
 from ._base import OUTPUT_FORMATS, flat_signal, restore
 from .._checks import check_choice
 from ._nnaudio_state import from_nnaudio_state
-from ._repr import Transform
+from ._transform import Transform
 
 NORMALIZATIONS = ("librosa", "convolutional", "wrap")
 BACKENDS = ("auto", "conv", "fft")

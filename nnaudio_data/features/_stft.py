@@ -13,7 +13,7 @@ from ..functional._threaded import power_threaded
 from . import _base
 from ._base import as_batch, like, register_kernel, restore
 from .._checks import check_choice, check_positive_int
-from ._repr import Transform
+from ._transform import Transform
 
 
 def _power(re: Tensor, im: Tensor) -> Tensor:
