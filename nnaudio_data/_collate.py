@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils.data import get_worker_info
 
 from . import _registry, _seed
+from ._repr import changed, simple_repr
 from ._sync import synced
 from .augment._base import run_augment
 from ._batch import AudioBatch, target_device
@@ -379,8 +380,6 @@ class GPUSpectrogramCollate:
         return self.device_stage(collate_audio(samples), params=params)
 
     def __repr__(self) -> str:
-        args = "".join(f", {k}={v!r}" for k, v in self.kernel_args.items())
-        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("augment", "spec_augment")
-                        if getattr(self, k) is not None) + (f", seed={self.seed}" if self.seed else "")
-        where = "" if self.where == "auto" else f", where={self.where!r}"
-        return f"GPUSpectrogramCollate({self.kind!r}, device={str(self.device)!r}{args}{extra}{where})"
+        rest = [(k, v) for k, v in changed(self) if k in ("augment", "spec_augment", "where", "seed", "rank")]
+        return simple_repr(self, [("device", str(self.device))] + list(self.kernel_args.items()) + rest,
+                           head=[repr(self.kind)])

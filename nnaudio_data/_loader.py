@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Optional, Tuple
 import torch
 
 from ._batch import AudioBatch, map_tensors, target_device
+from ._repr import simple_repr
 from .data._progress import hand_over
 
 
@@ -123,4 +124,4 @@ class DeviceLoader:
         return getattr(self.loader, name)
 
     def __repr__(self) -> str:
-        return f"DeviceLoader({self.loader!r}, device={str(self.device)!r}, prefetch={self.prefetch})"
+        return simple_repr(self, [("device", str(self.device)), ("prefetch", self.prefetch)], head=[repr(self.loader)])

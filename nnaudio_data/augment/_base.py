@@ -20,11 +20,12 @@ reads the global RNG or the clock.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from .._repr import simple_repr
 
 Params = Dict[str, Any]
 _HALF = (torch.float16, torch.bfloat16)
@@ -178,21 +179,7 @@ class Augmentation:
         return x, targets
 
     def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
-        args = []
-        for name, par in list(sig.parameters.items())[1:]:
-            value = getattr(self, name, par.default)
-            if par.kind in (par.VAR_POSITIONAL, par.VAR_KEYWORD) or _same(value, par.default):
-                continue
-            args.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(args)})"
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) or (isinstance(a, tuple) and len(set(a)) == 1 and a[0] == b)
-    except (TypeError, RuntimeError):
-        return False
+        return simple_repr(self)
 
 
 def run_augment(aug: Any, x: Tensor, targets: Any = None, params: Optional[Params] = None,

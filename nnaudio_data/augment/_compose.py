@@ -14,6 +14,7 @@ from typing import Any, List, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .._repr import changed, simple_repr
 from ._base import Augmentation, Params, as_augmentations
 
 
@@ -47,13 +48,12 @@ class _Container(Augmentation):
             x, targets = t.forward_params(x, targets, child)
         return x, targets
 
-    def __repr__(self) -> str:
-        inner = ", ".join(map(repr, self.transforms))
-        extra = "".join(f", {k}={v!r}" for k, v in self.extra_repr())
-        return f"{type(self).__name__}([{inner}]{extra})"
+    def __repr__(self) -> str:  # the augmentations first, unnamed, then what differs from the defaults
+        pairs = [(k, v) for k, v in changed(self) if k not in ("n", "transforms")]
+        return simple_repr(self, pairs, head=self._head())
 
-    def extra_repr(self) -> List[Tuple[str, Any]]:
-        return [("p", self.p)] if self.p != 1.0 else []
+    def _head(self) -> List[str]:
+        return [repr(self.transforms)]
 
 
 class Compose(_Container):
@@ -113,8 +113,6 @@ class OneOf(_Container):
         pick = torch.multinomial(w.expand(batch, -1), 1, generator=generator)[:, 0]
         return torch.nn.functional.one_hot(pick, len(self.transforms)).bool()
 
-    def extra_repr(self) -> List[Tuple[str, Any]]:
-        return ([("weights", self.weights)] if self.weights is not None else []) + super().extra_repr()
 
 
 class SomeOf(_Container):
@@ -150,6 +148,5 @@ class SomeOf(_Container):
         rank = torch.rand(batch, len(self.transforms), generator=generator).argsort(1).argsort(1)
         return rank < k[:, None]
 
-    def __repr__(self) -> str:
-        n = self.n[0] if self.n[0] == self.n[1] else self.n
-        return f"SomeOf({n!r}, " + super().__repr__()[len("SomeOf("):]
+    def _head(self) -> List[str]:
+        return [repr(self.n[0] if self.n[0] == self.n[1] else self.n)] + super()._head()

@@ -16,7 +16,7 @@ else a ``cls`` member as int; else a ``txt`` member as str; else None.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from math import gcd
 from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional
 
@@ -28,6 +28,7 @@ from ._decode import FlacInfo, decode_probed, flac_streaminfo, probe_audio, read
 from ._errors import ErrorPolicy, SampleError
 from ._item import member
 from .._checks import check_arg
+from .._repr import changed, join
 from ._resample import resample, resampled_length, source_window, to_mono
 from .._seed import generator
 from ._trim import CROPS, trim_pad, trim_window
@@ -76,8 +77,7 @@ class ClipSpec:
             >>> ClipSpec(sr=8000, length=500).arguments()
             'sr=8000, length=500'
         """
-        return ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
-                         if f.name == "sr" or getattr(self, f.name) != f.default)
+        return join(changed(self, always=("sr",)))
 
 
 def parse_label(sample: Dict[str, Any], url: str, key: str, required: bool) -> Any:

@@ -42,6 +42,7 @@ import torch
 from .._seed import generator
 from ._errors import ErrorPolicy, SampleError
 from .._checks import check_arg
+from .._repr import changed, simple_repr
 from ._item import AUDIO_ENTRIES, LABEL_ENTRIES, RATE_FIELDS, first_field, member
 from ._samples import ClipSpec, make_item, parse_label, prepare_clip
 
@@ -121,7 +122,8 @@ class PrepareStage:
         return {k: v for k, v in self.__dict__.items() if k != "_policy"}
 
     def __repr__(self) -> str:
-        return f"prepare_stage({self.spec.arguments()}{', seed=' + str(self.seed) if self.seed else ''})"
+        seed = [("seed", self.seed)] if self.seed else []
+        return simple_repr(self, changed(self.spec, always=("sr",)) + seed, name="prepare_stage")
 
 
 def prepare_stage(sr: int, length: Optional[int] = None, offset: int = 0, mono: bool = True,

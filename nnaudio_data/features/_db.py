@@ -2,7 +2,7 @@
 and the log spectrograms the collate names "logmel" and "logstft"."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 from torch import Tensor, nn
 
@@ -47,8 +47,8 @@ class PowerToDB(Transform):
     def forward(self, S: Tensor) -> Tensor:
         return power_to_db(S, self.ref, self.amin, self.top_db)
 
-    def summary(self) -> str:
-        return f"ref={self.ref}, amin={self.amin}, top_db={self.top_db}"
+    def summary(self) -> List[Tuple[str, Any]]:
+        return [("ref", self.ref), ("amin", self.amin), ("top_db", self.top_db)]
 
 
 class AmplitudeToDB(PowerToDB):

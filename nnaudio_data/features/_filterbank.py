@@ -1,7 +1,7 @@
 """A power spectrogram followed by a filterbank over its bins: what Mel and Gammatone share."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 from torch import Tensor
 
@@ -92,5 +92,5 @@ class FilterbankSpectrogram(Transform):
         blocks = self._blocks if p.device.type == "cpu" else None
         return restore(apply_filterbank(p, like(self.basis, p), blocks), lead)
 
-    def summary(self) -> str:
-        return f"{self.basis_name}={tuple(self.basis.shape)}, power={self.power}"
+    def summary(self) -> List[Tuple[str, Any]]:
+        return [(self.basis_name, tuple(self.basis.shape)), ("power", self.power)]

@@ -2,7 +2,7 @@
 ``Griffin_Lim``; the fast momentum variant of Perraudin et al., as ``librosa.griffinlim``)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -81,5 +81,6 @@ class Griffin_Lim(Transform):
             angles = angles / (angles.abs() + 1e-16)
         return self.stft.inverse(S * angles, length=length)
 
-    def summary(self) -> str:
-        return f"n_fft={self.n_fft}, hop_length={self.hop_length}, n_iter={self.n_iter}, momentum={self.momentum}"
+    def summary(self) -> List[Tuple[str, Any]]:
+        return [("n_fft", self.n_fft), ("hop_length", self.hop_length), ("n_iter", self.n_iter),
+                ("momentum", self.momentum)]

@@ -2,7 +2,7 @@
 kernels and window, or by inverse FFT."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -148,10 +148,11 @@ class iSTFT(STFTBase):
         y = overlap_add(frames, like(self.window_mask, re), self.hop_length, self.center, length)
         return y.reshape(*lead, y.shape[-1])
 
-    def summary(self) -> str:
-        out = f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}"
+    def summary(self) -> List[Tuple[str, Any]]:
+        out: List[Tuple[str, Any]] = [("n_fft", self.n_fft), ("hop_length", self.hop_length),
+                                      ("backend", self.backend)]
         if self.trainable_kernels:
-            out += ", trainable_kernels=True"
+            out.append(("trainable_kernels", True))
         if self.trainable_window:
-            out += ", trainable_window=True"
+            out.append(("trainable_window", True))
         return out

@@ -1,7 +1,7 @@
 """MFCC: mel spectrogram -> dB -> DCT-II (nnAudio 0.3's ``MFCC``)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -77,5 +77,5 @@ class MFCC(Transform):
             db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - self.top_db)
         return torch.matmul(like(self.dct, db), db)
 
-    def summary(self) -> str:
-        return f"n_mfcc={self.n_mfcc}, norm={self.norm!r}, top_db={self.top_db}"
+    def summary(self) -> List[Tuple[str, Any]]:
+        return [("n_mfcc", self.n_mfcc), ("norm", self.norm), ("top_db", self.top_db)]

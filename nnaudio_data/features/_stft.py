@@ -2,7 +2,7 @@
 (trainable) or by FFT, with its inverse."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -216,12 +216,13 @@ class STFT(STFTBase):
                              f"{'all n_fft' if onesided else 'n_fft // 2 + 1'} bins")
         return inverse_stft(X, self.window, self.n_fft, self.hop_length, self.center, length)
 
-    def summary(self) -> str:
-        out = f"n_fft={self.n_fft}, hop_length={self.hop_length}, backend={self.backend!r}"
+    def summary(self) -> List[Tuple[str, Any]]:
+        out: List[Tuple[str, Any]] = [("n_fft", self.n_fft), ("hop_length", self.hop_length),
+                                      ("backend", self.backend)]
         if self.win_length != self.n_fft:
-            out += f", win_length={self.win_length}"
+            out.append(("win_length", self.win_length))
         if self.freq_scale != "no":
-            out += f", freq_scale={self.freq_scale!r}, freq_bins={self.freq_bins}"
+            out += [("freq_scale", self.freq_scale), ("freq_bins", self.freq_bins)]
         if self.trainable:
-            out += ", trainable=True"
-        return out + f", output_format={self.output_format!r}"
+            out.append(("trainable", True))
+        return out + [("output_format", self.output_format)]
