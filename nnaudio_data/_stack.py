@@ -7,7 +7,6 @@ from typing import Any, List, Sequence
 import torch
 from torch import Tensor
 
-from . import _worker_exit
 from ._batch import AudioBatch
 from .data._item import parse_item
 from ._sharedmem import stack_padded
@@ -39,7 +38,6 @@ def collate_audio(samples: Sequence[Any]) -> AudioBatch:
         >>> b.waveform.shape, b.lengths.tolist(), b.keys, b.labels.tolist(), b.dropped
         (torch.Size([2, 1, 4]), [4, 2], ['a', 'b'], [3, 5], 1)
     """
-    _worker_exit.install()  # a spawned worker's clean exit: see nnaudio_data._worker_exit
     kept = [s for s in samples if s is not None]
     if len(kept) == 0:
         raise ValueError(f"samples must hold at least one clip, got {len(samples)} items, all None or none")

@@ -12,6 +12,7 @@ s3:// and other object stores), ``wrap`` (existing datasets).
 Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/JSONL), ``layouts``
 (published corpora), ``partition`` (train / valid / test draws), ``summary``.
 """
+from .._worker_exit import install as _install_worker_exit
 from ._dataset import ShardedAudioDataset
 from ._decode import decode_audio
 from ._formats import AUDIO_EXTENSIONS
@@ -35,3 +36,5 @@ __all__ = ["AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LoaderStats", 
            "expand_urls", "resample", "shuffle_buffer", "to_mono", "trim_pad", "write_index",
            # remote shards, wrapping datasets, writing shards
            "LabelMap", "Retry", "ShardSummary", "WrappedDataset", "WrappedIterableDataset", "open_shard", "wrap", "write_shards"]
+
+_install_worker_exit()  # a spawned worker starts by importing this package: its clean exit
