@@ -24,7 +24,8 @@ memory limit, and running out is an ``OSError`` in the worker (from ``pwrite`` o
 :func:`fill_holes`), named, not a ``SIGBUS``.
 
 Each probe (``has_*``) runs once per process, on first use, by trying the private call on a tiny
-object; a failed probe selects the fallback for that process. Both paths give equal values
+object; a failed probe selects the fallback for that process and says so, once, in a
+:class:`FallbackWarning` naming the call, the error and what the fallback costs. Both paths give equal values
 (``tests/test_compat.py`` forces each fallback). Tested with torch 2.13 and soundfile 0.14,
 the ranges stated in ``pyproject.toml``.
 """
@@ -33,6 +34,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import warnings
 from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
@@ -45,14 +47,28 @@ if TYPE_CHECKING:
 READ_BLOCK = 1 << 16  # frames per read when a file's length is unknown
 
 
+class FallbackWarning(RuntimeWarning):
+    """A private call of the hot path failed its probe here: the public fallback runs instead."""
+
+
+def _fallback(call: str, error: BaseException, cost: str) -> bool:
+    """Announce a failed probe (once per process: the probes are cached) and return False."""
+    warnings.warn(f"nnaudio_data: {call} is unavailable in this process ({type(error).__name__}: "
+                  f"{error}); falling back: {cost}", FallbackWarning, stacklevel=3)
+    return False
+
+
 @functools.lru_cache(maxsize=None)
 def has_new_shared() -> bool:
     """Whether this torch allocates a typed storage straight in shared memory (``_new_shared``)."""
     try:
         t = _new_shared(1)
-        return t.is_shared() and t.shape == (1,) and t.item() == 0.0
-    except Exception:  # noqa: BLE001  (any failure means: use the public path)
-        return False
+        if not (t.is_shared() and t.shape == (1,) and t.item() == 0.0):
+            raise RuntimeError("the storage it made is not a shared zero")
+        return True
+    except Exception as e:  # noqa: BLE001  (any failure means: use the public path)
+        return _fallback("torch's TypedStorage._new_shared", e, "batches are built in private "
+                         "memory and copied into shared memory when sent (one more copy)")
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,9 +81,14 @@ def has_memfd() -> bool:
         fd, _ = t.untyped_storage()._share_fd_cpu_()
         os.pwrite(fd, np.array([1.5], np.float32).tobytes(), 4)
         fill_holes(fd, 0, 8)
-        return t.is_shared() and t.tolist() == [0.0, 1.5]
-    except Exception:  # noqa: BLE001
-        return False
+        if not (t.is_shared() and t.tolist() == [0.0, 1.5]):
+            raise RuntimeError("a memory file written through its descriptor reads back wrong")
+        return True
+    except Exception as e:  # noqa: BLE001
+        if not hasattr(os, "memfd_create"):  # not Linux: no memory files expected, nothing to say
+            return False
+        return _fallback("a memory-file batch (os.memfd_create + UntypedStorage._new_shared_fd_cpu)", e,
+                         "batches are allocated zero-filled in /dev/shm (bound by its size)")
 
 
 def uses_memfd() -> bool:
@@ -81,9 +102,12 @@ def has_share_fd() -> bool:
     """Whether this torch and platform give the descriptor of a shared CPU storage (``_share_fd_cpu_``)."""
     try:
         fd, _ = torch.zeros(1).untyped_storage()._share_fd_cpu_()
-        return isinstance(fd, int)
-    except Exception:  # noqa: BLE001
-        return False
+        if not isinstance(fd, int):
+            raise TypeError(f"it returned a {type(fd).__name__}, not a descriptor")
+        return True
+    except Exception as e:  # noqa: BLE001
+        return _fallback("torch's UntypedStorage._share_fd_cpu_", e, "clips are written through the "
+                         "batch's mapping (one page fault per 4 KiB page) instead of its descriptor")
 
 
 @functools.lru_cache(maxsize=None)
@@ -97,16 +121,29 @@ def has_sf_readf() -> bool:
         buf.seek(0)
         with sf.SoundFile(buf) as f:
             out = np.empty((2, 1), np.float32)
-            return int(_snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", out), 2)) == 2
-    except Exception:  # noqa: BLE001
-        return False
+            if int(_snd.sf_readf_float(f._file, _ffi.from_buffer("float[]", out), 2)) != 2:
+                raise RuntimeError("it did not read the 2 frames written")
+            return True
+    except Exception as e:  # noqa: BLE001
+        return _fallback("soundfile's _snd.sf_readf_float", e, "streams of unknown length are read "
+                         "by SoundFile.read in blocks, NaN-filled to count the last one")
 
 
-def new_shared_zeros(n: int) -> Tensor:
+ALLOCATORS = ("memfd", "new_shared", "plain")
+
+
+def best_allocator() -> str:
+    """The allocator :func:`new_shared_zeros` uses here and now: "memfd" where :func:`uses_memfd`,
+    else "new_shared" where this torch has it, else "plain"."""
+    return "memfd" if uses_memfd() else "new_shared" if has_new_shared() else "plain"
+
+
+def new_shared_zeros(n: int, alloc: Optional[str] = None) -> Tensor:
     """``n`` float32 zeros, in shared memory where this torch allocates there directly: a memory
     file under the "file_descriptor" strategy (holes read as zeros; :func:`fill_holes` allocates
     them), else zero-filled by the system; without either, a plain tensor, which the DataLoader
-    moves there when it sends it.
+    moves there when it sends it. ``alloc`` (one of :data:`ALLOCATORS`) forces one of the three, for
+    the bench that compares them; default :func:`best_allocator`.
 
     Shape:
         output: (n,)
@@ -115,9 +152,10 @@ def new_shared_zeros(n: int) -> Tensor:
         >>> new_shared_zeros(3).tolist()
         [0.0, 0.0, 0.0]
     """
-    if n > 0 and uses_memfd():
+    alloc = best_allocator() if alloc is None else alloc
+    if alloc == "memfd" and n > 0:
         return _memfd_shared(n)
-    if not has_new_shared():
+    if alloc == "plain":
         return torch.zeros(n, dtype=torch.float32)
     return _new_shared(n)
 

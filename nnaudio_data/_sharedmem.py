@@ -23,13 +23,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import get_worker_info
 
-from ._compat import fill_holes, new_shared_zeros, shared_fd, uses_memfd
+from ._compat import best_allocator, fill_holes, new_shared_zeros, shared_fd
 
 _FLOAT_BYTES = 4
 INLINE_BYTES = 1 << 16  # a tensor up to this size is sent from a worker inside the pickle
 
 
-def shared_zeros(*shape: int) -> Tensor:
+def shared_zeros(*shape: int, alloc: Optional[str] = None) -> Tensor:
     """A float32 zero tensor; inside a DataLoader worker, allocated in shared memory (zero-filled
     by the system), which spares a copy when the batch is sent.
 
@@ -42,15 +42,17 @@ def shared_zeros(*shape: int) -> Tensor:
     n = 1
     for d in shape:
         n *= d
-    return new_shared_zeros(n).view(*shape)
+    return new_shared_zeros(n, alloc).view(*shape)
 
 
-def stack_padded(waves: Sequence[Tensor], channels: int, length: int) -> Tensor:
+def stack_padded(waves: Sequence[Tensor], channels: int, length: int, alloc: Optional[str] = None) -> Tensor:
     """Stack (C, T_i) clips into a zero-padded float32 batch (in shared memory inside a worker).
 
     Args:
         waves (sequence of Tensor): B clips of ``channels`` channels, each at most ``length`` long.
         channels (int): C. length (int): T, the batch length.
+        alloc (str, optional): the shared-memory allocator inside a worker (see
+            :func:`nnaudio_data._compat.new_shared_zeros`); default the best one here.
 
     Shape:
         waves: B x (C, T_i) -> (B, C, T)
@@ -59,12 +61,13 @@ def stack_padded(waves: Sequence[Tensor], channels: int, length: int) -> Tensor:
         >>> stack_padded([torch.ones(1, 2), torch.full((1, 3), 2.0)], 1, 3).tolist()
         [[[1.0, 1.0, 0.0]], [[2.0, 2.0, 2.0]]]
     """
-    out = shared_zeros(len(waves), channels, length)
+    alloc = best_allocator() if alloc is None else alloc
+    out = shared_zeros(len(waves), channels, length, alloc=alloc)
     fd = _descriptor(out)
     for i, w in enumerate(waves):
         if fd is None or not _write_clip(fd, w, i, channels, length):
             out[i, :, : w.shape[-1]] = w
-    if fd is not None and uses_memfd():  # the padding: allocated here, not in the consumer
+    if fd is not None and alloc == "memfd":  # the padding: allocated here, not in the consumer
         _fill_padding(fd, waves, channels, length)
     return out
 

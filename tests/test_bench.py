@@ -124,7 +124,8 @@ def test_loader_systems_deliver_every_clip(tmp_path):
         loader.prepare(dict(cfg, loader_clips=3), str(tmp_path))
     cfg.update(loader.prepare(cfg, str(tmp_path)))
     tasks = {"ours": {"wav", "flac", "mixed"}, "plain": {"wav", "flac", "mixed"},
-             "floor": {"wav", "flac"}, "floor+batch": {"wav", "flac"}, loader.UNCACHED: {"mixed"}}
+             "floor": {"wav", "flac"}, "floor+batch": {"wav", "flac"}, loader.UNCACHED: {"mixed"},
+             **{system: {"wav"} for system in loader.BATCHES}}
     assert set(tasks) == set(loader.SYSTEMS)
     raw = {}
     for system in loader.SYSTEMS:
@@ -136,7 +137,11 @@ def test_loader_systems_deliver_every_clip(tmp_path):
     for ext in ("wav", "flac"):  # each loader against each floor x 1 worker, paired by round
         for floor, key in (("floor", "of_floor_x_workers"), ("floor+batch", "of_floor_batch_x_workers")):
             assert fig[key][ext]["ours"]["median"] == pytest.approx(raw["ours"][0][ext] / raw[floor][0][ext])
+    for alloc in ("new_shared", "plain"):  # the allocators alone, paired by round
+        want = raw["batch[memfd]"][0]["wav"] / raw[f"batch[{alloc}]"][0]["wav"]
+        assert fig["allocators"]["memfd vs"][alloc]["median"] == pytest.approx(want)
     table = loader.markdown(fig, cfg)
+    assert "Shared-memory batch allocators alone" in table and "memfd / new_shared" in table
     assert "| floor+batch, 1 worker | ours / (floor+batch x 1) | plain / (floor+batch x 1) |" in table
     assert all("of the decode floor x workers" in h and "batch floor x workers" in h
                for h in loader.headline(fig)[:2])

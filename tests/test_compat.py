@@ -152,3 +152,27 @@ def test_unknown_length_reads_equal_on_both_paths(monkeypatch, frames):
     got, sr = decode_audio(data)  # the decoder's path, fallback still forced
     np.testing.assert_array_equal(got, want.T)
     assert sr == 16000
+
+
+def test_a_failed_probe_announces_its_fallback_once(monkeypatch):
+    """A private call that fails its probe says so once per process (the probe is cached), naming
+    the call, the error and the cost, instead of slowing down silently."""
+    import warnings
+
+    def broken(n):
+        raise AttributeError("_new_shared went away in this torch")
+
+    monkeypatch.setattr(_compat, "_new_shared", broken)
+    _compat.has_new_shared.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            assert _compat.has_new_shared() is False and _compat.has_new_shared() is False
+            x = _compat.new_shared_zeros(3, "plain")
+        said = [w for w in seen if issubclass(w.category, _compat.FallbackWarning)]
+        assert len(said) == 1 and "_new_shared" in str(said[0].message) and "went away" in str(said[0].message)
+        assert "one more copy" in str(said[0].message) and x.tolist() == [0.0] * 3
+    finally:
+        monkeypatch.undo()
+        _compat.has_new_shared.cache_clear()
+    assert _compat.has_new_shared()

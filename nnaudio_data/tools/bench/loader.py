@@ -42,7 +42,9 @@ TASKS = FORMATS + ("mixed",)
 UNCACHED = "ours[filter per clip]"
 FLOOR_BATCH = "floor+batch"
 FLOORS = ("floor", FLOOR_BATCH)
-SYSTEMS = ("ours", UNCACHED, "plain") + FLOORS
+ALLOCS = ("memfd", "new_shared", "plain")  # nnaudio_data._compat.ALLOCATORS
+BATCHES = tuple(f"batch[{a}]" for a in ALLOCS)
+SYSTEMS = ("ours", UNCACHED, "plain") + FLOORS + BATCHES
 MIXED_RATES = (8000, 22050, 44100)
 MIXED_TARGET = 16000
 
@@ -183,6 +185,13 @@ def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
 
     length, batch, workers = cfg["length"], cfg["loader_batch"], cfg["loader_workers"]
     out = {}
+    if system in BATCHES:  # the allocator alone: decoded clips (untimed), stacked, sent; WAV's
+        from .floor_batch import StackBatches
+
+        alloc = system[len("batch["):-1]
+        out["wav"] = _rate(DataLoader(StackBatches(cfg["_urls"]["wav"], "wav", length, batch, alloc),
+                                      batch_size=None, num_workers=1), cfg["loader_clips"])
+        return out
     mixed = _measure_mixed(system, cfg)
     if mixed is not None:
         out["mixed"] = mixed
@@ -270,8 +279,12 @@ def once(cfg: Dict[str, Any]) -> Dict[str, Any]:
 def summarize(raw, once, cfg) -> Dict[str, Any]:
     from .stats import compare, paired_ratios, series, summary
 
-    fig: Dict[str, Any] = compare({s: v for s, v in raw.items() if s not in FLOORS}, TASKS,
+    fig: Dict[str, Any] = compare({s: v for s, v in raw.items() if s not in FLOORS + BATCHES}, TASKS,
                                   ["ours", UNCACHED], higher_is_better=True)
+    fig["allocators"] = {
+        "clips_per_s": {a: summary([v for v in series(raw, f"batch[{a}]", "wav") if v]) for a in ALLOCS},
+        "memfd vs": {a: summary(paired_ratios(series(raw, "batch[memfd]", "wav"), series(raw, f"batch[{a}]", "wav")))
+                     for a in ALLOCS[1:]}}
     workers = cfg.get("loader_workers", 2)
     for floor, key in (("floor", "floor_1core"), (FLOOR_BATCH, "floor_batch_1worker")):
         fig[key] = {ext: summary([v for v in series(raw, floor, ext) if v]) for ext in FORMATS}
@@ -305,6 +318,13 @@ def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
                   f"{fmt_value(mixed.get('plain'), 0)}; ours / plain {fmt_ratio(mixed_ratios.get('ours vs plain'))}, "
                   f"per-clip filter / plain {fmt_ratio(mixed_ratios.get(UNCACHED + ' vs plain'))}."
                   if mixed else "")
+    alloc = fig.get("allocators", {})
+    alloc_line = (f"Shared-memory batch allocators alone (the same decoded WAV clips stacked into batches of "
+                  f"{cfg.get('loader_batch')} in one worker and sent), clips/s: " + ", ".join(
+                      f"{a} {fmt_value(alloc['clips_per_s'].get(a), 0)}" for a in ALLOCS)
+                  + "; memfd / new_shared " + fmt_value(alloc["memfd vs"].get("new_shared"), 2)
+                  + ", memfd / plain " + fmt_value(alloc["memfd vs"].get("plain"), 2) + "."
+                  if alloc.get("clips_per_s", {}).get("memfd") else "")
     mem = fig.get("memory", {})
     growth = (f"Peak RSS (main + workers) per epoch, MB: {' '.join(str(p) for p in mem['peak_rss_mb'])}; "
               f"growth from epoch 2 to the last: {100 * mem['growth_2_to_last']:+.1f}% (limit +5%)."
@@ -319,7 +339,7 @@ def markdown(fig: Dict[str, Any], cfg: Dict[str, Any]) -> str:
         "decode floor: `sf.read(frames=L)` on bytes in memory, in a loop on one core; floor+batch: the same "
         "loop in one DataLoader worker that also stacks each batch into fresh shared memory and sends "
         "it to the main process, as every DataLoader worker must (see `nnaudio_data/tools/bench/loader.py`).",
-        "", mixed_line, "", growth])
+        "", mixed_line, "", alloc_line, "", growth])
 
 
 def headline(fig: Dict[str, Any]) -> List[str]:
