@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AudioBatch", "Checkpoint", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
     "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
-    "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
+    "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "authoring", "collate_audio", "data",
     "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
 ]
 
@@ -54,15 +54,16 @@ __all__ = [
 # name is imported from its module on first access (then cached here). Public name -> module path;
 # a name whose path is its own (".data") is the subpackage itself.
 _LAZY = {
-    "augment": ".augment", "data": ".data", "features": ".features", "functional": ".functional",
+    "augment": ".augment", "authoring": ".authoring", "data": ".data", "features": ".features",
+    "functional": ".functional", "ShardSummary": ".authoring", "write_shards": ".authoring",
     "AudioBatch": "._batch", "Checkpoint": "._checkpoint",
     "GPUSpectrogramCollate": "._collate", "collate_audio": "._collate",
     "DeviceLoader": "._loader",
     "prepare_stage": ".data._wds_stage",
     **{name: ".data" for name in (
         "EmptyEpochError", "ErrorPolicy", "LabelMap", "LoaderStats", "Retry", "SampleError",
-        "SampleWarning", "ShardSummary", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
-        "WrappedIterableDataset", "wrap", "write_index", "write_shards")},
+        "SampleWarning", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
+        "WrappedIterableDataset", "wrap", "write_index")},
 }
 
 
@@ -71,13 +72,14 @@ def __dir__() -> List[str]:
 
 
 if TYPE_CHECKING:  # type checkers see the names themselves, and no __getattr__: a misspelt name is an error
-    from . import augment, data, features, functional
+    from . import augment, authoring, data, features, functional
+    from .authoring import ShardSummary, write_shards
     from ._batch import AudioBatch
     from ._checkpoint import Checkpoint
     from ._collate import GPUSpectrogramCollate, collate_audio
     from .data import (EmptyEpochError, ErrorPolicy, LabelMap, LoaderStats, Retry, SampleError,
-                       SampleWarning, ShardedAudioDataset, ShardSummary, SkipStats, WrappedDataset,
-                       WrappedIterableDataset, wrap, write_index, write_shards)
+                       SampleWarning, ShardedAudioDataset, SkipStats, WrappedDataset,
+                       WrappedIterableDataset, wrap, write_index)
     from .data._wds_stage import prepare_stage
     from ._loader import DeviceLoader
 else:

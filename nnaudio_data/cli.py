@@ -1,7 +1,7 @@
 """The ``nnaudio-data`` command: ``demo``, ``bench``, ``shard``, ``gpu-check``.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``:
-``demo``, ``bench`` and ``gpu-check`` in ``nnaudio_data/tools/``, ``shard`` in ``data/_writer.py``.
+``demo``, ``bench`` and ``gpu-check`` in ``nnaudio_data/tools/``, ``shard`` in ``authoring/_writer.py``.
 Only the chosen subcommand's module is imported: ``nnaudio-data --help`` imports neither torch nor
 any of them.
 """
@@ -18,7 +18,7 @@ COMMANDS = {
                                   "GPUSpectrogramCollate('mel') and train a tiny classifier"),
     "bench": ("nnaudio_data.tools.bench", "every figure of the docs: start-up, spectrogram, CQT, loader and "
                                     "augmentation benchmarks against their peers (--report: write the docs)"),
-    "shard": ("nnaudio_data.data._writer", "pack a folder of audio files, a CSV/JSONL manifest or a "
+    "shard": ("nnaudio_data.authoring._writer", "pack a folder of audio files, a CSV/JSONL manifest or a "
                                           "published corpus into split, labelled tar shards (local "
                                           "or s3://)"),
     "gpu-check": ("nnaudio_data.tools.gpu_check", "measure every GPU claim on one CUDA GPU and print a "

@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
 from nnaudio_data.data._labels import LabelMap, label_space
-from nnaudio_data.data._partition import assign_splits, parse_fractions
-from nnaudio_data.data._writer import write_shards
+from nnaudio_data.authoring._splits import assign_splits, parse_fractions
+from nnaudio_data.authoring._writer import write_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 # Split sizes, one table. Systematic sampling over label groups laid end to end: a label's count in

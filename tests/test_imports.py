@@ -86,7 +86,7 @@ def test_cli_parser_pulls_in_no_heavy_module():
     loaded = _modules_after("from nnaudio_data.cli import COMMANDS, build_parser\n"
                             "for name in COMMANDS: build_parser(name)")
     assert {"nnaudio_data.tools.bench", "nnaudio_data.tools.demo", "nnaudio_data.tools.gpu_check",
-            "nnaudio_data.data._writer"} <= loaded
+            "nnaudio_data.authoring._writer"} <= loaded
     assert sorted(m for m in HEAVY if m in loaded) == []
 
 

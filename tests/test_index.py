@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nnaudio_data.data import write_index, write_shards
+from nnaudio_data.authoring import write_shards
+from nnaudio_data.data import write_index
 from nnaudio_data.data._index import INDEX_FORMAT, parse_index, read_index, read_index_doc, save_index
 
 names = st.from_regex(r"[a-z]{1,6}-[0-9]{6}\.tar", fullmatch=True)

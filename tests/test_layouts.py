@@ -12,8 +12,8 @@ import torch
 import webdataset as wds
 
 import nnaudio_data as nd
-from nnaudio_data.data._layouts import LAYOUTS, read_layout
-from nnaudio_data.data._writer import write_shards
+from nnaudio_data.authoring._layouts import LAYOUTS, read_layout
+from nnaudio_data.authoring._writer import write_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 

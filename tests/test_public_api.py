@@ -16,18 +16,20 @@ import pytest
 TOP_LEVEL = [
     "AudioBatch", "Checkpoint", "DeviceLoader", "EmptyEpochError", "ErrorPolicy", "GPUSpectrogramCollate", "LabelMap",
     "LoaderStats", "Retry", "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset",
-    "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "collate_audio", "data",
+    "SkipStats", "WrappedDataset", "WrappedIterableDataset", "augment", "authoring", "collate_audio", "data",
     "features", "functional", "prepare_stage", "wrap", "write_index", "write_shards",
 ]
 
-# the CPU side's helpers, one level down (nnaudio_data.data), as well as the nouns above
+# the read path's helpers, one level down (nnaudio_data.data), as well as the nouns above
 DATA = [
     "AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LabelMap", "LoaderStats", "Provenance", "Retry",
-    "SampleError", "SampleWarning", "ShardSummary", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
+    "SampleError", "SampleWarning", "ShardedAudioDataset", "SkipStats", "WrappedDataset",
     "WrappedIterableDataset", "bucket_by_length", "count_shards", "decode_audio", "expand_urls",
     "open_shard", "resample", "shuffle_buffer", "to_mono", "trim_pad", "wrap", "write_index",
-    "write_shards",
 ]
+
+# the write path (nnaudio_data.authoring)
+AUTHORING = ["ShardSummary", "write_shards"]
 
 FEATURES = [
     "AmplitudeToDB", "CFP", "CQT", "CQT1992", "CQT1992v2", "CQT2010", "CQT2010v2",
@@ -54,7 +56,8 @@ AUGMENT = [
     "per_example",
 ]
 
-SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.augment": AUGMENT, "nnaudio_data.data": DATA, "nnaudio_data.features": FEATURES,
+SURFACES = {"nnaudio_data": TOP_LEVEL, "nnaudio_data.augment": AUGMENT, "nnaudio_data.authoring": AUTHORING,
+            "nnaudio_data.data": DATA, "nnaudio_data.features": FEATURES,
             "nnaudio_data.functional": FUNCTIONAL}
 
 
@@ -92,7 +95,7 @@ def test_functional_internals_stay_importable_by_module_path(module):
 
 # the command's tools: one subpackage behind `nnaudio-data`, none of it at the top level
 TOOLS = {"demo": "nnaudio_data.tools.demo", "bench": "nnaudio_data.tools.bench",
-         "gpu-check": "nnaudio_data.tools.gpu_check", "shard": "nnaudio_data.data._writer"}
+         "gpu-check": "nnaudio_data.tools.gpu_check", "shard": "nnaudio_data.authoring._writer"}
 FORMER_TOOL_MODULES = ["bench", "demo", "gpu_check", "synth"]  # top-level modules before tools/
 
 
@@ -117,7 +120,7 @@ def test_tools_are_not_top_level_modules():
 
 # the module paths a user may import; every other module of the package is implementation and
 # carries a leading underscore (the tools behind the command are outside the API as a whole)
-PUBLIC_MODULES = {"nnaudio_data", "nnaudio_data.cli", "nnaudio_data.Spectrogram", "nnaudio_data.data",
+PUBLIC_MODULES = {"nnaudio_data", "nnaudio_data.cli", "nnaudio_data.Spectrogram", "nnaudio_data.data", "nnaudio_data.authoring",
                   "nnaudio_data.features", "nnaudio_data.functional", "nnaudio_data.augment",
                   "nnaudio_data.tools"}
 

@@ -20,7 +20,7 @@ pytest.importorskip("moto.server")
 
 import nnaudio_data as nd  # noqa: E402
 from nnaudio_data.data import Retry, open_shard  # noqa: E402
-from nnaudio_data.data._writer import write_shards  # noqa: E402
+from nnaudio_data.authoring._writer import write_shards  # noqa: E402
 from s3kit import CuttingProxy, start_moto, storage_options  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -294,11 +294,11 @@ def audio_src(tmp_path):
 def test_writer_refuses_a_folder_that_holds_shards(audio_src, tmp_path):
     """Regression: writing into a folder of shards left the old ones beside the new."""
     out = tmp_path / "out"
-    nd.data.write_shards(audio_src, out, max_count=1, progress=False)
+    nd.write_shards(audio_src, out, max_count=1, progress=False)
     with pytest.raises(ValueError, match="overwrite"):
-        nd.data.write_shards(audio_src, out, max_count=2, progress=False)
+        nd.write_shards(audio_src, out, max_count=2, progress=False)
     assert sorted(os.listdir(out)) == ["index.json"] + [f"shard-{i:06d}.tar" for i in range(4)]
-    nd.data.write_shards(audio_src, out, max_count=2, progress=False, overwrite=True)
+    nd.write_shards(audio_src, out, max_count=2, progress=False, overwrite=True)
     assert sorted(os.listdir(out)) == ["index.json", "shard-000000.tar", "shard-000001.tar"]
     assert len(list(nd.ShardedAudioDataset(str(out / "*.tar"), sr=8000, on_error="raise"))) == 4
 
@@ -307,10 +307,10 @@ def test_interrupted_rewrite_leaves_no_index_of_other_bytes(audio_src, tmp_path,
     """Regression: a run stopped mid-way left the old ``index.json`` beside partly rewritten
     shards, and a read trusted it. Indexes go first, shards are renamed into place whole, and the
     new index is written last."""
-    import nnaudio_data.data._writer as writer
+    import nnaudio_data.authoring._writer as writer
 
     out = tmp_path / "out"
-    nd.data.write_shards(audio_src, out, max_count=3, progress=False)
+    nd.write_shards(audio_src, out, max_count=3, progress=False)
     real, calls = writer._pack, []
 
     def dies(*args):
@@ -321,7 +321,7 @@ def test_interrupted_rewrite_leaves_no_index_of_other_bytes(audio_src, tmp_path,
 
     monkeypatch.setattr(writer, "_pack", dies)
     with pytest.raises(KeyboardInterrupt):
-        nd.data.write_shards(audio_src, out, max_count=1, progress=False, overwrite=True)
+        nd.write_shards(audio_src, out, max_count=1, progress=False, overwrite=True)
     left = sorted(n for n in os.listdir(out) if not n.startswith("."))
     assert "index.json" not in left and left == ["shard-000000.tar", "shard-000001.tar"]
     with pytest.raises(ValueError, match="index"):  # no index: nothing claims these bytes

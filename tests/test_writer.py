@@ -12,7 +12,7 @@ import soundfile as sf
 import webdataset as wds
 
 from nnaudio_data.data._index import INDEX_FORMAT
-from nnaudio_data.data._writer import write_shards
+from nnaudio_data.authoring._writer import write_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 

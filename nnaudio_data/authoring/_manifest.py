@@ -16,10 +16,10 @@ from typing import Any, List, Optional, Sequence, Set, Tuple, Union
 
 import soundfile as sf
 
-from ._decode import foreign_container
-from ._formats import AUDIO_EXTENSIONS, not_audio_reason
-from ._partition import check_split_name
-from ._wav import WavTruncated, parse_wav
+from ..data._decode import foreign_container
+from ..data._formats import AUDIO_EXTENSIONS, not_audio_reason
+from ._splits import check_split_name
+from ..data._wav import WavTruncated, parse_wav
 
 _UNITS = {"": 1, "b": 1, "k": 10 ** 3, "kb": 10 ** 3, "m": 10 ** 6, "mb": 10 ** 6, "g": 10 ** 9, "gb": 10 ** 9,
           "t": 10 ** 12, "tb": 10 ** 12, "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}

@@ -43,7 +43,7 @@ class SplitSummary:
 
 @dataclass
 class ShardSummary:
-    """What :func:`~nnaudio_data.data.write_shards` did: clips and bytes written, shard names with
+    """What :func:`~nnaudio_data.authoring.write_shards` did: clips and bytes written, shard names with
     counts, a :class:`SplitSummary` per split, the class names (if labels got a map) and the files
     left out with their reasons."""
 

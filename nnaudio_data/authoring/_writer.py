@@ -39,13 +39,13 @@ from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Unio
 import webdataset as wds
 from tqdm import tqdm
 
-from ._formats import AUDIO_EXTENSIONS, check_extensions, not_audio_reason
-from ._index import INDEX_NAME, save_index
-from ._labels import label_space
+from ..data._formats import AUDIO_EXTENSIONS, check_extensions, not_audio_reason
+from ..data._index import INDEX_NAME, save_index
+from ..data._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
-from ._objstore import join
-from ._sources import list_output, local_path, make_dirs, open_output, remove_output
-from ._partition import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
+from ..data._objstore import join
+from ..data._sources import list_output, local_path, make_dirs, open_output, remove_output
+from ._splits import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
 from ._summary import ShardSummary, SplitSummary
 
 LABEL_KINDS = ("class", "text")

@@ -9,8 +9,7 @@ for a pass), ``formats`` (which extensions are audio), ``samples`` (decode -> it
 ``resume`` (consumed record, ``track``), ``dataset`` (:class:`ShardedAudioDataset`), ``labels``
 (class names <-> ids, multi-hot), ``sources`` / ``remote`` / ``objstore`` (local, http, pipe:,
 s3:// and other object stores), ``wrap`` (existing datasets).
-Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/JSONL), ``layouts``
-(published corpora), ``partition`` (train / valid / test draws), ``summary``.
+Writing shards is the write path, :mod:`nnaudio_data.authoring`.
 """
 from .._worker_exit import install as _install_worker_exit
 from ._dataset import ShardedAudioDataset
@@ -28,13 +27,12 @@ from ._remote import Retry
 from ._sources import open_shard
 from ._wrap import WrappedDataset, WrappedIterableDataset, wrap
 from ._labels import LabelMap
-from ._writer import ShardSummary, write_shards
 
 __all__ = ["AUDIO_EXTENSIONS", "EmptyEpochError", "ErrorPolicy", "LoaderStats", "Provenance", "SampleError",
            "SampleWarning",
            "ShardedAudioDataset", "SkipStats", "bucket_by_length", "count_shards", "decode_audio",
            "expand_urls", "resample", "shuffle_buffer", "to_mono", "trim_pad", "write_index",
            # remote shards, wrapping datasets, writing shards
-           "LabelMap", "Retry", "ShardSummary", "WrappedDataset", "WrappedIterableDataset", "open_shard", "wrap", "write_shards"]
+           "LabelMap", "Retry", "WrappedDataset", "WrappedIterableDataset", "open_shard", "wrap"]
 
 _install_worker_exit()  # a spawned worker starts by importing this package: its clean exit

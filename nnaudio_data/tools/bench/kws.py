@@ -106,7 +106,7 @@ def systems(cfg: Dict[str, Any]) -> List[str]:
 
 
 def prepare(cfg: Dict[str, Any], workdir: str) -> Dict[str, Any]:
-    from ...data._writer import write_shards
+    from ...authoring._writer import write_shards
 
     least = 2 * cfg["kws_batch"] * max(1, cfg["kws_workers"])
     if cfg["kws_clips"] < least:
