@@ -31,7 +31,7 @@ from ._repr import changed, simple_repr
 from ._sync import synced
 from .augment._base import run_augment
 from ._batch import AudioBatch, target_device
-from .data._split import rank_world
+from .data._assign import rank_world
 from .features._registry import make_transform, resolve_kind
 from ._stack import collate_audio
 

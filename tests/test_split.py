@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from nnaudio_data.data import bucket_by_length, shuffle_buffer, trim_pad
 from nnaudio_data._seed import derive_seed
-from nnaudio_data.data._split import Slice, assign, epoch_order, equal_targets, interleave, plan
+from nnaudio_data.data._assign import Slice, assign, epoch_order, equal_targets, interleave, plan
 
 sizes_st = st.lists(st.integers(0, 12), min_size=1, max_size=9)
 

@@ -30,7 +30,7 @@ from ._resume import Consumed, PassStart, Tracked, load_state, state_of, take_pa
 from ._samples import ClipSpec
 from ._shards import expand_urls
 from ._sources import local_path
-from ._split import epoch_order, equal_targets, plan, rank_world, sliced, worker_id, worker_part
+from ._assign import epoch_order, equal_targets, plan, rank_world, sliced, worker_id, worker_part
 from ._stream import clips, empty_error, names, not_empty
 from ._tario import MAX_SAMPLE_BYTES
 

@@ -16,7 +16,7 @@ from ``nnaudio-data bench``, none is typed here):
   instead of reading their bytes, and reads only the members the clip needs; webdataset's
   ``tariterators`` reads every byte of a shard through ``tarfile``. It also bounds every size
   read from a header and loses only the sample being read on truncation (docs/data.md).
-- the split (``data/_split.py``): every sample exactly once per epoch across ranks x workers, also
+- the split (``data/_assign.py``): every sample exactly once per epoch across ranks x workers, also
   within shards, so that fewer shards than ranks x workers still work and every rank gets equal
   batches; webdataset's ``split_by_node`` / ``split_by_worker`` hand out whole shards.
 - the clip preparation (decode with the window-only WAV/FLAC paths, mono, polyphase resample,
