@@ -23,7 +23,7 @@ Modules, one line each:
 - ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
 - ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
-- ``_registry.py`` one registry for objects that cross processes by token: collates, stats inboxes
+- ``_tokens.py``   one registry for objects that cross processes by token: collates, stats inboxes
 - ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
 - ``_compat.py``   private torch / soundfile calls of the hot path, each probed, with a public fallback
 - ``_checks.py``   argument checks whose errors name the argument, the rule and the value found

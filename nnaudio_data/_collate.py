@@ -26,29 +26,29 @@ import torch
 from torch import nn
 from torch.utils.data import get_worker_info
 
-from . import _registry, _seed
+from . import _seed, _tokens
 from ._repr import changed, simple_repr
 from ._sync import synced
 from .augment._base import run_augment
 from ._batch import AudioBatch, target_device
 from .data._assign import rank_world
-from .features._registry import make_transform, resolve_kind
+from .features._kinds import make_transform, resolve_kind
 from ._stack import collate_audio
 
 _WHERE = ("auto", "worker", "main")
 
 
-def _restore(token: _registry.Token, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
+def _restore(token: _tokens.Token, state: Dict[str, Any]) -> "GPUSpectrogramCollate":
     """Unpickle a collate: the live one in the process that built it (a batch pickled back from a
     worker refers to its collate, so the main process runs the original, with its kernel, trained
-    or not), else this process's copy, rebuilt from ``state`` once (see :mod:`._registry`)."""
-    live = _registry.resolve(token)
+    or not), else this process's copy, rebuilt from ``state`` once (see :mod:`nnaudio_data._tokens`)."""
+    live = _tokens.resolve(token)
     if isinstance(live, GPUSpectrogramCollate):
         return live
     obj = GPUSpectrogramCollate.__new__(GPUSpectrogramCollate)
     obj.__dict__.update(state)
     obj._transform_on, obj._generators = {}, {}
-    _registry.adopt(token, obj)
+    _tokens.adopt(token, obj)
     return obj
 
 
@@ -78,7 +78,7 @@ class DeviceStage:
     (it may leave the kernel part pending). It pickles as its collate's token and ``part``, a few
     hundred bytes whatever the kernel: a batch coming back from a DataLoader worker names the
     collate, and the process that owns the collate (the DataLoader's main process) finds its live
-    one by :func:`nnaudio_data._registry.resolve` when the stage runs. The collate sent to a worker
+    one by :func:`nnaudio_data._tokens.resolve` when the stage runs. The collate sent to a worker
     at start-up is what carries the kernel's state (``GPUSpectrogramCollate.__reduce__``).
     """
 
@@ -86,14 +86,14 @@ class DeviceStage:
         self._collate: Optional[GPUSpectrogramCollate] = collate
         self.token, self.part = collate._token, part
 
-    def __reduce__(self) -> Tuple[Any, Tuple[_registry.Token, str]]:
+    def __reduce__(self) -> Tuple[Any, Tuple[_tokens.Token, str]]:
         return (_stage_for, (self.token, self.part))
 
     @property
     def collate(self) -> "GPUSpectrogramCollate":
         """The live collate this stage belongs to, looked up in this process on first use."""
         if self._collate is None:
-            live = _registry.resolve(self.token)
+            live = _tokens.resolve(self.token)
             if not isinstance(live, GPUSpectrogramCollate):
                 raise RuntimeError(
                     f"this batch's pending device stage belongs to a collate that does not live in this "
@@ -113,7 +113,7 @@ class DeviceStage:
         return f"DeviceStage({self.part!r})"
 
 
-def _stage_for(token: _registry.Token, part: str) -> DeviceStage:
+def _stage_for(token: _tokens.Token, part: str) -> DeviceStage:
     """Unpickle a :class:`DeviceStage`: the token and the part only (nothing is looked up here)."""
     stage = DeviceStage.__new__(DeviceStage)
     stage._collate, stage.token, stage.part = None, token, part
@@ -191,10 +191,10 @@ class GPUSpectrogramCollate:
             raise ValueError(f"a trainable kernel needs sr= (the clips' rate), so that its parameters "
                              f"exist before the first batch; got kind={kind!r} without sr")
         self._transform_on: Dict[str, nn.Module] = {}
-        self._token = _registry.register(self)
+        self._token = _tokens.register(self)
 
     # -- pickling: a token plus what a fresh process needs to rebuild --------------------------
-    def __reduce__(self) -> Tuple[Any, Tuple[_registry.Token, Dict[str, Any]]]:
+    def __reduce__(self) -> Tuple[Any, Tuple[_tokens.Token, Dict[str, Any]]]:
         state = {k: v for k, v in self.__dict__.items() if k not in ("_transform_on", "_generators")}
         if state["rank"] is None:  # a spawned worker has no process group: it gets the rank here
             state["rank"] = rank_world()[0]

@@ -1,4 +1,4 @@
-"""One registry for objects that cross processes by reference (``_registry``), and the explicit
+"""One registry for objects that cross processes by reference (``_tokens``), and the explicit
 delivery of a dataset's counts (``data/_progress.py``): what happens when a batch is unpickled
 twice, handed over twice, forwarded to another process, or never consumed."""
 import multiprocessing
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 import nnaudio_data as nd
-from nnaudio_data import _registry
+from nnaudio_data import _tokens
 from nnaudio_data.data._progress import Inbox, LoaderStats, Provenance, hand_over, tags_of
 from shardkit import write_shards
 
@@ -45,39 +45,39 @@ def _in_fork(fn, *args):
 # -- the registry -------------------------------------------------------------------------------------
 def test_registry_resolves_in_the_owning_process_and_not_in_a_forked_child():
     thing = Thing()
-    token = _registry.register(thing)
-    assert _registry.resolve(token) is thing
-    assert _registry.resolve(pickle.loads(pickle.dumps(token))) is thing
-    assert _in_fork(lambda t: _registry.resolve(t) is None, token)  # inherited, but not the owner
+    token = _tokens.register(thing)
+    assert _tokens.resolve(token) is thing
+    assert _tokens.resolve(pickle.loads(pickle.dumps(token))) is thing
+    assert _in_fork(lambda t: _tokens.resolve(t) is None, token)  # inherited, but not the owner
 
 
 def test_unpickling_a_token_only_carries_its_numbers():
-    token = _registry.register(Thing())  # collected at once: nothing stands for it any more
-    before = len(_registry._LIVE)
+    token = _tokens.register(Thing())  # collected at once: nothing stands for it any more
+    before = len(_tokens._LIVE)
     copy = pickle.loads(pickle.dumps(token))
-    assert copy == token and type(copy) is _registry.Token and tuple(copy) == (token.pid, token.serial)
-    assert len(_registry._LIVE) == before and _registry.resolve(copy) is None
-    assert _registry.resolve("not a token") is None and _registry.resolve(None) is None
+    assert copy == token and type(copy) is _tokens.Token and tuple(copy) == (token.pid, token.serial)
+    assert len(_tokens._LIVE) == before and _tokens.resolve(copy) is None
+    assert _tokens.resolve("not a token") is None and _tokens.resolve(None) is None
 
 
 def test_adopt_names_a_copy_in_this_process_and_entries_are_weak():
     owner = Thing()
-    token = _registry.register(owner)
-    elsewhere = _registry.Token(token.pid + 1, token.serial)  # another process's object
+    token = _tokens.register(owner)
+    elsewhere = _tokens.Token(token.pid + 1, token.serial)  # another process's object
     copy = Thing()
-    _registry.adopt(elsewhere, copy)
-    assert _registry.resolve(elsewhere) is copy and _registry.resolve(token) is owner
+    _tokens.adopt(elsewhere, copy)
+    assert _tokens.resolve(elsewhere) is copy and _tokens.resolve(token) is owner
     del copy
-    assert _registry.resolve(elsewhere) is None
+    assert _tokens.resolve(elsewhere) is None
 
 
 def test_a_collate_and_a_dataset_use_the_one_registry(tmp_path):
     ds = nd.ShardedAudioDataset(write_shards(str(tmp_path), [2]), sr=8000)
     collate = nd.GPUSpectrogramCollate("stft", device="cpu", n_fft=64)
-    assert _registry.resolve(collate._token) is collate
-    assert _registry.resolve(ds._inbox.token) is ds._inbox
+    assert _tokens.resolve(collate._token) is collate
+    assert _tokens.resolve(ds._inbox.token) is ds._inbox
     assert pickle.loads(pickle.dumps(collate)) is collate
-    assert _in_fork(lambda t: _registry.resolve(t) is None, collate._token)
+    assert _in_fork(lambda t: _tokens.resolve(t) is None, collate._token)
 
 
 # -- counts travel in the batch, delivered at hand-over -----------------------------------------------
@@ -147,7 +147,7 @@ def _hand_over_in_child(blob, token):
     hand over a batch; report what it saw and send the batch back."""
     batch = pickle.loads(blob)
     hand_over(batch)
-    inbox = _registry.resolve(token)
+    inbox = _tokens.resolve(token)
     return inbox is None, [str(t) for t in tags_of(batch)], pickle.dumps(batch)
 
 

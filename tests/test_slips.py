@@ -10,7 +10,7 @@ import torch
 import nnaudio_data as nd
 from nnaudio_data.augment import Compose, Gain, PolarityInversion
 from nnaudio_data.features import MelSpectrogram
-from nnaudio_data.features._registry import make_transform, resolve_kind
+from nnaudio_data.features._kinds import make_transform, resolve_kind
 from nnaudio_data.functional._mel import mel_filterbank
 
 

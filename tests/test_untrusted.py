@@ -254,7 +254,7 @@ def test_silent_pipe_command_is_a_network_skip_within_its_timeout(tmp_path):
 
 
 def test_trickling_pipe_command_is_stopped():
-    from nnaudio_data.data._sources import open_shard
+    from nnaudio_data.data._open import open_shard
 
     start = time.monotonic()
     with hang_limit("a trickling pipe: command", 4 * PIPE_WAIT_S):

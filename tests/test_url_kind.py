@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from nnaudio_data.data import SampleError, expand_urls, open_shard, write_index
 from nnaudio_data.data._index import default_index_url, read_index
 from nnaudio_data.data._remote import ResumingReader
-from nnaudio_data.data._sources import PipeStream, local_path, url_kind
+from nnaudio_data.data._open import PipeStream, local_path, url_kind
 from nnaudio_data.authoring._writer import write_shards
 
 DATA = np.random.default_rng(3).bytes(50_000)

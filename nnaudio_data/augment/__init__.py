@@ -14,7 +14,7 @@ Modules, one line each:
 - ``_reverb.py``   :class:`ApplyImpulseResponse` (FFT convolution with RIRs from a source)
 - ``_filters.py``  :class:`LowPass`, :class:`HighPass`, :class:`BandPass` (FFT-domain Butterworth)
 - ``_speed.py``    :class:`SpeedPerturb`, :class:`PitchShift` (batched resampling, T kept)
-- ``_sources.py``  :class:`ClipSource`: streams noise / impulse-response clips from any iterable
+- ``_clips.py``    :class:`ClipSource`: streams noise / impulse-response clips from any iterable
 - ``_spec.py``     :class:`FrequencyMasking`, :class:`TimeMasking`, :class:`TimeStretch`
 
 Shape legend: B batch, C channels, T samples, F frequency bins, N frames.
@@ -25,7 +25,7 @@ from ._filters import BandPass, HighPass, LowPass
 from ._mix import Mixup
 from ._noise import AddBackgroundNoise, AddColoredNoise
 from ._reverb import ApplyImpulseResponse
-from ._sources import ClipSource
+from ._clips import ClipSource
 from ._spec import FrequencyMasking, TimeMasking, TimeStretch
 from ._speed import PitchShift, SpeedPerturb
 from ._waveform import Gain, PolarityInversion, RandomCrop, TimeShift

@@ -17,7 +17,7 @@ from torch import Tensor
 from ._base import Augmentation, Params, draw_seed, per_example, uniform
 from .._checks import check_range
 from ._gaussian import gaussian_field
-from ._sources import ClipSource, crop_or_tile
+from ._clips import ClipSource, crop_or_tile
 
 COLORS = {"violet": -2.0, "blue": -1.0, "white": 0.0, "pink": 1.0, "brown": 2.0}
 

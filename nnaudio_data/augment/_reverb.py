@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params
-from ._sources import ClipSource
+from ._clips import ClipSource
 
 
 def pad_stack(clips: List[Tensor]) -> Tensor:

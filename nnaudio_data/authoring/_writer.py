@@ -44,7 +44,7 @@ from ..data._index import INDEX_NAME, save_index
 from ..data._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
 from ..data._objstore import join
-from ..data._sources import list_output, local_path, make_dirs, open_output, remove_output
+from ..data._open import list_output, local_path, make_dirs, open_output, remove_output
 from ._splits import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
 from ._summary import ShardSummary, SplitSummary
 

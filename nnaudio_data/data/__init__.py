@@ -24,7 +24,7 @@ from ._shards import count_shards, expand_urls
 from ._trim import trim_pad
 # remote shards, wrapping datasets, writing shards
 from ._remote import Retry
-from ._sources import open_shard
+from ._open import open_shard
 from ._wrap import WrappedDataset, WrappedIterableDataset, wrap
 from ._labels import LabelMap
 

@@ -29,7 +29,7 @@ from ._reorder import equalise
 from ._resume import Consumed, PassStart, Tracked, load_state, state_of, take_pass
 from ._samples import ClipSpec
 from ._shards import expand_urls
-from ._sources import local_path
+from ._open import local_path
 from ._assign import epoch_order, equal_targets, plan, rank_world, sliced, worker_id, worker_part
 from ._stream import clips, empty_error, names, not_empty
 from ._tario import MAX_SAMPLE_BYTES

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from ._errors import SampleError
 from ._remote import Retry
 from ._shards import count_shards, expand_urls, shard_name
-from ._sources import local_path, open_shard, url_kind, write_text
+from ._open import local_path, open_shard, url_kind, write_text
 
 INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"

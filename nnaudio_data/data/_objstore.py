@@ -1,6 +1,6 @@
 """Object storage (``s3://``, ``gs://``, ``az://``, ... any fsspec URL): the fsspec side of
 reading, listing and writing. Which URLs come here is decided once, by
-:func:`~nnaudio_data.data._sources.url_kind` (kind ``"fsspec"``).
+:func:`~nnaudio_data.data._open.url_kind` (kind ``"fsspec"``).
 
 fsspec and the scheme's backend (s3fs for ``s3://``: ``pip install nnaudio_data[s3]``) are
 imported on first use only; without them a URL of that scheme is an ImportError naming what to

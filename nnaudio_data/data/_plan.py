@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._index import default_index_url, read_index_doc, sizes_for
 from ._shards import count_samples, shard_name
-from ._sources import local_path
+from ._open import local_path
 
 NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
                "cheaply: add an index.json beside the shards (nnaudio-data shard / "

@@ -12,7 +12,7 @@ The counts reach the inbox by one rule, **a pass counts what its loop consumed**
 - **A tracked pass** (``ds.track(loader)`` started it) counts the tags of the batches handed to
   the training loop: :func:`hand_over` (called by ``ds.track`` and ``nd.DeviceLoader`` as they hand
   each batch out) looks up the :class:`Inbox` that a tag names (its ``source``, a
-  :class:`nnaudio_data._registry.Token`) and merges the tag's delta, once per tag identity
+  :class:`nnaudio_data._tokens.Token`) and merges the tag's delta, once per tag identity
   (``stream``, ``seq``: its pass and its place in it), so a batch unpickled or handed over twice
   counts once, and a batch a loader prefetched but nobody took counts nothing. The counts that no
   tag carries (those of a worker that delivered nothing) come at the pass's end through the
@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set,
 
 from torch.utils.data import get_worker_info
 
-from .. import _registry
+from .. import _tokens
 from ._errors import SkipStats
 
 _Record = Tuple[int, "LoaderStats", bool]  # (stream, counts, whether they are the pass's total)
@@ -149,7 +149,7 @@ class Inbox:
     """
 
     def __init__(self) -> None:
-        self.token = _registry.register(self)
+        self.token = _tokens.register(self)
         self.stats = LoaderStats()
         self.mailbox = Mailbox()
         self._passes: Dict[int, _Pass] = {}
@@ -212,13 +212,13 @@ class Provenance(str):
     worker: int
     repeat: bool
     epoch: int
-    source: Optional[_registry.Token]
+    source: Optional[_tokens.Token]
     delta: Optional[LoaderStats]
     stream: Optional[int]
     seq: int
 
     def __new__(cls, url: str, index: int, worker: int = 0, repeat: bool = False, *, epoch: int = 0,
-                source: Optional[_registry.Token] = None, delta: Optional[LoaderStats] = None,
+                source: Optional[_tokens.Token] = None, delta: Optional[LoaderStats] = None,
                 stream: Optional[int] = None, seq: int = 0) -> "Provenance":
         obj = super().__new__(cls, f"{url}#{index}" + ("+" if repeat else ""))
         obj.url, obj.index, obj.worker, obj.repeat, obj.epoch = url, index, worker, repeat, epoch
@@ -231,7 +231,7 @@ class Provenance(str):
                            self.stream, self.seq))
 
 
-def _rebuild(url: str, index: int, worker: int, repeat: bool, epoch: int, source: Optional[_registry.Token],
+def _rebuild(url: str, index: int, worker: int, repeat: bool, epoch: int, source: Optional[_tokens.Token],
              delta: Optional[LoaderStats], stream: Optional[int], seq: int) -> Provenance:
     return Provenance(url, index, worker, repeat, epoch=epoch, source=source, delta=delta, stream=stream,
                       seq=seq)
@@ -253,7 +253,7 @@ def hand_over(batch: Any) -> None:
     that owns them (elsewhere: nothing). Idempotent per tag; cheap when tags carry no counts."""
     for tag in tags_of(batch):
         if tag.delta is not None:
-            inbox = _registry.resolve(tag.source)
+            inbox = _tokens.resolve(tag.source)
             if isinstance(inbox, Inbox):
                 inbox.receive(tag)
 

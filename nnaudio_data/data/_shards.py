@@ -17,7 +17,7 @@ from braceexpand import braceexpand
 
 from ._objstore import GLOB_CHARS, expand_glob
 from ._remote import Retry
-from ._sources import local_path, open_shard, url_kind
+from ._open import local_path, open_shard, url_kind
 from ._tario import Grouping, open_tar, tar_members
 
 def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:

@@ -16,7 +16,7 @@ from ._errors import EmptyEpochError, ErrorPolicy, SampleError
 from ._labels import map_labels
 from ._reorder import bucket_by_length, shuffle_buffer
 from ._samples import READ_EXTENSIONS, make_items
-from ._sources import PipeStream, open_shard
+from ._open import PipeStream, open_shard
 from ._assign import Slice, sliced
 from ._tario import open_tar, tar_samples
 

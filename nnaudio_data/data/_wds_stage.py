@@ -25,7 +25,7 @@ from ``nnaudio-data bench``, none is typed here):
 
 What is webdataset's alone: writing shards (``wds.TarWriter``, in ``data/_writer.py``), and every
 stage of a user's own ``wds.WebDataset`` pipeline. Two small stages exist on both sides and stay
-ours, for behaviour, not speed: the ``pipe:`` opener (``data/_sources.py``), whose exit status
+ours, for behaviour, not speed: the ``pipe:`` opener (``data/_open.py``), whose exit status
 becomes a counted ``pipe`` skip under the one error policy, after the stream is read to its end;
 and the shuffle buffer (``data/_reorder.py``), seeded by ``derive_seed(seed, epoch, rank, worker,
 "shuffle")`` so that ranks differ and reruns repeat bit for bit. ``braceexpand`` (shard patterns,

@@ -13,7 +13,7 @@ class names, constructor parameters and defaults.
 - ``_vqt.py``        :class:`VQT` (variable-Q, ``gamma``)
 - ``_cfp.py``        :class:`CFP`, :class:`Combined_Frequency_Periodicity` (frequency x periodicity)
 - ``_db.py``         :class:`PowerToDB`, :class:`AmplitudeToDB`, :class:`LogSpectrogram` ("logmel", "logstft")
-- ``_registry.py``   kinds by name for ``GPUSpectrogramCollate(kind)``
+- ``_kinds.py``      kinds by name for ``GPUSpectrogramCollate(kind)``
 """
 from ._cfp import CFP, Combined_Frequency_Periodicity
 from ._cqt import CQT, CQT1992v2, CQT2010v2
@@ -24,7 +24,7 @@ from ._griffin_lim import Griffin_Lim
 from ._istft import iSTFT
 from ._mel import MelSpectrogram
 from ._mfcc import MFCC
-from ._registry import KINDS, make_transform
+from ._kinds import KINDS, make_transform
 from ._stft import STFT, STFTBase
 from ._vqt import VQT
 

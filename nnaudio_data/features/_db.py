@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..functional._mel import power_to_db
 from ._transform import Transform
-from ._registry import LOG_KINDS
+from ._kinds import LOG_KINDS
 
 _DB_ARGS = ("ref", "amin", "top_db")
 
@@ -107,7 +107,7 @@ class LogSpectrogram(Transform):
 def make_log(kind: str, **kwargs: Any) -> LogSpectrogram:
     """Build collate kind "logmel" or "logstft": ``ref``, ``amin`` and ``top_db`` go to the dB
     conversion, the rest to the spectrogram."""
-    from ._registry import make_transform
+    from ._kinds import make_transform
 
     base, scale = LOG_KINDS[kind]
     if kwargs.get("power", 2.0) == 1:  # a magnitude mel

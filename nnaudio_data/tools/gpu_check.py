@@ -72,7 +72,7 @@ def step_cuda_tests(dry: bool) -> List[Row]:
 
 def step_backends(device: torch.device, n: int) -> List[Row]:
     from ..features import make_transform
-    from ..features._registry import KINDS
+    from ..features._kinds import KINDS
 
     x = torch.randn(4, n, generator=torch.Generator().manual_seed(0)) * 0.1
     rows = []

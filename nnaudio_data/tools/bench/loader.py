@@ -124,7 +124,7 @@ def _rate(loader, clips: int) -> float:
 
 def members(urls: List[str], ext: str) -> List[bytes]:
     """The audio members' bytes of ``urls``."""
-    from nnaudio_data.data._sources import open_shard
+    from nnaudio_data.data._open import open_shard
     from nnaudio_data.data._tario import tar_members
 
     out = []
