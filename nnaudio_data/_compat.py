@@ -1,12 +1,12 @@
 """Private torch and soundfile APIs on the hot path, each behind a capability probe, with a
 fallback to the public path. The one place to look when a torch or soundfile release changes them.
 
-- :func:`new_shared_zeros`: a worker's batch born in shared memory. Under the
-  "file_descriptor" sharing strategy, in an anonymous memory file (``os.memfd_create``, mapped by
-  ``UntypedStorage._new_shared_fd_cpu``, as torch maps the descriptors it receives); else as
-  ``default_collate`` allocates it (``Tensor._typed_storage()._new_shared``). Fallback:
-  ``torch.zeros``, which the DataLoader moves to shared memory when it sends the batch (one more
-  copy).
+- ``_memfd_shared`` / ``_new_shared``: a storage born in shared memory, an anonymous memory file
+  (``os.memfd_create``, mapped by ``UntypedStorage._new_shared_fd_cpu``, as torch maps the
+  descriptors it receives) or as ``default_collate`` allocates it
+  (``Tensor._typed_storage()._new_shared``), probed by :func:`has_memfd` / :func:`has_new_shared`;
+  :mod:`nnaudio_data._sharedmem` chooses between them and ``torch.zeros`` (one more copy, by the
+  DataLoader when it sends the batch).
 - :func:`shared_fd`: the descriptor behind a shared batch, so that clips are written with
   ``os.pwrite`` (``UntypedStorage._share_fd_cpu_``). Fallback: None, and the caller assigns the
   clips through the mapping.
@@ -14,20 +14,11 @@ fallback to the public path. The one place to look when a torch or soundfile rel
   streamed FLAC (``soundfile._snd.sf_readf_float`` on ``SoundFile._file``). Fallback:
   ``SoundFile.read`` in blocks.
 
-Why a memory file: ``_new_shared`` creates a file in /dev/shm whose pages the system allocates and
-zeroes up front, and the clips written next touch each page a second time. A memory file starts as
-a hole: the clips' pages are allocated as they are written (:func:`fill_holes` then allocates the
-padding's, zeroed, so the consumer finds every page present, as before). It does not live in
-/dev/shm, so it is not bound by that mount's size: Docker's default 64 MB /dev/shm makes DataLoader
-workers die with a "bus error" once batches outgrow it; a memory file is bound by the process's
-memory limit, and running out is an ``OSError`` in the worker (from ``pwrite`` or
-:func:`fill_holes`), named, not a ``SIGBUS``.
-
 Each probe (``has_*``) runs once per process, on first use, by trying the private call on a tiny
 object; a failed probe selects the fallback for that process and says so, once, in a
-:class:`FallbackWarning` naming the call, the error and what the fallback costs. Both paths give equal values
-(``tests/test_compat.py`` forces each fallback). Tested with torch 2.13 and soundfile 0.14,
-the ranges stated in ``pyproject.toml``.
+:class:`FallbackWarning` naming the call, the error and what the fallback costs. Both paths give
+equal values (``tests/test_compat.py`` forces each fallback). Tested with torch 2.13 and
+soundfile 0.14, the ranges stated in ``pyproject.toml``.
 """
 from __future__ import annotations
 
@@ -80,7 +71,7 @@ def has_memfd() -> bool:
         t = _memfd_shared(2)
         fd, _ = t.untyped_storage()._share_fd_cpu_()
         os.pwrite(fd, np.array([1.5], np.float32).tobytes(), 4)
-        fill_holes(fd, 0, 8)
+        os.posix_fallocate(fd, 0, 8)  # what _sharedmem.fill_holes calls
         if not (t.is_shared() and t.tolist() == [0.0, 1.5]):
             raise RuntimeError("a memory file written through its descriptor reads back wrong")
         return True
@@ -89,12 +80,6 @@ def has_memfd() -> bool:
             return False
         return _fallback("a memory-file batch (os.memfd_create + UntypedStorage._new_shared_fd_cpu)", e,
                          "batches are allocated zero-filled in /dev/shm (bound by its size)")
-
-
-def uses_memfd() -> bool:
-    """Whether :func:`new_shared_zeros` allocates memory files here and now (the probe passed and
-    the sharing strategy is "file_descriptor", the one that sends descriptors)."""
-    return torch.multiprocessing.get_sharing_strategy() == "file_descriptor" and has_memfd()
 
 
 @functools.lru_cache(maxsize=None)
@@ -129,37 +114,6 @@ def has_sf_readf() -> bool:
                          "by SoundFile.read in blocks, NaN-filled to count the last one")
 
 
-ALLOCATORS = ("memfd", "new_shared", "plain")
-
-
-def best_allocator() -> str:
-    """The allocator :func:`new_shared_zeros` uses here and now: "memfd" where :func:`uses_memfd`,
-    else "new_shared" where this torch has it, else "plain"."""
-    return "memfd" if uses_memfd() else "new_shared" if has_new_shared() else "plain"
-
-
-def new_shared_zeros(n: int, alloc: Optional[str] = None) -> Tensor:
-    """``n`` float32 zeros, in shared memory where this torch allocates there directly: a memory
-    file under the "file_descriptor" strategy (holes read as zeros; :func:`fill_holes` allocates
-    them), else zero-filled by the system; without either, a plain tensor, which the DataLoader
-    moves there when it sends it. ``alloc`` (one of :data:`ALLOCATORS`) forces one of the three, for
-    the bench that compares them; default :func:`best_allocator`.
-
-    Shape:
-        output: (n,)
-
-    Example:
-        >>> new_shared_zeros(3).tolist()
-        [0.0, 0.0, 0.0]
-    """
-    alloc = best_allocator() if alloc is None else alloc
-    if alloc == "memfd" and n > 0:
-        return _memfd_shared(n)
-    if alloc == "plain":
-        return torch.zeros(n, dtype=torch.float32)
-    return _new_shared(n)
-
-
 def _memfd_shared(n: int) -> Tensor:
     fd = os.memfd_create("nnaudio_data-batch", os.MFD_CLOEXEC)
     try:
@@ -169,13 +123,6 @@ def _memfd_shared(n: int) -> Tensor:
     finally:
         os.close(fd)
     return torch.empty(0, dtype=torch.float32).set_(storage, 0, (n,), (1,))
-
-
-def fill_holes(fd: int, offset: int, nbytes: int) -> None:
-    """Allocate the pages of a memory file's ``nbytes`` from ``offset`` that nothing was written
-    to, zeroed (pages present are left as they are), so that a batch's consumer never takes a page
-    fault to allocate its padding; raises ``OSError`` when memory runs out."""
-    os.posix_fallocate(fd, offset, nbytes)
 
 
 def _new_shared(n: int) -> Tensor:

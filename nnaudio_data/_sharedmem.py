@@ -9,6 +9,20 @@ collating a batch of one-second clips). Clips it cannot write that way (another 
 layout) are assigned through the mapping, as in the main process. The private torch calls behind
 both live in :mod:`nnaudio_data._compat`, with public fallbacks (a plain tensor; assignment).
 
+Three allocators (:data:`ALLOCATORS`), the best one here chosen by :func:`best_allocator`: "memfd"
+(an anonymous memory file, under the "file_descriptor" strategy), "new_shared" (torch's own
+shared allocation, as ``default_collate``'s), "plain" (``torch.zeros``, copied into shared memory
+by the DataLoader when it sends the batch). ``nnaudio-data bench --only loader`` measures the
+three on the same batches (the ``batch[...]`` rows), which is what keeps "memfd" the default.
+Why a memory file: ``_new_shared`` creates a file in /dev/shm whose pages the system allocates and
+zeroes up front, and the clips written next touch each page a second time. A memory file starts as
+a hole: the clips' pages are allocated as they are written (:func:`fill_holes` then allocates the
+padding's, zeroed, so the consumer finds every page present, as before). It does not live in
+/dev/shm, so it is not bound by that mount's size: Docker's default 64 MB /dev/shm makes DataLoader
+workers die with a "bus error" once batches outgrow it; a memory file is bound by the process's
+memory limit, and running out is an ``OSError`` in the worker (from ``pwrite`` or
+:func:`fill_holes`), named, not a ``SIGBUS``.
+
 Small tensors (a batch's lengths and labels) go the other way (:func:`inline_small`): sent from a
 worker, each tensor torch shares costs one shared-memory file and one socket round trip to pass its
 descriptor (``multiprocessing.resource_sharer``, with its authentication handshake), in the worker
@@ -23,10 +37,55 @@ import torch
 from torch import Tensor
 from torch.utils.data import get_worker_info
 
-from ._compat import best_allocator, fill_holes, new_shared_zeros, shared_fd
+from . import _compat
+from ._compat import shared_fd
 
 _FLOAT_BYTES = 4
 INLINE_BYTES = 1 << 16  # a tensor up to this size is sent from a worker inside the pickle
+
+
+def uses_memfd() -> bool:
+    """Whether :func:`new_shared_zeros` allocates memory files here and now (the probe passed and
+    the sharing strategy is "file_descriptor", the one that sends descriptors)."""
+    return torch.multiprocessing.get_sharing_strategy() == "file_descriptor" and _compat.has_memfd()
+
+
+ALLOCATORS = ("memfd", "new_shared", "plain")
+
+
+def best_allocator() -> str:
+    """The allocator :func:`new_shared_zeros` uses here and now: "memfd" where :func:`uses_memfd`,
+    else "new_shared" where this torch has it, else "plain"."""
+    return "memfd" if uses_memfd() else "new_shared" if _compat.has_new_shared() else "plain"
+
+
+def new_shared_zeros(n: int, alloc: Optional[str] = None) -> Tensor:
+    """``n`` float32 zeros, in shared memory where this torch allocates there directly: a memory
+    file under the "file_descriptor" strategy (holes read as zeros; :func:`fill_holes` allocates
+    them), else zero-filled by the system; without either, a plain tensor, which the DataLoader
+    moves there when it sends it. ``alloc`` (one of :data:`ALLOCATORS`) forces one of the three, for
+    the bench that compares them; default :func:`best_allocator`.
+
+    Shape:
+        output: (n,)
+
+    Example:
+        >>> new_shared_zeros(3).tolist()
+        [0.0, 0.0, 0.0]
+    """
+    alloc = best_allocator() if alloc is None else alloc
+    if alloc == "memfd" and n > 0:
+        return _compat._memfd_shared(n)
+    if alloc == "plain":
+        return torch.zeros(n, dtype=torch.float32)
+    return _compat._new_shared(n)
+
+
+def fill_holes(fd: int, offset: int, nbytes: int) -> None:
+    """Allocate the pages of a memory file's ``nbytes`` from ``offset`` that nothing was written
+    to, zeroed (pages present are left as they are), so that a batch's consumer never takes a page
+    fault to allocate its padding; raises ``OSError`` when memory runs out."""
+    os.posix_fallocate(fd, offset, nbytes)
 
 
 def shared_zeros(*shape: int, alloc: Optional[str] = None) -> Tensor:
@@ -52,7 +111,7 @@ def stack_padded(waves: Sequence[Tensor], channels: int, length: int, alloc: Opt
         waves (sequence of Tensor): B clips of ``channels`` channels, each at most ``length`` long.
         channels (int): C. length (int): T, the batch length.
         alloc (str, optional): the shared-memory allocator inside a worker (see
-            :func:`nnaudio_data._compat.new_shared_zeros`); default the best one here.
+            :func:`new_shared_zeros`); default the best one here.
 
     Shape:
         waves: B x (C, T_i) -> (B, C, T)

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from clipkit import Batches, mixed_clips
 from nnaudio_data import _compat
+from nnaudio_data import _sharedmem
 from nnaudio_data._sharedmem import INLINE_BYTES
 from nnaudio_data._collate import collate_audio
 from nnaudio_data.data import decode_audio
@@ -24,7 +25,7 @@ def test_the_private_paths_are_available_in_the_tested_range():
     """torch 2.13 / soundfile 0.14 (pyproject's tested range) on Linux take the fast paths."""
     assert _compat.has_new_shared() and _compat.has_share_fd() and _compat.has_sf_readf()
     assert _compat.has_memfd() == hasattr(os, "memfd_create")
-    x = _compat.new_shared_zeros(5)
+    x = _sharedmem.new_shared_zeros(5)
     assert x.is_shared() and x.tolist() == [0.0] * 5
     if tmp.get_sharing_strategy() == "file_descriptor":
         assert isinstance(_compat.shared_fd(x), int)
@@ -43,29 +44,29 @@ def test_memfd_batches_start_as_holes_and_fill_holes_allocates_them(monkeypatch)
     Under "file_system" (descriptors are not sent) the public /dev/shm path is taken."""
     page = 4096
     n = 3 * page // 4  # three pages of float32
-    x = _compat.new_shared_zeros(n)
+    x = _sharedmem.new_shared_zeros(n)
     assert _memfd_name(x).startswith("/memfd:nnaudio_data-batch")
     fd = _compat.shared_fd(x)
     assert os.fstat(fd).st_size == 3 * page and os.fstat(fd).st_blocks == 0
     os.pwrite(fd, np.full(10, 2.5, np.float32).tobytes(), 6000)  # inside the second page
     assert os.fstat(fd).st_blocks * 512 == page
-    _compat.fill_holes(fd, 0, page)  # the first page
+    _sharedmem.fill_holes(fd, 0, page)  # the first page
     assert os.fstat(fd).st_blocks * 512 == 2 * page
-    _compat.fill_holes(fd, page, 2 * page)  # the second (present: left as it is) and the third
+    _sharedmem.fill_holes(fd, page, 2 * page)  # the second (present: left as it is) and the third
     assert os.fstat(fd).st_blocks * 512 == 3 * page
     want = np.zeros(n, np.float32)
     want[1500:1510] = 2.5
     np.testing.assert_array_equal(x.numpy(), want)
     monkeypatch.setattr(tmp, "get_sharing_strategy", lambda: "file_system")
-    assert not _compat.uses_memfd()
-    assert _compat.new_shared_zeros(4).is_shared()
+    assert not _sharedmem.uses_memfd()
+    assert _sharedmem.new_shared_zeros(4).is_shared()
 
 
 def test_fallbacks_are_plain_tensors(monkeypatch):
     monkeypatch.setattr(_compat, "has_new_shared", lambda: False)
     monkeypatch.setattr(_compat, "has_share_fd", lambda: False)
     monkeypatch.setattr(_compat, "has_memfd", lambda: False)
-    x = _compat.new_shared_zeros(4)
+    x = _sharedmem.new_shared_zeros(4)
     assert not x.is_shared() and x.dtype == torch.float32 and x.tolist() == [0.0] * 4
     assert _compat.shared_fd(x) is None
     assert _compat.shared_fd(torch.zeros(3).share_memory_()) is None
@@ -168,7 +169,7 @@ def test_a_failed_probe_announces_its_fallback_once(monkeypatch):
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             assert _compat.has_new_shared() is False and _compat.has_new_shared() is False
-            x = _compat.new_shared_zeros(3, "plain")
+            x = _sharedmem.new_shared_zeros(3, "plain")
         said = [w for w in seen if issubclass(w.category, _compat.FallbackWarning)]
         assert len(said) == 1 and "_new_shared" in str(said[0].message) and "went away" in str(said[0].message)
         assert "one more copy" in str(said[0].message) and x.tolist() == [0.0] * 3
