@@ -108,7 +108,7 @@ class ShardedAudioDataset(IterableDataset):
                  storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None,
                  max_sample_bytes: Optional[int] = MAX_SAMPLE_BYTES):
         super().__init__()
-        self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
+        self.clip = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         check_arg(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
         check_arg(remainder in REMAINDERS, "remainder", f"one of {REMAINDERS}", remainder)
         check_arg(bucket is None or (isinstance(bucket, int) and bucket >= 1), "bucket", "None or an int >= 1", bucket)
@@ -297,7 +297,7 @@ class ShardedAudioDataset(IterableDataset):
         load_state(self, state)
 
     def __repr__(self) -> str:
-        args = [f"{len(self.urls)} shards", self.spec.arguments()]
+        args = [f"{len(self.urls)} shards", self.clip.arguments()]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
                      ("remainder", "drop"), ("bucket", None), ("max_sample_bytes", MAX_SAMPLE_BYTES)):
             if getattr(self, k) != d:

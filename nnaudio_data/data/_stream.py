@@ -30,7 +30,7 @@ def clips(ds: Any, slices: List[Slice], keep: Dict[int, Callable[[int], bool]], 
     raw = samples(ds.urls, slices, keep, policy, sizes, ds.retry, ds.storage_options, ds.max_sample_bytes)
     if ds.shuffle is not True and ds.shuffle > 1:
         raw = shuffle_buffer(raw, int(ds.shuffle), generator(ds.seed, epoch, rank, w, "shuffle"))
-    items = map_labels(make_items(raw, ds.spec, policy, ds.seed, epoch), ds.label_map, policy)
+    items = map_labels(make_items(raw, ds.clip, policy, ds.seed, epoch), ds.label_map, policy)
     return bucket_by_length(items, ds.bucket) if ds.bucket else items
 
 

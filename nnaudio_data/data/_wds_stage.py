@@ -55,15 +55,15 @@ class PrepareStage:
     Made by :func:`prepare_stage`; see there for the arguments.
     """
 
-    def __init__(self, spec: ClipSpec, seed: int = 0, on_error: str = "raise"):
-        self.spec, self.seed, self.epoch, self.on_error = spec, seed, 0, on_error
+    def __init__(self, clip: ClipSpec, seed: int = 0, on_error: str = "raise"):
+        self.clip, self.seed, self.epoch, self.on_error = clip, seed, 0, on_error
 
     def set_epoch(self, epoch: int) -> None:
         """Fold ``epoch`` into the random crops (call before each epoch's iterator is made)."""
         self.epoch = int(epoch)
 
     def _crop_generator(self, url: str, key: str) -> Optional[torch.Generator]:
-        if self.spec.crop != "random":
+        if self.clip.crop != "random":
             return None  # a sample's crop depends on (seed, epoch, url, key), not on the worker split
         return generator(self.seed, self.epoch, 0, 0, "crop", zlib.crc32(url.encode()), zlib.crc32(key.encode()))
 
@@ -78,7 +78,7 @@ class PrepareStage:
         name = member(sample, AUDIO_ENTRIES)
         gen = self._crop_generator(url, key)
         if name is None or isinstance(sample[name], (bytes, bytearray)):
-            item = make_item({**sample, "__url__": url}, self.spec, gen)
+            item = make_item({**sample, "__url__": url}, self.clip, gen)
         else:
             item = self._decoded(sample, name, url, key, gen)
         item["__key__"], item["__url__"] = key, url
@@ -98,10 +98,10 @@ class PrepareStage:
             raise SampleError(url, key, "decode", f"entry {name!r}: a finite (T,) or (C, T) waveform "
                               f"is needed, got shape {x.shape}")
         raw = next((k for k in LABEL_ENTRIES if k in sample), None)
-        label = (parse_label({"cls": sample[raw]}, url, key, self.spec.require_label)
+        label = (parse_label({"cls": sample[raw]}, url, key, self.clip.require_label)
                  if raw is not None and isinstance(sample[raw], bytes) else
-                 sample[raw] if raw is not None else parse_label(sample, url, key, self.spec.require_label))
-        return prepare_clip(x, int(sr), self.spec, url, key, label, gen)
+                 sample[raw] if raw is not None else parse_label(sample, url, key, self.clip.require_label))
+        return prepare_clip(x, int(sr), self.clip, url, key, label, gen)
 
     def stream(self, src: Iterable[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
         """The stage over a stream (``.compose(stage.stream)``): rejected samples go to the
@@ -123,7 +123,7 @@ class PrepareStage:
 
     def __repr__(self) -> str:
         seed = [("seed", self.seed)] if self.seed else []
-        return simple_repr(self, changed(self.spec, always=("sr",)) + seed, name="prepare_stage")
+        return simple_repr(self, changed(self.clip, always=("sr",)) + seed, name="prepare_stage")
 
 
 def prepare_stage(sr: int, length: Optional[int] = None, offset: int = 0, mono: bool = True,

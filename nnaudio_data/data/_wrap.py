@@ -89,7 +89,7 @@ class _Prepare:
 
     def __init__(self, url: str, sr: int, offset: int, length: Optional[int], mono: bool, crop: str,
                  seed: int, audio_field: str, label_field: str, label_map: Optional[LabelMap] = None):
-        self.spec = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, silence=None)
+        self.clip = ClipSpec(sr=sr, offset=offset, length=length, mono=mono, crop=crop, silence=None)
         self.url, self.sr, self.crop, self.label_map = url, sr, crop, label_map
         self.seed, self.audio_field, self.label_field, self.epoch = seed, audio_field, label_field, 0
 
@@ -130,7 +130,7 @@ class _Prepare:
         gen = None
         if self.crop == "random":
             gen = generator(self.seed, self.epoch, 0, 0, "crop", index)
-        return prepare_clip(np.ascontiguousarray(x, dtype=np.float32), int(rate), self.spec, url, key,
+        return prepare_clip(np.ascontiguousarray(x, dtype=np.float32), int(rate), self.clip, url, key,
                             label, gen)
 
 
