@@ -26,6 +26,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 
+from ._checks import check_arg
+
 FORMAT = "nnaudio_data.checkpoint/1"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
 
@@ -85,8 +87,8 @@ class Checkpoint:
     def __init__(self, directory: str, dataset: Any = None, keep: int = 2, **shared: Any):
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a path, got {type(directory).__name__}")
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep must be an int >= 1, got {keep!r}")
+        check_arg(not isinstance(keep, bool) and isinstance(keep, int) and not keep < 1, "keep",
+                  "an int >= 1", keep)
         for name, obj in {"dataset": dataset, **shared}.items():
             if obj is not None and not (hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict")):
                 raise TypeError(f"{name} must have state_dict() and load_state_dict(), "

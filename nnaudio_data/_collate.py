@@ -34,6 +34,7 @@ from ._batch import AudioBatch, target_device
 from .data._assign import rank_world
 from .features._kinds import make_transform, resolve_kind
 from ._stack import collate_audio
+from ._checks import check_arg
 
 _WHERE = ("auto", "worker", "main")
 
@@ -161,8 +162,7 @@ class GPUSpectrogramCollate:
     def __init__(self, kind: "str | nn.Module" = "mel", device: "str | torch.device | None" = None,
                  augment: Any = None, spec_augment: Any = None, where: str = "auto",
                  seed: int = 0, rank: Optional[int] = None, **kernel_args: Any):
-        if where not in _WHERE:
-            raise ValueError(f"where must be one of {_WHERE}, got {where!r}")
+        check_arg(where in _WHERE, "where", f"one of {_WHERE}", where)
         self.device = target_device(device)
         if where == "worker" and self.device.type != "cpu":
             raise ValueError(f"where='worker' needs a CPU target (CUDA is never used in a worker), "
@@ -176,10 +176,9 @@ class GPUSpectrogramCollate:
         self.augment = _check_augment("augment", augment)
         self.spec_augment = _check_augment("spec_augment", spec_augment)
         self.where = where
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
-            raise ValueError(f"rank must be an int >= 0 or None, got {rank!r}")
+        check_arg(isinstance(seed, int) and not seed < 0, "seed", "an int >= 0", seed)
+        check_arg(rank is None or (not isinstance(rank, bool) and isinstance(rank, int) and rank >= 0), "rank",
+                  "an int >= 0 or None", rank)
         self.seed, self.epoch, self.rank = seed, 0, rank
         self._generators: Dict[Tuple[int, int, int, str], torch.Generator] = {}
         self.training = True
@@ -328,8 +327,7 @@ class GPUSpectrogramCollate:
         the kernel too when it is fixed) and leaves the rest pending; "kernel" runs that rest (the
         kernel and spec_augment) with the parameters of the moment; "all" runs both.
         """
-        if part not in ("all", "ahead", "kernel"):
-            raise ValueError(f"part must be 'all', 'ahead' or 'kernel', got {part!r}")
+        check_arg(part in ("all", "ahead", "kernel"), "part", "'all', 'ahead' or 'kernel'", part)
         batch.stage = None
         if part != "kernel":
             self._kernel_for(batch)

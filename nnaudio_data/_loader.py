@@ -20,6 +20,7 @@ import torch
 from ._batch import AudioBatch, map_tensors, target_device
 from ._repr import simple_repr
 from .data._progress import hand_over
+from ._checks import check_arg
 
 
 class _SideStream:
@@ -78,8 +79,7 @@ class DeviceLoader:
     """
 
     def __init__(self, loader: Iterable, device: "str | torch.device | None" = None, prefetch: int = 1):
-        if not isinstance(prefetch, int) or prefetch < 0:
-            raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        check_arg(isinstance(prefetch, int) and not prefetch < 0, "prefetch", "an int >= 0", prefetch)
         if getattr(loader, "records_consumption", False):  # ShardedAudioDataset.track: must be outside
             raise TypeError("DeviceLoader(ds.track(loader)) would record prefetched batches as consumed "
                             "before they are used; wrap the other way: ds.track(DeviceLoader(loader))")

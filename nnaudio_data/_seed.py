@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._checks import check_arg
+
 STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition")
 _M64 = (1 << 64) - 1
 
@@ -44,8 +46,7 @@ def derive_seed(seed: int, epoch: int, rank: int, worker: int, stream: str, *mor
         stream (str): one of :data:`STREAMS`.
         *more (int): further non-negative integers (e.g. a sample's shard and index).
     """
-    if stream not in STREAMS:
-        raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
+    check_arg(stream in STREAMS, "stream", f"one of {STREAMS}", stream)
     parts = (seed, epoch, rank, worker, *more)
     for name, value in zip(("seed", "epoch", "rank", "worker") + ("more",) * len(more), parts):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from .._repr import simple_repr
+from .._checks import check_arg
 
 Params = Dict[str, Any]
 _HALF = (torch.float16, torch.bfloat16)
@@ -95,8 +96,7 @@ class Augmentation:
     ndims: Tuple[int, ...] = (3,)
 
     def __init__(self, p: float = 1.0):
-        if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be a number in [0, 1], got {p!r}")
+        check_arg(isinstance(p, (int, float)) and 0.0 <= p <= 1.0, "p", "a number in [0, 1]", p)
         self.p = float(p)
         self.generator = torch.Generator().manual_seed(0)
 

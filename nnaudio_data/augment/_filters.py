@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params, uniform
-from .._checks import check_range
+from .._checks import check_arg, check_range
 
 
 def butterworth(ratio: Tensor, order: int) -> Tensor:
@@ -47,10 +47,8 @@ def log_uniform(bounds, n: int, generator: torch.Generator) -> Tensor:
 class _Filter(Augmentation):
     def __init__(self, sr: int, cutoff: "float | tuple", order: int, p: float, name: str = "cutoff"):
         super().__init__(p)
-        if not isinstance(sr, int) or sr <= 0:
-            raise ValueError(f"sr must be an int > 0, got {sr!r}")
-        if not isinstance(order, int) or not 1 <= order <= 16:
-            raise ValueError(f"order must be an int in [1, 16], got {order!r}")
+        check_arg(isinstance(sr, int) and not sr <= 0, "sr", "an int > 0", sr)
+        check_arg(isinstance(order, int) and 1 <= order <= 16, "order", "an int in [1, 16]", order)
         self.sr, self.order = sr, order
         setattr(self, name, check_range(name, cutoff, 1e-3, sr / 2))
         self._bounds = getattr(self, name)

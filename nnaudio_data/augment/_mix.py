@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params, per_example
+from .._checks import check_arg
 
 
 class Mixup(Augmentation):
@@ -37,10 +38,9 @@ class Mixup(Augmentation):
 
     def __init__(self, alpha: float = 0.4, num_classes: "int | None" = None, p: float = 1.0):
         super().__init__(p)
-        if not isinstance(alpha, (int, float)) or alpha <= 0:
-            raise ValueError(f"alpha must be a number > 0, got {alpha!r}")
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-            raise ValueError(f"num_classes must be an int >= 1, got {num_classes!r}")
+        check_arg(isinstance(alpha, (int, float)) and not alpha <= 0, "alpha", "a number > 0", alpha)
+        check_arg(num_classes is None or (isinstance(num_classes, int) and num_classes >= 1), "num_classes",
+                  "an int >= 1", num_classes)
         self.alpha, self.num_classes = float(alpha), num_classes
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:

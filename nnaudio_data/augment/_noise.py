@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params, draw_seed, per_example, uniform
-from .._checks import check_range
+from .._checks import check_arg, check_range
 from ._gaussian import gaussian_field
 from ._clips import ClipSource, crop_or_tile
 
@@ -100,8 +100,7 @@ class AddColoredNoise(Augmentation):
         super().__init__(p)
         self.snr_db = check_range("snr_db", snr_db)
         if isinstance(color, str):
-            if color not in COLORS:
-                raise ValueError(f"color must be one of {sorted(COLORS)} or a decay exponent, got {color!r}")
+            check_arg(color in COLORS, "color", f"one of {sorted(COLORS)} or a decay exponent", color)
             self.f_decay = (COLORS[color], COLORS[color])
         else:
             self.f_decay = check_range("color", color, -6.0, 6.0)

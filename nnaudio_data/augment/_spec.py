@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params, interp_last, scaled_positions, uniform
-from .._checks import check_range
+from .._checks import check_arg, check_range
 
 
 class _Masking(Augmentation):
@@ -19,11 +19,10 @@ class _Masking(Augmentation):
     def __init__(self, max_width: int, n_masks: "int | Tuple[int, int]" = 1, value: float = 0.0,
                  inplace: bool = False, p: float = 1.0):
         super().__init__(p)
-        if not isinstance(max_width, int) or max_width < 0:
-            raise ValueError(f"max_width must be an int >= 0, got {max_width!r}")
+        check_arg(isinstance(max_width, int) and not max_width < 0, "max_width", "an int >= 0", max_width)
         lo, hi = (n_masks, n_masks) if isinstance(n_masks, int) else tuple(n_masks)
-        if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi):
-            raise ValueError(f"n_masks must be an int >= 0 or a (min, max) pair of them, got {n_masks!r}")
+        check_arg((isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi), "n_masks",
+                  "an int >= 0 or a (min, max) pair of them", n_masks)
         self.max_width, self.n_masks, self.value = max_width, (lo, hi), float(value)
         self.inplace = bool(inplace)
 

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params, interp_last, scaled_positions, uniform
-from .._checks import check_range
+from .._checks import check_arg, check_range
 from ._filters import butterworth, fft_filter
 
 
@@ -112,8 +112,8 @@ class PitchShift(Augmentation):
                  antialias: bool = True, p: float = 1.0):
         super().__init__(p)
         self.semitones = check_range("semitones", semitones, -24.0, 24.0)
-        if not isinstance(n_fft, int) or n_fft < 16 or n_fft % 2:
-            raise ValueError(f"n_fft must be an even int >= 16, got {n_fft!r}")
+        check_arg(isinstance(n_fft, int) and not n_fft < 16 and not n_fft % 2, "n_fft",
+                  "an even int >= 16", n_fft)
         self.n_fft, self.antialias = n_fft, bool(antialias)
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:

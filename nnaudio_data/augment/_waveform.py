@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ._base import Augmentation, Params, per_example, uniform
-from .._checks import check_range
+from .._checks import check_arg, check_range
 
 _Rows = TypeVar("_Rows", np.ndarray, Tensor)  # TimeShift copies through numpy views on CPU
 
@@ -140,8 +140,7 @@ class RandomCrop(Augmentation):
 
     def __init__(self, length: int):
         super().__init__(1.0)
-        if not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be an int >= 1, got {length!r}")
+        check_arg(isinstance(length, int) and not length < 1, "length", "an int >= 1", length)
         self.length = length
 
     def sample_params(self, shape: torch.Size, generator: torch.Generator) -> Params:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from ._manifest import Entry, audio_files
+from .._checks import check_arg
 
 MAPS_TEST_PIANOS = ("ENSTDkAm", "ENSTDkCl")
 
@@ -156,8 +157,7 @@ LAYOUTS: Dict[str, Callable[[Path], Corpus]] = {
 
 def read_layout(name: str, root: Path) -> Corpus:
     """The entries of the corpus at ``root`` in layout ``name`` (one of :data:`LAYOUTS`)."""
-    if name not in LAYOUTS:
-        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {name!r}")
+    check_arg(name in LAYOUTS, "layout", f"one of {sorted(LAYOUTS)}", name)
     if not Path(root).is_dir():
         raise ValueError(f"layout {name!r}: src must be the corpus root folder, got {str(root)!r}")
     return LAYOUTS[name](Path(root))

@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, TypeVar
 
+from .._checks import check_arg
+
 POLICIES = ("warn", "skip", "raise")
 T = TypeVar("T")
 # Skips that are not one of the samples an index counts (equal batches account for those apart):
@@ -88,8 +90,7 @@ class ErrorPolicy:
     """
 
     def __init__(self, on_error: str = "warn"):
-        if on_error not in POLICIES:
-            raise ValueError(f"on_error must be one of {POLICIES}, got {on_error!r}")
+        check_arg(on_error in POLICIES, "on_error", f"one of {POLICIES}", on_error)
         self.on_error = on_error
         self.stats = SkipStats()
 

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import torch
 
 from ._errors import ErrorPolicy, SampleError
+from .._checks import check_arg
 
 LABEL_MODES = ("auto", "raw")
 
@@ -83,8 +84,7 @@ class LabelMap:
 
     def __init__(self, classes: Sequence[str], multi_label: bool = False):
         classes = [str(c) for c in classes]
-        if len(set(classes)) != len(classes):
-            raise ValueError(f"classes must be unique names, got {classes!r}")
+        check_arg(len(set(classes)) == len(classes), "classes", "unique names", classes)
         self.classes, self.multi_label = classes, bool(multi_label)
         self._ids: Dict[str, int] = {c: i for i, c in enumerate(classes)}
 
@@ -116,8 +116,7 @@ def resolve_labels(labels: Any, index_doc: Optional[dict]) -> Optional[LabelMap]
     """The map a dataset applies: ``labels="auto"`` takes the index's ``classes`` (none without),
     ``"raw"`` none, a sequence of names those names (single-label)."""
     if isinstance(labels, str):
-        if labels not in LABEL_MODES:
-            raise ValueError(f"labels must be one of {LABEL_MODES} or a list of class names, got {labels!r}")
+        check_arg(labels in LABEL_MODES, "labels", f"one of {LABEL_MODES} or a list of class names", labels)
         if labels == "raw" or not index_doc or not index_doc.get("classes"):
             return None
         return LabelMap(index_doc["classes"], bool(index_doc.get("multi_label", False)))

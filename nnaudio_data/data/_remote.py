@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Callable, Dict, Optional, Tuple, cast
 
 from ._errors import SampleError
+from .._checks import check_arg
 
 _TRANSIENT_HTTP = (408, 429, 500, 502, 503, 504)
 _MISSING_HTTP = (404, 410)
@@ -54,14 +55,11 @@ class Retry:
     min_rate: float = 1024.0
 
     def __post_init__(self):
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be >= 1, got {self.attempts}")
+        check_arg(not self.attempts < 1, "attempts", ">= 1", self.attempts)
         if self.backoff < 0 or self.max_backoff < 0:
             raise ValueError(f"backoff and max_backoff must be >= 0, got {self.backoff}, {self.max_backoff}")
-        if self.timeout <= 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
-        if self.min_rate < 0:
-            raise ValueError(f"min_rate must be >= 0 bytes/s, got {self.min_rate}")
+        check_arg(not self.timeout <= 0, "timeout", "> 0 seconds", self.timeout)
+        check_arg(not self.min_rate < 0, "min_rate", ">= 0 bytes/s", self.min_rate)
 
     def delay(self, k: int) -> float:
         return min(self.backoff * 2 ** k, self.max_backoff)

@@ -10,6 +10,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import torch
 
+from .._checks import check_arg
+
 
 def shuffle_buffer(src: Iterable[Any], size: int, generator: torch.Generator,
                    initial: int = 100) -> Iterator[Any]:
@@ -33,8 +35,8 @@ def shuffle_buffer(src: Iterable[Any], size: int, generator: torch.Generator,
         >>> sorted(out) == list(range(10)), out != list(range(10))
         (True, True)
     """
-    if isinstance(initial, bool) or not isinstance(initial, int) or initial < 1:
-        raise ValueError(f"initial must be an int >= 1, got {initial!r}")
+    check_arg(not isinstance(initial, bool) and isinstance(initial, int) and not initial < 1, "initial",
+              "an int >= 1", initial)
     if size <= 1:
         yield from src
         return
@@ -83,8 +85,7 @@ def bucket_by_length(src: Iterable[Any], window: int, key: Optional[Callable[[An
         >>> [x.shape[-1] for x in bucket_by_length(xs, window=3)]
         [1, 4, 5, 2, 3, 6]
     """
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+    check_arg(not window < 1, "window", ">= 1", window)
     key = key or _length
     buf: List[Any] = []
     for item in src:

@@ -19,6 +19,7 @@ from ._objstore import GLOB_CHARS, expand_glob
 from ._remote import Retry
 from ._open import local_path, open_shard, url_kind
 from ._tario import Grouping, open_tar, tar_members
+from .._checks import check_arg
 
 def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
     """Expand brace patterns, ``::`` lists and globs (local, or object-store listings) into shard URLs.
@@ -30,8 +31,7 @@ def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[
     items = urls.split("::") if isinstance(urls, str) else list(urls)
     out: List[str] = []
     for item in items:
-        if not isinstance(item, str) or not item:
-            raise ValueError(f"urls must be non-empty strings, got {item!r}")
+        check_arg(isinstance(item, str) and item != "", "urls", "non-empty strings", item)
         for url in braceexpand(item):
             kind, path = url_kind(url), local_path(url)
             if path is not None and any(c in path for c in GLOB_CHARS):

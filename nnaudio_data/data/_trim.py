@@ -6,6 +6,8 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
+from .._checks import check_arg
+
 CROPS = ("start", "random", "center")
 
 
@@ -16,8 +18,7 @@ def crop_start(total: int, offset: int, length: Optional[int], crop: str = "star
     "start" keeps from ``offset``; "center" centres the window in what follows ``offset``;
     "random" draws uniformly from ``generator`` among the windows that fit after ``offset``.
     """
-    if crop not in CROPS:
-        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    check_arg(crop in CROPS, "crop", f"one of {CROPS}", crop)
     room = max(0, total - offset - (length or 0)) if length is not None else 0
     if crop == "start" or room == 0:
         return offset
@@ -37,10 +38,8 @@ def trim_window(total: int, offset: int = 0, length: Optional[int] = None, crop:
         >>> trim_window(10, offset=2, length=5), trim_window(4, offset=2, length=5), trim_window(3, offset=5)
         ((2, 5), (2, 2), (5, 0))
     """
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-    if length is not None and length <= 0:
-        raise ValueError(f"length must be > 0 or None, got {length}")
+    check_arg(not offset < 0, "offset", ">= 0", offset)
+    check_arg(not (length is not None and length <= 0), "length", "> 0 or None", length)
     start = crop_start(total, offset, length, crop, generator)
     rest = max(0, total - start)
     return start, rest if length is None else min(length, rest)

@@ -8,7 +8,7 @@ from typing import Any, Tuple
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_positive_int, looks_transposed
+from .._checks import check_arg, check_choice, check_positive_int, looks_transposed
 
 log = logging.getLogger("nnaudio_data.features")
 
@@ -126,8 +126,7 @@ def check_frames(n_fft: int, win_length: Any, hop_length: Any) -> Tuple[int, int
     check_positive_int("n_fft", n_fft)
     win_length = n_fft if win_length is None else win_length
     check_positive_int("win_length", win_length)
-    if win_length > n_fft:
-        raise ValueError(f"win_length must be <= n_fft ({n_fft}), got {win_length}")
+    check_arg(not win_length > n_fft, "win_length", f"<= n_fft ({n_fft})", win_length)
     hop_length = max(win_length // 4, 1) if hop_length is None else hop_length
     check_positive_int("hop_length", hop_length)
     return win_length, hop_length

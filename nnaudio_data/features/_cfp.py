@@ -17,6 +17,7 @@ from ..functional._cfp import cfp_logfreq_matrices
 from ..functional._windows import get_window
 from ._base import flat_signal, restore
 from ._transform import Transform
+from .._checks import check_arg
 
 _EPS = 1e-8  # inside log() for a layer with g = 0, as nnAudio
 
@@ -67,17 +68,14 @@ class CFP(Transform):
     def __init__(self, fr=2, fs=16000, hop_length=320, window_size=2049, fc=80, tc=1 / 1000,
                  g: Sequence[float] = [0.24, 0.6, 1], NumPerOct=48):  # nnAudio's default (a list)
         super().__init__()
-        if not fr > 0:
-            raise ValueError(f"fr must be > 0, got {fr!r}")
-        if not fs > 0:
-            raise ValueError(f"fs must be > 0, got {fs!r}")
+        check_arg(fr > 0, "fr", "> 0", fr)
+        check_arg(fs > 0, "fs", "> 0", fs)
         n = int(fs / float(fr))
-        if not isinstance(hop_length, int) or hop_length <= 0:
-            raise ValueError(f"hop_length must be a positive int, got {hop_length!r}")
-        if not isinstance(window_size, int) or not 0 < window_size <= n:
-            raise ValueError(f"window_size must be an int in (0, fs / fr] = (0, {n}], got {window_size!r}")
-        if not 0 < fc < 1 / tc:
-            raise ValueError(f"fc must be in (0, 1 / tc) = (0, {1 / tc}), got {fc!r}")
+        check_arg(isinstance(hop_length, int) and not hop_length <= 0, "hop_length",
+                  "a positive int", hop_length)
+        check_arg(isinstance(window_size, int) and 0 < window_size <= n, "window_size",
+                  f"an int in (0, fs / fr] = (0, {n}]", window_size)
+        check_arg(0 < fc < 1 / tc, "fc", f"in (0, 1 / tc) = (0, {1 / tc})", fc)
         if 1 / tc > fs / 2:
             raise ValueError(f"1 / tc must be <= fs / 2 ({fs / 2}), got {1 / tc}")
         if len(g) < 2:

@@ -9,7 +9,7 @@ from numbers import Integral
 
 from ..functional._cqt import cqt_frequencies
 from ..functional._cqt_plan import librosa_plan, nnaudio_direct_plan, nnaudio_fir_plan
-from .._checks import check_choice
+from .._checks import check_arg, check_choice
 from ._multirate import MultirateCQ
 
 MODES = ("nnaudio", "librosa")
@@ -19,27 +19,19 @@ LAYOUTS = ("octaves", "full")
 def check_args(sr, hop_length, fmin, fmax, n_bins, bins_per_octave, filter_scale, mode,
                gamma=0.0, sparsity=0.01) -> None:
     """Argument checks shared by the constant-Q family (errors name argument, rule and value)."""
-    if not sr > 0:
-        raise ValueError(f"sr must be > 0, got {sr!r}")
-    if not isinstance(hop_length, Integral) or hop_length <= 0:
-        raise ValueError(f"hop_length must be a positive int, got {hop_length!r}")
-    if not fmin > 0:
-        raise ValueError(f"fmin must be > 0, got {fmin!r}")
-    if fmax is not None and fmax > sr / 2:
-        raise ValueError(f"fmax must be <= sr / 2 ({sr / 2}), got {fmax!r}")
-    if fmax is not None and fmax <= fmin:
-        raise ValueError(f"fmax must be > fmin ({fmin}), got {fmax!r}")
-    if not isinstance(n_bins, Integral) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
-    if not isinstance(bins_per_octave, Integral) or bins_per_octave < 1:
-        raise ValueError(f"bins_per_octave must be a positive int, got {bins_per_octave!r}")
-    if not filter_scale > 0:
-        raise ValueError(f"filter_scale must be > 0, got {filter_scale!r}")
-    if gamma < 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    check_arg(sr > 0, "sr", "> 0", sr)
+    check_arg(isinstance(hop_length, Integral) and not hop_length <= 0, "hop_length",
+              "a positive int", hop_length)
+    check_arg(fmin > 0, "fmin", "> 0", fmin)
+    check_arg(not (fmax is not None and fmax > sr / 2), "fmax", f"<= sr / 2 ({sr / 2})", fmax)
+    check_arg(not (fmax is not None and fmax <= fmin), "fmax", f"> fmin ({fmin})", fmax)
+    check_arg(isinstance(n_bins, Integral) and not n_bins < 1, "n_bins", "a positive int", n_bins)
+    check_arg(isinstance(bins_per_octave, Integral) and not bins_per_octave < 1, "bins_per_octave",
+              "a positive int", bins_per_octave)
+    check_arg(filter_scale > 0, "filter_scale", "> 0", filter_scale)
+    check_arg(not gamma < 0, "gamma", ">= 0", gamma)
     check_choice("mode", mode, MODES)
-    if not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
+    check_arg(0 <= sparsity < 1, "sparsity", "in [0, 1)", sparsity)
 
 
 def bin_frequencies(sr, fmin, fmax, n_bins, bins_per_octave):

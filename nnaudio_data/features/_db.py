@@ -9,15 +9,14 @@ from torch import Tensor, nn
 from ..functional._mel import power_to_db
 from ._transform import Transform
 from ._kinds import LOG_KINDS
+from .._checks import check_arg
 
 _DB_ARGS = ("ref", "amin", "top_db")
 
 
 def _check(amin: float, top_db: Optional[float]) -> None:
-    if not amin > 0:
-        raise ValueError(f"amin must be > 0, got {amin}")
-    if top_db is not None and not top_db >= 0:
-        raise ValueError(f"top_db must be >= 0 or None, got {top_db}")
+    check_arg(amin > 0, "amin", "> 0", amin)
+    check_arg(not (top_db is not None and not top_db >= 0), "top_db", ">= 0 or None", top_db)
 
 
 class PowerToDB(Transform):

@@ -10,17 +10,15 @@ from ..functional._threaded import power_threaded
 from ._base import as_batch, like, nonnegative, register_kernel, restore
 from ._stft import STFT
 from ._transform import Transform
+from .._checks import check_arg
 
 
 def check_band(sr: float, fmin: float, fmax: Optional[float]) -> float:
     """Validate a filterbank's frequency range; return fmax (default sr / 2)."""
     fmax = sr / 2 if fmax is None else fmax
-    if fmin < 0:
-        raise ValueError(f"fmin must be >= 0, got {fmin}")
-    if fmax > sr / 2:
-        raise ValueError(f"fmax must be <= sr / 2 ({sr / 2}), got {fmax}")
-    if fmin >= fmax:
-        raise ValueError(f"fmin must be < fmax ({fmax}), got {fmin}")
+    check_arg(not fmin < 0, "fmin", ">= 0", fmin)
+    check_arg(not fmax > sr / 2, "fmax", f"<= sr / 2 ({sr / 2})", fmax)
+    check_arg(not fmin >= fmax, "fmin", f"< fmax ({fmax})", fmin)
     return fmax
 
 
@@ -57,8 +55,7 @@ class FilterbankSpectrogram(Transform):
     def __init__(self, basis: Tensor, basis_name: str, trainable_basis: bool, power: float,
                  verbose: bool, **stft_args: Any):
         super().__init__()
-        if not power > 0:
-            raise ValueError(f"power must be > 0, got {power}")
+        check_arg(power > 0, "power", "> 0", power)
         self.nonnegative = bool(stft_args.pop("nonnegative", True)) and trainable_basis
         self.stft = STFT(freq_bins=None, freq_scale="no", output_format="Magnitude", verbose=verbose,
                          **stft_args)

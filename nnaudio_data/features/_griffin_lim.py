@@ -7,7 +7,7 @@ from typing import Any, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .._checks import check_positive_int
+from .._checks import check_arg, check_positive_int
 from ._stft import STFT
 from ._transform import Transform
 
@@ -49,8 +49,7 @@ class Griffin_Lim(Transform):
                  pad_mode: str = "reflect", momentum: float = 0.99, device="cpu"):
         super().__init__()
         check_positive_int("n_iter", n_iter)
-        if not momentum >= 0:
-            raise ValueError(f"momentum must be >= 0, got {momentum}")
+        check_arg(momentum >= 0, "momentum", ">= 0", momentum)
         self.stft = STFT(n_fft=n_fft, win_length=win_length, hop_length=hop_length, window=window,
                          center=center, pad_mode=pad_mode, backend="fft", return_complex=True)
         self.n_fft, self.hop_length, self.n_iter, self.momentum = n_fft, self.stft.hop_length, n_iter, momentum

@@ -14,6 +14,7 @@ from ..functional._spectral import frames_irfft, frames_matmul, onesided_to_full
 from . import _base
 from ._base import like, register_kernel
 from ._stft import STFTBase
+from .._checks import check_arg
 
 
 def split_complex(X: Tensor) -> Tuple[Tensor, Tensor, Tuple[int, ...]]:
@@ -111,8 +112,7 @@ class iSTFT(STFTBase):
                  verbose: bool = True, refresh_win: bool = True, backend: str = "auto"):
         super().__init__()
         win_length, hop_length = _base.check_frames(n_fft, win_length, hop_length)
-        if freq_scale != "no":
-            raise ValueError(f"freq_scale must be 'no' for an inverse, got {freq_scale!r}")
+        check_arg(freq_scale == "no", "freq_scale", "'no' for an inverse", freq_scale)
         self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
         self.stride, self.center, self.pad_amount = hop_length, center, n_fft // 2
         self.refresh_win = refresh_win

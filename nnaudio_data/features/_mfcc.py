@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from ..functional._mel import dct_matrix
-from .._checks import check_positive_int
+from .._checks import check_arg, check_positive_int
 from ._base import like
 from ._mel import MelSpectrogram
 from ._transform import Transform
@@ -53,14 +53,11 @@ class MFCC(Transform):
                  top_db: Optional[float] = 80.0, **kwargs: Any):
         super().__init__()
         check_positive_int("n_mfcc", n_mfcc)
-        if not amin > 0:
-            raise ValueError(f"amin must be > 0, got {amin}")
-        if top_db is not None and top_db < 0:
-            raise ValueError(f"top_db must be >= 0 or None, got {top_db}")
+        check_arg(amin > 0, "amin", "> 0", amin)
+        check_arg(not (top_db is not None and top_db < 0), "top_db", ">= 0 or None", top_db)
         self.melspec_layer = MelSpectrogram(sr=sr, verbose=verbose, **kwargs)
         n_mels = self.melspec_layer.n_mels
-        if n_mfcc > n_mels:
-            raise ValueError(f"n_mfcc must be <= n_mels ({n_mels}), got {n_mfcc}")
+        check_arg(not n_mfcc > n_mels, "n_mfcc", f"<= n_mels ({n_mels})", n_mfcc)
         self.n_mfcc, self.norm, self.top_db = n_mfcc, norm, top_db
         # nnAudio's state: ``amin`` and ``|ref|`` as (1,) buffers; the DCT matrix is derived, not saved
         self.register_buffer("amin", torch.tensor([float(amin)]))

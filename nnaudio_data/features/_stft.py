@@ -12,7 +12,7 @@ from ..functional._spectral import PAD_MODES, spectrum_conv1d, spectrum_fft
 from ..functional._threaded import power_threaded
 from . import _base
 from ._base import as_batch, like, register_kernel, restore
-from .._checks import check_choice, check_positive_int
+from .._checks import check_arg, check_choice, check_positive_int
 from ._transform import Transform
 
 
@@ -98,8 +98,8 @@ class STFT(STFTBase):
         check_choice("freq_scale", freq_scale, FREQ_SCALES)
         check_choice("pad_mode", pad_mode, PAD_MODES)
         check_choice("output_format", output_format, _base.OUTPUT_FORMATS)
-        if freq_scale == "no" and freq_bins > n_fft:
-            raise ValueError(f"freq_bins must be <= n_fft ({n_fft}) for freq_scale='no', got {freq_bins}")
+        check_arg(not (freq_scale == "no" and freq_bins > n_fft), "freq_bins",
+                  f"<= n_fft ({n_fft}) for freq_scale='no'", freq_bins)
         if freq_scale != "no":
             if not 0 < fmin < fmax <= sr / 2:
                 raise ValueError(f"fmin and fmax must satisfy 0 < fmin < fmax <= sr / 2 ({sr / 2}), "

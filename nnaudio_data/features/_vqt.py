@@ -3,6 +3,7 @@ low filters; ``gamma=0`` is a constant-Q transform)."""
 from __future__ import annotations
 
 from ._cqt import CQT2010v2
+from .._checks import check_arg
 
 
 class VQT(CQT2010v2):
@@ -36,8 +37,7 @@ class VQT(CQT2010v2):
                  pad_mode="reflect", earlydownsample=True, trainable=False, output_format="Magnitude",
                  verbose=True, *, mode="nnaudio", backend="auto", sparsity=0.01):
         super(CQT2010v2, self).__init__()
-        if not isinstance(gamma, (int, float)) or gamma < 0:
-            raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
+        check_arg(isinstance(gamma, (int, float)) and not gamma < 0, "gamma", "a number >= 0", gamma)
         self.gamma = float(gamma)
         # gamma = 0 is CQT2010v2 exactly (one kernel for all octaves); nnAudio's VQT builds one per
         # octave even then, and its states (one kernel per octave) still load: see _nnaudio_state.

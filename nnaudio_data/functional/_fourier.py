@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ._windows import WindowSpec, get_window
+from .._checks import check_arg
 
 FREQ_SCALES = ("no", "linear", "log", "log2")
 
@@ -29,8 +30,7 @@ def pad_window(window: WindowSpec, win_length: int, n_fft: int,
         >>> pad_window("ones", 2, 4, torch.float32)
         tensor([0., 1., 1., 0.])
     """
-    if win_length > n_fft:
-        raise ValueError(f"win_length must be <= n_fft ({n_fft}), got {win_length}")
+    check_arg(not win_length > n_fft, "win_length", f"<= n_fft ({n_fft})", win_length)
     w = get_window(window, win_length, dtype=torch.float64)
     left = (n_fft - win_length) // 2
     return torch.nn.functional.pad(w, (left, n_fft - win_length - left)).to(dtype)

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
+from .._checks import check_arg
+
 
 def hz_to_mel(freqs: ArrayLike, htk: bool = False) -> np.ndarray:
     """Hz to mels: HTK ``2595 log10(1 + f / 700)`` or Slaney (linear below 1 kHz, log above).
@@ -80,7 +82,7 @@ def mel_filterbank(sr: float, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     if norm == "slaney":
         weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
     elif norm is not None:
-        if isinstance(norm, str) or not norm > 0:
+        if isinstance(norm, str) or not norm > 0:  # raised here: the type checker narrows norm by it
             raise ValueError(f"norm must be 'slaney', a positive number or None, got {norm!r}")
         if np.isinf(norm):
             length = np.abs(weights).max(-1, keepdims=True)
@@ -106,8 +108,7 @@ def dct_matrix(n_out: int, n_in: int, norm: Optional[str] = "ortho") -> torch.Te
         >>> torch.allclose(y, torch.tensor([2.0, 0.0], dtype=torch.float64), atol=1e-12)
         True
     """
-    if norm not in ("ortho", None):
-        raise ValueError(f"norm must be 'ortho' or None, got {norm!r}")
+    check_arg(norm in ("ortho", None), "norm", "'ortho' or None", norm)
     k = np.arange(n_out)[:, None]
     n = np.arange(n_in)[None, :]
     d = 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * n_in))

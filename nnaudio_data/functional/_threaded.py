@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ._filterbank import Block
 from ._spectral import pad_signal
+from .._checks import check_arg
 
 CHUNK_SAMPLES = 65_536  # frames x n_fft per chunk: 256 KiB of float32, a fraction of a core's L2
 
@@ -121,8 +122,8 @@ def power_threaded(x: Tensor, window: Tensor, hop_length: int, freq_bins: int, c
     import scipy.fft
 
     n_fft = window.shape[-1]
-    if not 0 < freq_bins <= n_fft // 2 + 1:
-        raise ValueError(f"freq_bins must be in 1..n_fft // 2 + 1 ({n_fft // 2 + 1}), got {freq_bins}")
+    check_arg(0 < freq_bins <= n_fft // 2 + 1, "freq_bins",
+              f"in 1..n_fft // 2 + 1 ({n_fft // 2 + 1})", freq_bins)
     xp = pad_signal(x.detach(), n_fft, center, pad_mode).contiguous().numpy()
     n_frames = 1 + (xp.shape[-1] - n_fft) // hop_length
     wn = window.detach().to(x.dtype).cpu().numpy()

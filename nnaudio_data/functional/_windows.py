@@ -6,6 +6,8 @@ from typing import Union
 import numpy as np
 import torch
 
+from .._checks import check_arg
+
 WindowSpec = Union[str, tuple, float, np.ndarray, torch.Tensor]
 
 # scipy.signal's cosine-sum windows, computed here as scipy computes them (bit for bit), so that
@@ -45,8 +47,7 @@ def get_window(window: WindowSpec, win_length: int, fftbins: bool = True,
         >>> get_window("hann", 4)
         tensor([0.0000, 0.5000, 1.0000, 0.5000])
     """
-    if not isinstance(win_length, int) or win_length <= 0:
-        raise ValueError(f"win_length must be a positive int, got {win_length!r}")
+    check_arg(isinstance(win_length, int) and not win_length <= 0, "win_length", "a positive int", win_length)
     if isinstance(window, (np.ndarray, torch.Tensor)):
         w = torch.as_tensor(np.asarray(window), dtype=torch.float64)
         if w.shape != (win_length,):

@@ -33,6 +33,8 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import numpy as np
 
+from ..._checks import check_arg
+
 SYSTEMS = ("ours", "ours[fork, persistent]", "lhotse", "webdataset+torchaudio")
 OURS = ("ours", "ours[fork, persistent]")
 TASKS = ("clips_per_s", "first_batch_s")
@@ -109,8 +111,8 @@ def prepare(cfg: Dict[str, Any], workdir: str) -> Dict[str, Any]:
     from ...authoring._writer import write_shards
 
     least = 2 * cfg["kws_batch"] * max(1, cfg["kws_workers"])
-    if cfg["kws_clips"] < least:
-        raise ValueError(f"kws_clips must be >= 2 x kws_batch x kws_workers ({least}), got {cfg['kws_clips']}")
+    check_arg(not cfg["kws_clips"] < least, "kws_clips",
+              f">= 2 x kws_batch x kws_workers ({least})", cfg['kws_clips'])
     corpus = write_corpus(workdir, cfg["kws_clips"])
     write_shards(os.path.join(workdir, "audio"), os.path.join(workdir, "shards"), prefix="kws",
                  shard_size=None, max_count=250, shuffle=True, progress=False)
