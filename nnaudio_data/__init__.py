@@ -9,11 +9,12 @@ Data flows down the tree::
 
 Modules, one line each:
 
-- ``data/``        CPU side, inside DataLoader workers: shard lists, tar reading, decode, crop, datasets;
-  ``data/_wds_stage.py`` :func:`prepare_stage`, our clip preparation as a webdataset stage
+- ``data/``        the read path, CPU side, inside DataLoader workers: shard lists, tar reading, decode,
+  crop, datasets; ``data/_wds_stage.py`` :func:`prepare_stage`, our clip preparation as a webdataset stage
+- ``authoring/``   the write path: :func:`write_shards` (``nnaudio-data shard``), folders / manifests -> shards
 - ``_stack.py``    samples -> :class:`AudioBatch` (:func:`collate_audio`): padded (B, C, T), lengths, rate
 - ``_collate.py``  :class:`GPUSpectrogramCollate`: stack, then the device stage (augment, kernel)
-- ``_sharedmem.py`` zero-padded batches in shared memory inside workers, written through their descriptor
+- ``_sharedmem.py`` zero-padded batches in shared memory inside workers: the allocator, writes by descriptor
 - ``_batch.py``    :class:`AudioBatch`: waveform (B, C, T), lengths (B,), keys, labels, spec
 - ``_loader.py``   :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
 - ``_sync.py``     a trainable kernel under torch.distributed: its own DDP, gradients averaged over ranks
@@ -27,6 +28,7 @@ Modules, one line each:
 - ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
 - ``_compat.py``   private torch / soundfile calls of the hot path, each probed, with a public fallback
 - ``_checks.py``   argument checks whose errors name the argument, the rule and the value found
+- ``_repr.py``     one repr: the class and the constructor arguments that differ from their defaults
 - ``cli.py``       the ``nnaudio-data`` command (demo, bench, shard, gpu-check)
 - ``tools/``       what the command runs, not part of the API: ``bench/`` (every figure of the docs),
   ``gpu_check.py`` (every GPU claim in one run), ``demo.py`` and its synthetic clips ``synth.py``
