@@ -23,7 +23,7 @@ from ``nnaudio-data bench``, none is typed here):
   trim/pad/crop, named skips): webdataset has no audio preparation beyond its decoders; this
   module hands ours to webdataset users.
 
-What is webdataset's alone: writing shards (``wds.TarWriter``, in ``data/_writer.py``), and every
+What is webdataset's alone: writing shards (``wds.TarWriter``, in ``authoring/_writer.py``), and every
 stage of a user's own ``wds.WebDataset`` pipeline. Two small stages exist on both sides and stay
 ours, for behaviour, not speed: the ``pipe:`` opener (``data/_open.py``), whose exit status
 becomes a counted ``pipe`` skip under the one error policy, after the stream is read to its end;
