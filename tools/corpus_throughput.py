@@ -52,7 +52,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=1.0)
     args = p.parse_args()
     import nnaudio_data as nd
-    from nnaudio_data.data._writer import write_shards
+    from nnaudio_data.authoring._writer import write_shards
 
     tmp = Path(tempfile.mkdtemp())
     for fmt in ("WAV", "FLAC"):
