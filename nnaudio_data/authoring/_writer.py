@@ -1,31 +1,31 @@
 """Pack audio files into webdataset tar shards (the ``nnaudio-data shard SRC OUT`` command).
 
-The source is a folder (searched recursively; the label is the parent folder's name, or none), a CSV /
-JSONL manifest with ``path`` and optional ``label`` and ``split`` columns (relative paths resolve
-against the manifest's folder), or a published corpus read by its layout
-(:mod:`nnaudio_data.authoring._layouts`). Each file's encoded bytes go into the shard unchanged, as
-``KEY.<ext>``.
+The source is a folder (searched recursively; the label is the parent folder's name, or none), a
+CSV / JSONL manifest with ``path`` and optional ``label`` and ``split`` columns (relative paths
+resolve against the manifest's folder), or a published corpus read by its layout
+(:mod:`._layouts`). Each file's encoded bytes go into the shard unchanged, as ``KEY.<ext>``.
 
 Labels: class names (any string label) are stored as ``KEY.json`` ``{"label": name}`` (or a list
-of names) and listed, sorted, over every split, as the index's ``classes`` (:mod:`nnaudio_data.data._labels`);
+of names) and listed, sorted, over every split, as the index's ``classes`` (:mod:`..data._labels`);
 integer labels go into ``KEY.cls``; transcripts (``labels="text"``) into ``KEY.txt``; anything
 else (note lists) into ``KEY.json``.
-Splits: a source's own split (manifest column, official lists) is kept; ``split`` draws fractions of the
-rest, stratified by label and seeded (:mod:`nnaudio_data.authoring._splits`); the rest is ``train``.
-With more than one split, shards are ``OUT/{split}-%06d.tar`` and each split has
-``OUT/{split}.index.json``; ``OUT/index.json`` lists every shard (``{prefix}-%06d.tar`` when there is
-one split), in the format of :mod:`nnaudio_data.data._index`::
+
+Splits: a source's own split (manifest column, official lists) is kept; ``split`` draws fractions
+of the rest, stratified by label and seeded (:mod:`._splits`); the rest is ``train``. With more
+than one split, shards are ``OUT/{split}-%06d.tar`` and each split has ``OUT/{split}.index.json``;
+``OUT/index.json`` lists every shard (``{prefix}-%06d.tar`` when there is one split), in the
+format of :mod:`..data._index`::
 
     {"format": "nnaudio_data.index/1", "shards": {"train-000000.tar": 512, ...},
      "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...}}
 
-A shard closes before a clip that would take it past ``shard_size`` (counting tar headers and padding; a
-single clip larger than the target gets a shard of its own) or once it holds ``max_count`` clips.
-``shuffle`` spreads a split's clips over its shards in a seeded order. ``OUT`` may be an object-store
-prefix (``s3://bucket/prefix``, :mod:`nnaudio_data.data._objstore`). Files whose header soundfile cannot
-read, and files whose extension the reader does not take as audio (:mod:`nnaudio_data.data._formats`),
-are listed, with the reason, in the returned :class:`ShardSummary`, and left out. Tar member times are
-fixed, so the same input and seed give the same bytes.
+A shard closes before a clip that would take it past ``shard_size`` (counting tar headers and
+padding; a single clip larger than the target gets a shard of its own) or once it holds
+``max_count`` clips. ``shuffle`` spreads a split's clips over its shards in a seeded order.
+``OUT`` may be an object-store prefix (``s3://bucket/prefix``, :mod:`..data._objstore`). Files whose
+header soundfile cannot read, and files whose extension the reader does not take as audio
+(:mod:`..data._formats`), are listed, with the reason, in the returned :class:`ShardSummary`, and left
+out. Tar member times are fixed, so the same input and seed give the same bytes.
 """
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         shuffle (bool): spread each split's clips over its shards in a seeded random order
             (default: source order, which for a folder is sorted by class).
         seed (int): seed of the split draw and of the shuffle. Default 0.
-        layout (str, optional): read ``src`` as a published corpus (see :mod:`nnaudio_data.authoring._layouts`).
+        layout (str, optional): read ``src`` as a published corpus (see :mod:`._layouts`).
         labels (str): "class" (default): string labels are class names, recorded sorted as the
             index's ``classes``; "text": labels are free text (stored as ``txt``, no classes).
         storage_options (dict, optional): fsspec backend options for an object-store ``out``.

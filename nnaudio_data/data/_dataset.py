@@ -1,12 +1,11 @@
 """ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
 over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
 
-Each pass walks one epoch plan (:mod:`nnaudio_data.data._assign`: who reads what and each rank's target;
-:mod:`nnaudio_data.data._plan`: its identity, checked against a state and across ranks). Per worker, the
-stream is: its part of the plan (:mod:`nnaudio_data.data._assign`) -> tar samples
-(:mod:`nnaudio_data.data._tario`, skipping unowned and already consumed samples unread) -> optional
-shuffle buffer -> items (:mod:`nnaudio_data.data._samples`) -> optional length buckets -> equal-count
-cut or top-up -> tags (:mod:`nnaudio_data.data._progress`).
+Each pass walks one epoch plan (:mod:`._assign`: who reads what and each rank's target; :mod:`._plan`:
+its identity, checked against a state and across ranks). Per worker, the stream is: its part of
+the plan (:mod:`._assign`) -> tar samples (:mod:`._tario`, skipping unowned and already consumed
+samples unread) -> optional shuffle buffer -> items (:mod:`._samples`) -> optional length buckets
+-> equal-count cut or top-up -> tags (:mod:`._progress`).
 
 One rule for passes: a pass reads the epoch of the last ``set_epoch`` (0 before any), whatever
 the loader (no workers, workers, persistent workers: the epoch travels in shared memory); a pass
@@ -69,9 +68,9 @@ class ShardedAudioDataset(IterableDataset):
         rank, world_size (int, optional): override what ``torch.distributed`` / torchrun say.
         labels (str | list[str]): "auto" (default) turns class names into int ids (multi-hot
             float tensors for multi-label corpora) when the index lists ``classes``; "raw" keeps
-            labels as stored; a list of names maps by that list. See :mod:`nnaudio_data.data._labels`.
+            labels as stored; a list of names maps by that list. See :mod:`._labels`.
         storage_options (dict, optional): for fsspec URLs (``s3://...``): passed to the backend,
-            e.g. ``{"client_kwargs": {"endpoint_url": ...}}``. See :mod:`nnaudio_data.data._objstore`.
+            e.g. ``{"client_kwargs": {"endpoint_url": ...}}``. See :mod:`._objstore`.
         retry (Retry, optional): attempts, pauses and per-read timeout for remote shards. Default
             ``Retry(attempts=3, backoff=0.5, timeout=15, min_rate=1024)``: a stalled read gives
             up within ``retry.worst_case()`` = 46.5 s, one slower than ``min_rate`` bytes/s within
@@ -148,7 +147,7 @@ class ShardedAudioDataset(IterableDataset):
         self._workers_seen: Optional[int] = None
 
     def _ensure_sizes(self) -> None:
-        """Equal batches plan with shard sizes: decide them in the main process (see :mod:`nnaudio_data.data._plan`)."""
+        """Equal batches plan with shard sizes: decide them in the main process (see :mod:`._plan`)."""
         if self.sizes is None and (self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches):
             self.sizes = count_local(self.urls, self.retry)
 
@@ -161,7 +160,7 @@ class ShardedAudioDataset(IterableDataset):
     def stats(self) -> LoaderStats:
         """Delivered, skipped by reason, dropped and repeated counts of every pass so far, over all
         workers of this process (each rank has its own): what was handed over (``track``,
-        ``DeviceLoader``) and the totals of the worker passes that ended (see :mod:`nnaudio_data.data._progress`)."""
+        ``DeviceLoader``) and the totals of the worker passes that ended (see :mod:`._progress`)."""
         return self._inbox.total()
 
     # -- epochs, ranks, lengths -------------------------------------------------------------------
@@ -173,7 +172,7 @@ class ShardedAudioDataset(IterableDataset):
         """Use ``epoch`` for the next passes: shard order, shuffle buffer and crops derive from
         (seed, epoch). Every pass reads the epoch last set (0 before any call), under any loader
         setting; call it every epoch, as for DistributedSampler. Under a process group, the ranks
-        check here that they share the epoch's plan (see :mod:`nnaudio_data.data._plan`)."""
+        check here that they share the epoch's plan (see :mod:`._plan`)."""
         self._cell[0] = int(epoch)
         if epoch != self._record_epoch:  # a record (and a loaded state) belongs to one epoch
             self._record, self._record_epoch, self._resume = Consumed(), int(epoch), None

@@ -1,13 +1,13 @@
 """The shard index: one JSON file saying how many clips each shard holds (and the label space).
 
-This module is the one place that knows the format; ``nnaudio-data shard`` (:mod:`nnaudio_data.authoring._writer`),
+This module is the one place that knows the format; ``nnaudio-data shard`` (:mod:`..authoring._writer`),
 :func:`write_index`, the dataset and object-store reads all go through it::
 
     {"format": "nnaudio_data.index/1", "shards": {"piano-000000.tar": 1000, ...}}
 
 ``shards`` maps each shard's file name (the last path component of its URL) to its sample count.
 When the labels are class names the index also holds ``"classes"`` (sorted names; a label's id is
-its position) and ``"multi_label"`` (see :mod:`nnaudio_data.data._labels`); the writer adds ``"splits"`` (split name ->
+its position) and ``"multi_label"`` (see :mod:`._labels`); the writer adds ``"splits"`` (split name ->
 its shard names) when it wrote more than one split. The index is looked up as ``index.json``
 beside the first shard unless a path is given. Without one, :func:`~.shards.count_shards` reads the
 shards once (headers only, skipping member bytes on local files) and :func:`write_index` saves the

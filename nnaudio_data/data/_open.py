@@ -4,7 +4,7 @@ kinds, for every caller (reading, globs, the index beside the shards, the writer
 
 =====================  ============================================================================
 ``/path``, ``file://``  a local file
-``http(s)://``          urllib, with retries that resume at the byte offset (:mod:`nnaudio_data.data._remote`)
+``http(s)://``          urllib, with retries that resume at the byte offset (:mod:`._remote`)
 ``pipe:CMD``            the stdout of a shell command; a non-zero exit status raises at the end, a
                         stalled or slow command is stopped (the retry's ``timeout``, ``min_rate``)
 ``s3://``, ``gs://``..  fsspec (with its backend: s3fs, gcsfs, ...), with the same retries
@@ -171,7 +171,7 @@ def open_shard(url: str, retry: Optional[Retry] = None,
         retry (Retry, optional): attempts, backoff and timeout for remote reads. Default
             ``Retry()``: 5 attempts in a row, backoff 0.5 s doubling up to 30 s, timeout 60 s.
         storage_options (dict, optional): fsspec URLs only: passed to the backend (see
-            :mod:`nnaudio_data.data._objstore`).
+            :mod:`._objstore`).
 
     Returns:
         a readable binary stream; close it when done (for ``pipe:`` this checks the exit status).

@@ -1,6 +1,6 @@
 """The identity of an epoch plan, and the two checks made with it.
 
-An epoch's plan (who reads what, each rank's target under equal batches: :mod:`nnaudio_data.data._assign`) follows
+An epoch's plan (who reads what, each rank's target under equal batches: :mod:`._assign`) follows
 from a few facts: the shard list, the sizes it plans with, the seed, the shuffle, the world size,
 the equal-batch settings and the epoch. :func:`identity` collects them.
 

@@ -26,7 +26,7 @@ The counts reach the inbox by one rule, **a pass counts what its loop consumed**
 A batch forwarded to another process carries its tags inertly: the token resolves only in the
 process that made the dataset, so elsewhere :func:`hand_over` merges nothing.
 
-``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed (:mod:`nnaudio_data.data._resume`).
+``ds.track(loader)`` also reads the tags of each batch it hands out, as consumed (:mod:`._resume`).
 """
 from __future__ import annotations
 

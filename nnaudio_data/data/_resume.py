@@ -1,6 +1,6 @@
 """Resume: what a pass consumed, and how a pass starts.
 
-A state (``ds.state_dict()``) is the epoch plan's identity (:mod:`nnaudio_data.data._plan`), the epoch, and the
+A state (``ds.state_dict()``) is the epoch plan's identity (:mod:`._plan`), the epoch, and the
 :class:`Consumed` record of the pass: the samples delivered and the rejections counted with them
 (so a resume neither delivers nor counts them again), and the count per worker. One record,
 two recorders: ``ds.track(loader)`` records in the main process each batch as it hands it out

@@ -3,7 +3,7 @@
 URLs come as a brace pattern (``"data/piano-{000000..000017}.tar"``, ``"{a,b}.tar"``), a glob
 (``"data/*.tar"``, ``"file:///data/*.tar"``, or ``"s3://bucket/train-*.tar"``, matched by listing
 the store; :func:`~.sources.url_kind` says which), a ``::``-separated string, or a list of any of
-these. The counts a dataset plans with come from the shard index (:mod:`nnaudio_data.data._index`); without one,
+these. The counts a dataset plans with come from the shard index (:mod:`._index`); without one,
 :func:`count_shards` reads the shards once (headers only, skipping member bytes on local files).
 """
 from __future__ import annotations

@@ -2,9 +2,9 @@
 -> items -> optional length buckets, and the check that a rank whose worker yields nothing has
 a clip at all.
 
-The part (which slices, which samples of each: :class:`~.split.Part`) comes from :mod:`nnaudio_data.data._assign`;
+The part (which slices, which samples of each: :class:`~.split.Part`) comes from :mod:`._assign`;
 every rejection goes to the pass's :class:`~.errors.ErrorPolicy`; counting and tags are
-:mod:`nnaudio_data.data._progress`'s.
+:mod:`._progress`'s.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ once, at :func:`wrap`, without decoding audio (a Hugging Face label column, torc
 ``get_metadata(i)``, or the items of a plain list), sorts them into ``ds.classes`` and maps each
 item's name to its int id (int64 once collated); ``labels=[names]`` gives the list; the default
 ``"raw"`` leaves labels as the source gives them. A name not in the classes is that item's
-``unknown_label`` skip (see :mod:`nnaudio_data.data._labels`, whose maps these are).
+``unknown_label`` skip (see :mod:`._labels`, whose maps these are).
 
 Bad items follow the :class:`ErrorPolicy`. An iterable dataset drops them (counted, warned under
 "warn"). A map-style one cannot drop an index, so under "warn" / "skip" ``dataset[i]`` returns
