@@ -14,6 +14,10 @@ class names, constructor parameters and defaults.
 - ``_cfp.py``        :class:`CFP`, :class:`Combined_Frequency_Periodicity` (frequency x periodicity)
 - ``_db.py``         :class:`PowerToDB`, :class:`AmplitudeToDB`, :class:`LogSpectrogram` ("logmel", "logstft")
 - ``_kinds.py``      kinds by name for ``GPUSpectrogramCollate(kind)``
+- ``_base.py``       what every kernel shares: buffer or Parameter (one rule), the backend, input shapes
+- ``_transform.py``  :class:`Transform`, the base ``nn.Module``: records the arguments given, for the repr
+- ``_multirate.py``  the constant-Q engine: decimate once per octave, frame, multiply
+- ``_nnaudio_state.py`` nnAudio 0.3's constant-Q state dicts, translated to ours
 """
 from ._cfp import CFP, Combined_Frequency_Periodicity
 from ._cqt import CQT, CQT1992v2, CQT2010v2
