@@ -1,6 +1,7 @@
 """The docs name modules that exist: every ``:mod:`` reference (docstrings, docs, README), every
 module of README's layout, every ``*.py`` file a doc names in backticks; and README's layout and
 the package docstring list every top-level module and subpackage."""
+import importlib
 import importlib.util
 import pathlib
 import re
@@ -86,3 +87,10 @@ def test_every_python_file_a_doc_names_exists(doc):
         if not ((PKG / name).exists() or (ROOT / name).exists() or pathlib.PurePath(name).name in files):
             missing.append(name)
     assert missing == [], f"{doc.name} names files that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("package", ["data", "authoring", "features", "augment", "functional"])
+def test_each_subpackage_docstring_lists_its_modules(package):
+    doc = importlib.import_module(f"nnaudio_data.{package}").__doc__
+    names = [p.stem for p in (PKG / package).glob("_*.py") if p.name != "__init__.py"]
+    assert sorted(n for n in names if f"``{n}.py``" not in doc and f"``{n[1:]}``" not in doc) == []
