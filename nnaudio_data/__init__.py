@@ -19,6 +19,7 @@ Modules, one line each:
 - ``_loader.py``   :class:`DeviceLoader`: H2D copy + device stage on a side stream, overlapping training
 - ``_sync.py``     a trainable kernel under torch.distributed: its own DDP, gradients averaged over ranks
 - ``_checkpoint.py`` :class:`Checkpoint`: one snapshot of every rank at one step; resume refuses a mix
+- ``_gather.py``   one object from every rank, the backend's tensors held until released: a clean exit
 - ``functional/``  stateless maths: windows, Fourier / mel / CQT kernel builders
 - ``features/``    nn.Modules owning kernels (buffers, or Parameters when trainable): STFT, Mel, MFCC, CQT ...
 - ``Spectrogram.py`` nnAudio's legacy path: ``from nnaudio_data.Spectrogram import *`` = the features
