@@ -249,7 +249,7 @@ class ShardedAudioDataset(IterableDataset):
         if not equal:
             part = worker_part(share, plan(n, order, world, workers, self.sizes)[(rank, w)], None, workers, w,
                                done=done)
-            items = clips(self, part.slices, part.keep, policy, epoch, rank, w, checked=False)
+            items = clips(self, part.slices, part.keep, policy, epoch, rank, w)
             items = not_empty(self, items, share, epoch, rank, w)
             return tag_stream(items, policy.stats, w, epoch, tracked, self._inbox, self._record.add)
         totals = self._rank_totals(epoch, world)
