@@ -30,7 +30,8 @@ from ._resume import Consumed, PassStart, Tracked, load_state, state_of, take_pa
 from ._samples import ClipSpec
 from ._shards import expand_urls
 from ._sources import local_path
-from ._split import epoch_order, equal_targets, plan, rank_world, sliced, worker_id, worker_part
+from ._split import (epoch_order, equal_targets, plan, rank_totals, rank_world, sliced, worker_id,
+                     worker_part)
 from ._stream import clips, empty_error, names, not_empty
 from ._tario import MAX_SAMPLE_BYTES
 
@@ -188,7 +189,7 @@ class ShardedAudioDataset(IterableDataset):
         """Once per epoch, before the first batch: every rank must hold the same plan (and, under
         equal batches with the loader known, the same batch count)."""
         rank, world = self._world()
-        if not _in_main() or group_world() != world:
+        if get_worker_info() is not None or group_world() != world:
             return
         mine = {**self._identity(world), "epoch": self.epoch}
         if batch_size and self._equal(world):
@@ -210,16 +211,10 @@ class ShardedAudioDataset(IterableDataset):
             raise ValueError(NEEDS_SIZES)
         return on
 
-    def _known_sizes(self) -> List[int]:
+    def _rank_totals(self, epoch: int, world: int) -> List[int]:
         if self.sizes is None:
             raise ValueError(NEEDS_SIZES)
-        return self.sizes
-
-    def _rank_totals(self, epoch: int, world: int) -> List[int]:
-        sizes = self._known_sizes()
-        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
-        slots = plan(len(self.urls), order, world, 1, sizes)
-        return [sum(s.size(sizes) for s in slots[(r, 0)]) for r in range(world)]
+        return rank_totals(len(self.urls), self.sizes, self.seed, epoch, bool(self.shuffle), world)
 
     def __len__(self) -> int:
         """Samples this rank delivers per epoch (the index's counts, before rejections; exact under
@@ -236,7 +231,7 @@ class ShardedAudioDataset(IterableDataset):
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         epoch, tracked, chunk, resume = take_pass(self)
         rank, world = self._world()
-        if _in_main():
+        if get_worker_info() is None:
             self._ensure_sizes()
         w, workers = worker_id()
         n, equal = len(self.urls), self._equal(world)
@@ -302,9 +297,3 @@ class ShardedAudioDataset(IterableDataset):
             if getattr(self, k) != d:
                 args.append(f"{k}={getattr(self, k)!r}")
         return f"ShardedAudioDataset({', '.join(args)})"
-
-
-def _in_main() -> bool:
-    import torch.utils.data
-
-    return torch.utils.data.get_worker_info() is None
