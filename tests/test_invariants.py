@@ -390,13 +390,16 @@ def check_world(w: World) -> None:
                 nd.ShardedAudioDataset(truth.urls, sr=SR)
             return
         for epoch in range(w.epochs):
-            outcomes: Dict[int, List[Union[RankRun, str]]] = {}  # per rank, per pass: a run or its error
+            outcomes: Dict[int, List[Union[RankRun, str, None]]] = {}  # per rank, per pass (None: not run)
             for rank in range(w.world):
                 try:
                     outcomes[rank] = list(run_rank(truth.urls, w, rank, epoch))
-                except nd.EmptyEpochError as e:  # before any pass ended: every pass has the error
-                    outcomes[rank] = [str(e)] * (1 if w.wrapper == "stateful" else w.passes)
+                except nd.EmptyEpochError as e:  # before any pass ended: the later passes never ran;
+                    later = None if w.set_epoch else str(e)  # over the same epoch they would raise too
+                    outcomes[rank] = [str(e)] + [later] * ((1 if w.wrapper == "stateful" else w.passes) - 1)
             for k in range(max(len(v) for v in outcomes.values())):  # (stateful: one pass)
+                if any(v[k] is None for v in outcomes.values()):
+                    continue  # a rank never ran this pass (another epoch): the clips it owns are unknown
                 runs = {r: v[k] for r, v in outcomes.items() if not isinstance(v[k], str)}
                 errors = {r: v[k] for r, v in outcomes.items() if isinstance(v[k], str)}
                 check_epoch(w, truth, runs, errors)
