@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition")
+STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition", "batches")
 _M64 = (1 << 64) - 1
 
 
