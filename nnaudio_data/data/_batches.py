@@ -187,7 +187,7 @@ def assemble(items: Iterable[Dict[str, Any]], job: Assembly, on_release: Callabl
             if not out and job.spare is not None:
                 out = [dict(job.spare(), __repeat__=True)]
             for n, item in enumerate(out):
-                item["__batch__"] = number
+                item["__batch__"], item["__last__"] = number, n == len(out) - 1
                 if repeat:
                     item["__repeat__"] = True
                 yield item
@@ -212,22 +212,19 @@ def assemble(items: Iterable[Dict[str, Any]], job: Assembly, on_release: Callabl
 
 
 def group(items: Iterable[Dict[str, Any]]) -> Iterator[List[Dict[str, Any]]]:
-    """Stream stage: tagged items -> one list per batch (the batch number their tags carry).
+    """Stream stage: tagged items -> one list per batch, each ended by the item marked
+    ``__last__`` (the mark removed). A batch goes out as soon as its last item comes, before the
+    next batch's first is taken from the tag stage, which records an item as it yields it (a
+    worker's state then holds whole batches only).
 
     Example:
-        >>> from nnaudio_data.data._progress import Provenance
-        >>> tags = [Provenance("a.tar", i, batch=b) for i, b in enumerate([0, 0, 3])]
-        >>> [len(b) for b in group({"info": t} for t in tags)]
+        >>> [len(b) for b in group([{"__last__": False}, {"__last__": True}, {"__last__": True}])]
         [2, 1]
     """
     cur: List[Dict[str, Any]] = []
-    number = None
     for item in items:
-        b = item["info"].batch
-        if cur and b != number:
+        last = item.pop("__last__")
+        cur.append(item)
+        if last:
             yield cur
             cur = []
-        cur.append(item)
-        number = b
-    if cur:
-        yield cur

@@ -142,6 +142,8 @@ class ShardedAudioDataset(IterableDataset):
         self.max_samples = budget(max_samples, max_duration, sr, shuffle)
         check_arg(isinstance(endless, bool), "endless", "a bool", endless)
         self.lengths, self.endless = lengths_for(self.urls, doc), endless
+        if self.max_samples is not None:
+            self._known_lengths()  # batches by duration need the index's lengths: say so now
         self.label_map: Optional[LabelMap] = resolve_labels(labels, doc)
         self._ensure_sizes()
         # the epoch, in shared memory: every worker (persistent ones too) reads the main
