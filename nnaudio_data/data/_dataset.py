@@ -203,16 +203,14 @@ class ShardedAudioDataset(IterableDataset):
     def _verify(self, batch_size: Optional[int] = None, drop_last: bool = False) -> None:
         """Once per epoch, before the first batch: every rank must hold the same plan (and, under
         equal batches with the loader known, the same batch count)."""
+        if self.max_samples is not None and batch_size:  # (its batches follow from the identity)
+            raise ValueError(f"batch_size must be None with max_samples / max_duration (the dataset yields "
+                             f"whole batches): DataLoader(ds, batch_size=None, ...), got {batch_size}")
         rank, world = self._world()
         if not _in_main() or group_world() != world:
             return
         mine = {**self._identity(world), "epoch": self.epoch}
-        if self.max_samples is not None and batch_size:
-            raise ValueError(f"batch_size must be None with max_samples / max_duration (the dataset yields "
-                             f"whole batches): DataLoader(ds, batch_size=None, ...), got {batch_size}")
-        if self.max_samples is not None and self._equal(world):
-            mine["batches"] = batch_plan(self, self.epoch, world).count(rank)
-        elif batch_size and self._equal(world):
+        if batch_size and self._equal(world):
             total = equal_targets(self._rank_totals(self.epoch, world), 1, self.remainder)[0]
             mine["batches"] = total // batch_size if drop_last else -(-total // batch_size)
         verify_ranks(mine, world)

@@ -29,12 +29,13 @@ def run_pass(ds: "ShardedAudioDataset", epoch: int, tracked: bool, chunk: int,
     """This worker's pass from ``epoch``: items (or, under batches by duration, lists of items)."""
     rank, world = ds._world()
     w, workers = worker_id()
-    for e in (itertools.count(epoch) if ds.endless else [epoch]):
+    turn = [0]  # batches (or chunks) the rank's earlier epochs of this pass dealt: the next epoch's
+    for e in (itertools.count(epoch) if ds.endless else [epoch]):  # deal goes on from there
         policy = ErrorPolicy(ds.on_error)
         policy.stats = LoaderStats()
         part = None if resume is None else resume.of_epoch(e)
-        items = tag_stream(epoch_items(ds, e, rank, world, w, workers, chunk, part, policy), policy.stats, w, e,
-                           tracked, ds._inbox, ds._record.add)
+        mine = epoch_items(ds, e, rank, world, (w - turn[0]) % workers, workers, chunk, part, policy, turn)
+        items = tag_stream(mine, policy.stats, w, e, tracked, ds._inbox, ds._record.add)
         if ds.max_samples is not None:
             items = group(items)
         n = 0
@@ -45,14 +46,15 @@ def run_pass(ds: "ShardedAudioDataset", epoch: int, tracked: bool, chunk: int,
 
 
 def epoch_items(ds: "ShardedAudioDataset", epoch: int, rank: int, world: int, w: int, workers: int, chunk: int,
-                resume: Optional[Consumed], policy: ErrorPolicy) -> Iterator[Dict[str, Any]]:
-    """This worker's items of one epoch (untagged), less what ``resume`` consumed."""
+                resume: Optional[Consumed], policy: ErrorPolicy, turn: List[int]) -> Iterator[Dict[str, Any]]:
+    """This worker's items of one epoch (untagged), less what ``resume`` consumed; ``w`` is its
+    place in the deal, and ``turn[0]`` grows by the batches (or chunks) the rank deals."""
     n, equal = len(ds.urls), ds._equal(world)
     order = epoch_order(n, ds.seed, epoch, bool(ds.shuffle))
     share = plan(n, order, world, 1, ds.sizes)[(rank, 0)]  # the whole rank's
     done = None if resume is None else (lambda k, i: (ds.urls[k], i) in resume)
     if ds.max_samples is not None:
-        return by_duration(ds, epoch, order, rank, world, w, workers, resume, policy)
+        return by_duration(ds, epoch, order, rank, world, w, workers, resume, policy, turn)
     if not equal:
         part = worker_part(share, plan(n, order, world, workers, ds.sizes)[(rank, w)], None, workers, w, done=done)
         items = clips(ds, part.slices, part.keep, policy, epoch, rank, w, checked=False)
@@ -67,6 +69,7 @@ def epoch_items(ds: "ShardedAudioDataset", epoch: int, rank: int, world: int, w:
         taken, own = 0, resume.per_worker[w]
     part = worker_part(share, share, ds.sizes, workers, w, total, chunk, done, taken, own,
                        0 if resume is None else resume.dropped)
+    turn[0] += -(-(total - taken) // chunk)
     again = ErrorPolicy("skip")
     return equalise(clips(ds, share, part.keep, policy, epoch, rank, w), part.target, part.expected, policy.stats,
                     lambda: clips(ds, share, {s.shard: sliced(s) for s in share}, again, epoch, rank, w),
@@ -84,7 +87,7 @@ def batch_plan(ds: "ShardedAudioDataset", epoch: int, world: int) -> BatchPlan:
 
 
 def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: int, world: int, w: int,
-                workers: int, resume: Optional[Consumed], policy: ErrorPolicy) -> Iterator[Dict[str, Any]]:
+                workers: int, resume: Optional[Consumed], policy: ErrorPolicy, turn: List[int]) -> Iterator[Dict[str, Any]]:
     """This worker's batches by duration of one epoch, as items marked with their batch."""
     bp = batch_plan(ds, epoch, world)
     share, sizes = plan(len(ds.urls), order, world, 1, ds.sizes)[(rank, 0)], ds._known_sizes()
@@ -94,7 +97,9 @@ def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: i
     if own:
         _same_workers(resume, workers)
     done = (lambda k, i: False) if resume is None else (lambda k, i: (ds.urls[k], i) in resume)
-    mine = bp.deal(rank, workers, w, set() if resume is None else resume.batches, own)
+    consumed = set() if resume is None else resume.batches
+    mine = bp.deal(rank, workers, w, consumed, own)
+    turn[0] += bp.count(rank) - len(consumed)
     if bp.target is not None and mine and not bp.batches[rank]:
         raise empty_error(ds.urls, share, ErrorPolicy("skip"), epoch, rank)
     fresh = [(b, [p for p in ps if not done(*p)], False) for b, ps, rep in mine if not rep]

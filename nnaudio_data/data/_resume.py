@@ -129,6 +129,9 @@ def load_state(ds: "ShardedAudioDataset", state: Dict[str, Any]) -> None:
         ds.set_epoch(resume.epoch)
         ds._resume, ds._record, ds._record_epoch = resume, resume, resume.epoch
     else:  # StatefulDataLoader restores each worker's own state in that worker
+        if ds.endless:
+            raise ValueError("an endless pass resumes through ds.track(loader): its workers' deal runs on "
+                             "across epochs, which per-worker states (StatefulDataLoader) do not restore")
         ds._handoff = PassStart(resume, False, 1)
 
 
