@@ -1,11 +1,12 @@
 """ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
 over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
 
-Each pass walks one epoch plan (:mod:`.split`: who reads what and each rank's target; :mod:`.plan`:
-its identity, checked against a state and across ranks). Per worker, the stream is: its part of
-the plan (:mod:`.split`) -> tar samples (:mod:`.tario`, skipping unowned and already consumed
-samples unread) -> optional shuffle buffer -> items (:mod:`.samples`) -> optional length buckets
--> equal-count cut or top-up -> tags (:mod:`.progress`).
+Each pass walks one epoch plan (:mod:`.split`: who reads what and each rank's target; :mod:`.batches`:
+its batches by duration; :mod:`.plan`: its identity, checked against a state and across ranks), or,
+``endless``, epoch after epoch (:mod:`.passes`). Per worker, the stream is: its part of the plan
+-> tar samples (:mod:`.tario`, skipping unowned and already consumed samples unread) -> optional
+shuffle buffer -> items (:mod:`.samples`) -> optional length buckets (or planned batches) ->
+equal-count cut or top-up -> tags (:mod:`.progress`).
 
 One rule for passes: a pass reads the epoch of the last ``set_epoch`` (0 before any), whatever
 the loader (no workers, workers, persistent workers: the epoch travels in shared memory); a pass
