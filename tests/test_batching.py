@@ -175,6 +175,15 @@ def test_an_endless_pass_walks_epoch_after_epoch_and_resumes_across_the_boundary
         assert len({(t.url, t.index) for t in tags if t.epoch == e}) == 47  # each clip once per epoch
 
 
+def test_an_endless_pass_hands_batches_out_in_plan_order_across_epochs(corpus):
+    """Workers whose batch counts differ within an epoch stay in step across epochs: the deal goes
+    on from the previous epoch's, so epochs never interleave (three batches an epoch here: 20,
+    20 and 7 clips, over two workers)."""
+    ds = nd.ShardedAudioDataset(corpus[0], sr=SR, max_samples=20 * SR, bucket=20, shuffle=True, endless=True)
+    epochs = [b.info[0].epoch for _, b in zip(range(10), ds.track(_loader(ds, 2)))]
+    assert epochs == sorted(epochs) and epochs[-1] >= 2, epochs
+
+
 def _snippet(heading):
     text = open(os.path.join(ROOT, "docs", "data.md")).read()
     block = re.search(re.escape(heading) + r"\n\n```python\n(.*?)```", text, re.S)

@@ -4,8 +4,10 @@ A pass of one worker, for one epoch: its part of the plan (:mod:`.split`; under 
 its batches, :mod:`.batches`), the rest of a resumed epoch less what the state consumed, the
 stream (:mod:`.stream`), the equal-count cut or top-up (:func:`~.reorder.equalise`), and tags
 (:mod:`.progress`). An endless pass (``endless=True``) walks epochs ``e, e + 1, ...`` back to back,
-each epoch tagged as a pass of its own (its counts and its record are that epoch's), until the
-worker meets an epoch that gives it nothing (a stream of nothing would never yield).
+each epoch tagged as a pass of its own (its counts and its record are that epoch's). The deal of
+batches (or chunks) to workers goes on from one epoch to the next, so workers stay in step (a
+worker may get nothing in one epoch and its turn in the next); a worker that gets nothing for
+:data:`IDLE_EPOCHS` epochs in a row ends (a stream of nothing would never yield).
 """
 from __future__ import annotations
 
@@ -23,14 +25,16 @@ from ._stream import clips, empty_error, names, not_empty
 if TYPE_CHECKING:
     from ._dataset import ShardedAudioDataset
 
+IDLE_EPOCHS = 16  # an endless worker given no clip for this many epochs in a row ends
+
 
 def run_pass(ds: "ShardedAudioDataset", epoch: int, tracked: bool, chunk: int,
              resume: Optional[Consumed]) -> Iterator[Any]:
     """This worker's pass from ``epoch``: items (or, under batches by duration, lists of items)."""
     rank, world = ds._world()
     w, workers = worker_id()
-    turn = [0]  # batches (or chunks) the rank's earlier epochs of this pass dealt: the next epoch's
-    for e in (itertools.count(epoch) if ds.endless else [epoch]):  # deal goes on from there
+    turn, idle = [0], 0  # turn: batches (or chunks) the earlier epochs of this pass dealt: this
+    for e in (itertools.count(epoch) if ds.endless else [epoch]):  # epoch's deal goes on from there
         policy = ErrorPolicy(ds.on_error)
         policy.stats = LoaderStats()
         part = None if resume is None else resume.of_epoch(e)
@@ -41,7 +45,8 @@ def run_pass(ds: "ShardedAudioDataset", epoch: int, tracked: bool, chunk: int,
         n = 0
         for n, out in enumerate(items, 1):
             yield out
-        if n == 0 and ds.endless:
+        idle = 0 if n else idle + 1
+        if idle == IDLE_EPOCHS:
             return
 
 
@@ -97,11 +102,11 @@ def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: i
     if own:
         _same_workers(resume, workers)
     done = (lambda k, i: False) if resume is None else (lambda k, i: (ds.urls[k], i) in resume)
+    if bp.target is not None and not bp.batches[rank]:  # "wrap" with nothing of its own to repeat
+        raise empty_error(ds.urls, share, ErrorPolicy("skip"), epoch, rank)
     consumed = set() if resume is None else resume.batches
     mine = bp.deal(rank, workers, w, consumed, own)
     turn[0] += bp.count(rank) - len(consumed)
-    if bp.target is not None and mine and not bp.batches[rank]:
-        raise empty_error(ds.urls, share, ErrorPolicy("skip"), epoch, rank)
     fresh = [(b, [p for p in ps if not done(*p)], False) for b, ps, rep in mine if not rep]
     order_of = {p: q for q, p in enumerate(bp.streams[rank])}
     spare = _spare(ds, share, epoch, rank, w) if bp.target is not None else None
@@ -123,7 +128,7 @@ def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: i
         want = {p for _, ps, _ in job for p in ps}
         more = clips(ds, share, _keep(share, sizes, want, workers, w, None, past=False), again, epoch, rank, w)
         out = itertools.chain(out, assemble(more, Assembly(job, order_of, spare), released))
-    return out
+    return out if bp.target is not None else not_empty(ds, out, share, epoch, rank, w)
 
 
 def _keep(share: List[Slice], sizes: List[int], wanted: set, workers: int, w: int, done: Any,
