@@ -36,14 +36,13 @@ def run_pass(ds: "ShardedAudioDataset", epoch: int, tracked: bool, chunk: int,
     turn, idle = [0], 0  # turn: batches (or chunks) the earlier epochs of this pass dealt: this
     for e in (itertools.count(epoch) if ds.endless else [epoch]):  # epoch's deal goes on from there
         policy = ErrorPolicy(ds.on_error)
-        policy.stats = LoaderStats()
+        policy.stats = stats = LoaderStats()
         part = None if resume is None else resume.of_epoch(e)
         mine = epoch_items(ds, e, rank, world, (w - turn[0]) % workers, workers, chunk, part, policy, turn)
-        items = tag_stream(mine, policy.stats, w, e, tracked, ds._inbox, ds._record.add)
-        if ds.max_samples is not None:
-            items = group(items)
+        items = tag_stream(mine, stats, w, e, tracked, ds._inbox, ds._record.add)
+        outs: Iterator[Any] = group(items) if ds.max_samples is not None else items
         n = 0
-        for n, out in enumerate(items, 1):
+        for n, out in enumerate(outs, 1):
             yield out
         idle = 0 if n else idle + 1
         if idle == IDLE_EPOCHS:
@@ -87,6 +86,7 @@ def batch_plan(ds: "ShardedAudioDataset", epoch: int, world: int) -> BatchPlan:
     order = epoch_order(len(ds.urls), ds.seed, epoch, bool(ds.shuffle))
     slots = plan(len(ds.urls), order, world, 1, sizes)
     ext = extents(lengths, ds.spec.sr, ds.spec.offset, ds.spec.length)
+    assert ds.max_samples is not None
     return BatchPlan([slots[(r, 0)] for r in range(world)], sizes, ext, ds.max_samples, ds.bucket, ds.seed, epoch,
                      ds._equal(world), ds.remainder)
 
@@ -99,7 +99,7 @@ def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: i
     if bp.target == 0:
         raise _nothing(ds, epoch, [len(b) for b in bp.batches])
     own = resume is not None and resume.scope == "worker" and bool(resume.batches)
-    if own:
+    if resume is not None and own:
         _same_workers(resume, workers)
     done = (lambda k, i: False) if resume is None else (lambda k, i: (ds.urls[k], i) in resume)
     if bp.target is not None and not bp.batches[rank]:  # "wrap" with nothing of its own to repeat
@@ -112,9 +112,12 @@ def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: i
     spare = _spare(ds, share, epoch, rank, w) if bp.target is not None else None
     last, dropped = (bp.count(rank) - 1, bp.dropped(rank)) if bp.target is not None else (-1, 0)
 
+    stats = policy.stats
+    assert isinstance(stats, LoaderStats)  # (run_pass gives every pass one)
+
     def released(number: int) -> None:
         if number == last:
-            policy.stats.dropped += dropped
+            stats.dropped += dropped
 
     wanted = {p for _, ps, _ in fresh for p in ps}
     keep = _keep(share, sizes, wanted, workers, w, done)
