@@ -41,7 +41,8 @@ def corpus(tmp_path_factory):
 
 
 def _loader(ds, workers=0):
-    return DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=nd.collate_audio, timeout=120 if workers else 0)
+    return DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=nd.collate_audio,
+                      timeout=120 if workers else 0)
 
 
 def _clips(batches):

@@ -166,7 +166,8 @@ class Assembly(NamedTuple):
     spare: Optional[Callable[[], Dict[str, Any]]]
 
 
-def assemble(items: Iterable[Dict[str, Any]], job: Assembly, on_release: Callable[[int], None]) -> Iterator[Dict[str, Any]]:
+def assemble(items: Iterable[Dict[str, Any]], job: Assembly,
+             on_release: Callable[[int], None]) -> Iterator[Dict[str, Any]]:
     """Stream stage: ``items`` (the wanted positions, in stream order) -> the items of each batch
     of ``job``, batch after batch in its order, each marked ``__batch__``. A position is settled
     once an item at or past its place has arrived (a reader rejects a sample before it reads the

@@ -92,7 +92,8 @@ def batch_plan(ds: "ShardedAudioDataset", epoch: int, world: int) -> BatchPlan:
 
 
 def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: int, world: int, w: int,
-                workers: int, resume: Optional[Consumed], policy: ErrorPolicy, turn: List[int]) -> Iterator[Dict[str, Any]]:
+                workers: int, resume: Optional[Consumed], policy: ErrorPolicy,
+                turn: List[int]) -> Iterator[Dict[str, Any]]:
     """This worker's batches by duration of one epoch, as items marked with their batch."""
     bp = batch_plan(ds, epoch, world)
     share, sizes = plan(len(ds.urls), order, world, 1, ds.sizes)[(rank, 0)], ds._known_sizes()
