@@ -85,7 +85,7 @@ def pack(positions: Sequence[Pos], extent: Callable[[Pos], int], max_samples: in
     Example:
         >>> ext = {(0, i): n for i, n in enumerate([5, 1, 4, 2, 9])}.get
         >>> pack([(0, i) for i in range(5)], ext, 8, window=5)
-        [[(0, 1), (0, 3), (0, 2)], [(0, 0)], [(0, 4)]]
+        [[(0, 1), (0, 3)], [(0, 2)], [(0, 0)], [(0, 4)]]
     """
     out: List[List[Pos]] = []
     step = window or max(1, len(positions))
