@@ -31,7 +31,7 @@ def clips(ds: Any, slices: List[Slice], keep: Dict[int, Callable[[int], bool]], 
     if ds.shuffle is not True and ds.shuffle > 1:
         raw = shuffle_buffer(raw, int(ds.shuffle), generator(ds.seed, epoch, rank, w, "shuffle"))
     items = map_labels(make_items(raw, ds.spec, policy, ds.seed, epoch), ds.label_map, policy)
-    return bucket_by_length(items, ds.bucket) if ds.bucket else items
+    return bucket_by_length(items, ds.bucket) if ds.bucket and ds.max_samples is None else items
 
 
 def samples(urls: Sequence[str], slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
