@@ -17,7 +17,11 @@ than one split, shards are ``OUT/{split}-%06d.tar`` and each split has ``OUT/{sp
 format of :mod:`..data._index`::
 
     {"format": "nnaudio_data.index/1", "shards": {"train-000000.tar": 512, ...},
-     "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...}}
+     "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...},
+     "lengths": {"train-000000.tar": [[frames, rate], ...], ...}}
+
+``lengths`` holds each clip's frame count and sample rate, from its header, in tar order: batches
+by duration plan with them (:mod:`..data._batches`).
 
 A shard closes before a clip that would take it past ``shard_size`` (counting tar headers and
 padding; a single clip larger than the target gets a shard of its own) or once it holds
@@ -40,7 +44,7 @@ import webdataset as wds
 from tqdm import tqdm
 
 from ..data._formats import AUDIO_EXTENSIONS, check_extensions, not_audio_reason
-from ..data._index import INDEX_NAME, save_index
+from ..data._index import INDEX_NAME, length_entry, save_index
 from ..data._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
 from ..data._objstore import join
@@ -83,6 +87,7 @@ class _Packer:
         self.stream: Optional[IO[bytes]] = None
         self.tar: Optional[wds.TarWriter] = None
         self.counts: Dict[str, int] = {}
+        self.lengths: Dict[str, List[Tuple[int, int]]] = {}  # per shard, (frames, rate) per clip
         self.bytes = 0
         self.count = self.used = 0  # clips and tar bytes in the open shard
 
@@ -92,12 +97,13 @@ class _Packer:
         return (self.shard_size is not None and self.count > 0
                 and -(-(self.used + need + 2 * _BLOCK) // _RECORD) * _RECORD > self.shard_size)
 
-    def write(self, sample: Dict[str, Any], member_sizes: Sequence[int]) -> None:
+    def write(self, sample: Dict[str, Any], member_sizes: Sequence[int], length: Tuple[int, int]) -> None:
         need = _tar_bytes(member_sizes)
         tar = self._next() if self.tar is None or self._full(need) else self.tar
         tar.write(sample)
         self.count, self.used = self.count + 1, self.used + need
         self.counts[self.fname] += 1
+        self.lengths[self.fname].append(length)
 
     def _next(self) -> wds.TarWriter:
         self.close()
@@ -105,6 +111,7 @@ class _Packer:
         stream = self.stream = open_output(join(self.out, self.fname), self.storage_options)
         tar = self.tar = wds.TarWriter(stream, mtime=0.0)  # fixed times: same input, same bytes
         self.counts[self.fname], self.count, self.used = 0, 0, 0
+        self.lengths[self.fname] = []
         return tar
 
     def close(self) -> None:
@@ -195,6 +202,7 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(entries), desc="shard", unit="file", disable=not show)
     keys: set = set()
+    lengths: Dict[str, List[Tuple[int, int]]] = {}
     try:
         for number, name in enumerate(names):
             todo = [e for e, s in zip(entries, chosen) if s == name]
@@ -210,15 +218,17 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
                 packer.close()
             part.shards = packer.counts
             summary.shards.update(packer.counts)
+            lengths.update(packer.lengths)
             summary.bytes += packer.bytes
     finally:
         bar.close()
     summary.clips = sum(p.clips for p in summary.splits.values())
     by_split = {n: list(p.shards) for n, p in summary.splits.items()} if several else None
-    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options)
+    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options, lengths)
     if several:
         for name, part in summary.splits.items():
-            save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi, storage_options=storage_options)
+            save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi, storage_options=storage_options,
+                       lengths={k: lengths[k] for k in part.shards})
     return summary
 
 
@@ -264,8 +274,8 @@ def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSumma
     sample = {"__key__": make_key(entry.name, keys), ext: data, **_label_members(entry.label, classes, kind)}
     encoded = [len(str(v).encode()) if k in ("cls", "txt") else len(json.dumps(v).encode())
                for k, v in sample.items() if k in ("cls", "json", "txt")]
-    packer.write(sample, [len(data), *encoded])
     frames, rate, channels = info
+    packer.write(sample, [len(data), *encoded], length_entry(frames, rate))
     part.add(frames, rate, channels, entry.label if kind == "class" else None)
 
 

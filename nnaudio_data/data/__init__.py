@@ -3,7 +3,8 @@ reading, decode, resample, trim/pad, datasets.
 
 Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file),
 ``tario`` (tar members -> samples), ``assign`` (the epoch plan: who reads what over ranks / workers),
-``plan`` (its identity, checked against a state and across ranks), ``stream`` (one worker's stream
+``plan`` (its identity, checked against a state and across ranks), ``batches`` (the plan's batches
+by duration), ``passes`` (one worker's pass: an epoch, or endless), ``stream`` (one worker's stream
 for a pass), ``formats`` (which extensions are audio), ``item`` (what an audio item is: waveform,
 key, label, rate), ``samples`` (decode -> item), ``decode`` / ``wav`` (soundfile, window reads),
 ``resample``, ``trim``, ``reorder`` (shuffle buffer, length buckets, equal-count cut / top-up),
