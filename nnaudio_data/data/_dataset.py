@@ -129,9 +129,8 @@ class ShardedAudioDataset(IterableDataset):
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
-        self._rank_world = rank_world(self._explicit_rank)
-        self.index = index
-        self.sizes, doc = plan_sizes(self.urls, index, count, storage_options, self.retry)
+        self._rank_world, self.index = rank_world(self._explicit_rank), index
+        self.sizes, doc, self.windows = plan_sizes(self.urls, index, count, storage_options, self.retry)
         self.label_map: Optional[LabelMap] = resolve_labels(labels, doc)
         self._ensure_sizes()
         # the epoch, in shared memory: every worker (persistent ones too) reads the main
@@ -182,7 +181,8 @@ class ShardedAudioDataset(IterableDataset):
         self._verify()
 
     def _identity(self, world: int) -> Dict[str, Any]:
-        return identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder)
+        return identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder,
+                        self.windows)
 
     def _verify(self, batch_size: Optional[int] = None, drop_last: bool = False) -> None:
         """Once per epoch, before the first batch: every rank must hold the same plan (and, under

@@ -8,7 +8,8 @@ This module is the one place that knows the format; ``nnaudio-data shard`` (:mod
 ``shards`` maps each shard's file name (the last path component of its URL) to its sample count.
 When the labels are class names the index also holds ``"classes"`` (sorted names; a label's id is
 its position) and ``"multi_label"`` (see :mod:`.labels`); the writer adds ``"splits"`` (split name ->
-its shard names) when it wrote more than one split. The index is looked up as ``index.json``
+its shard names) when it wrote more than one split, and ``"windows"`` (per shard, per member: the
+windows a recording yields, :mod:`.windows`) when it cut recordings into windows. The index is looked up as ``index.json``
 beside the first shard unless a path is given. Without one, :func:`~.shards.count_shards` reads the
 shards once (headers only, skipping member bytes on local files) and :func:`write_index` saves the
 result.
@@ -24,6 +25,7 @@ from ._errors import SampleError
 from ._remote import Retry
 from ._shards import count_shards, expand_urls, shard_name
 from ._sources import local_path, open_shard, url_kind, write_text
+from ._windows import Entry, parse_windows
 
 INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"
@@ -46,7 +48,8 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
 
 
 def index_text(shards: Mapping[str, int], classes: Optional[List[str]] = None, multi_label: bool = False,
-               splits: Optional[Mapping[str, List[str]]] = None) -> str:
+               splits: Optional[Mapping[str, List[str]]] = None,
+               windows: Optional[Mapping[str, List[Entry]]] = None) -> str:
     """The index file's text for these shard counts (and, with ``classes``, the label space).
 
     Example:
@@ -58,14 +61,21 @@ def index_text(shards: Mapping[str, int], classes: Optional[List[str]] = None, m
         doc["classes"], doc["multi_label"] = classes, multi_label
     if splits:
         doc["splits"] = dict(splits)
-    return json.dumps(doc, indent=1) + "\n"
+    text = json.dumps(doc, indent=1)
+    listed = {k: v for k, v in (windows or {}).items() if k in doc["shards"]}
+    if not listed:
+        return text + "\n"
+    rows = ",".join(f"\n  {json.dumps(k)}: [" + ",".join("\n   " + json.dumps(e, separators=(",", ":")) for e in v)
+                    + "]" for k, v in listed.items())  # one line per recording: an index of many stays small
+    return text[:-2] + ',\n "windows": {' + rows + "\n }\n}\n"
 
 
 def save_index(url: str, shards: Mapping[str, int], classes: Optional[List[str]] = None,
                multi_label: bool = False, splits: Optional[Mapping[str, List[str]]] = None,
-               storage_options: Optional[Dict[str, Any]] = None) -> None:
+               storage_options: Optional[Dict[str, Any]] = None,
+               windows: Optional[Mapping[str, List[Entry]]] = None) -> None:
     """Write an index to a local path or an object URL (see :func:`index_text`)."""
-    write_text(url, index_text(shards, classes, multi_label, splits), storage_options)
+    write_text(url, index_text(shards, classes, multi_label, splits, windows), storage_options)
 
 
 def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
@@ -86,6 +96,8 @@ def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
         raise ValueError(f"index {url!r}: a shard's count must be an int >= 0, got {bad[0][1]!r} for "
                          f"{bad[0][0]!r} ({len(bad)} bad counts)")
     doc["shards"] = {str(k): int(v) for k, v in doc["shards"].items()}
+    if doc.get("windows") is not None:  # many windows per recording (see .windows)
+        doc["windows"] = parse_windows(doc["windows"], doc["shards"], url)
     return doc
 
 

@@ -1,0 +1,91 @@
+"""A tar member of a local shard as a seekable file, read where it lies: nothing held in memory.
+
+The tar reader (:mod:`.tario`) hands a window-read audio member of a *local, uncompressed* shard to
+the decoder as a :class:`MemberView` (the shard's path, the member's offset and size) instead of
+its bytes; :meth:`MemberView.open` gives a read-only file bounded to the member, which
+``soundfile`` opens, seeks and reads like any file. A one-second window of an hour-long member
+then reads about a second of bytes, and a shuffle buffer of views holds no audio at all.
+Remote, ``pipe:`` and ``.tar.gz`` shards cannot be read at an offset later: their members are
+read into memory as bytes (bounded by ``max_sample_bytes``).
+"""
+from __future__ import annotations
+
+import io
+import os
+from typing import NamedTuple
+
+
+class MemberView(NamedTuple):
+    """``size`` bytes at ``offset`` of the local file ``path`` (a tar member's data)."""
+
+    path: str
+    offset: int
+    size: int
+
+    def open(self) -> "BoundedFile":
+        """A read-only, seekable file over the member's bytes alone; close it when done."""
+        return BoundedFile(open(self.path, "rb"), self.offset, self.size)
+
+    def __len__(self) -> int:  # type: ignore[override]  # (bytes, as for the bytes it stands for)
+        return self.size
+
+
+class BoundedFile(io.RawIOBase):
+    """``raw`` seen from ``offset`` for ``size`` bytes: reads stop at the member's end, seeks are
+    relative to its start (what ``soundfile``'s virtual I/O needs: read, seek, tell).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile(delete=False) as t:
+        ...     _ = t.write(b"headAUDIOtail")
+        >>> f = MemberView(t.name, 4, 5).open(); f.read(), f.seek(-2, 2), f.read(9)
+        (b'AUDIO', 3, b'IO')
+        >>> f.close(); os.unlink(t.name)
+    """
+
+    def __init__(self, raw: io.BufferedReader, offset: int, size: int):
+        super().__init__()
+        self.raw, self.offset, self.size, self.pos = raw, offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = min(max(0, base + pos), self.size)
+        return self.pos
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = min(len(b), self.size - self.pos)
+        if n <= 0:
+            return 0
+        self.raw.seek(self.offset + self.pos)
+        got = self.raw.readinto(memoryview(b)[:n]) or 0
+        self.pos += got
+        return got
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
+        out = bytearray(max(n, 0))
+        got = self.readinto(out)
+        return bytes(out[:got])
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
+    def fileno(self) -> int:  # not a whole file: soundfile must use its virtual I/O
+        raise io.UnsupportedOperation("a tar member view has no file descriptor of its own")
+
+
+def file_path(f: object) -> str:
+    """The path of an open regular local file, else "" (no view can be made of it)."""
+    name = getattr(f, "name", None)
+    return name if isinstance(name, str) and os.path.isfile(name) else ""
