@@ -8,7 +8,11 @@ batches with either remainder, epochs, and a resume at batch k with another work
 per rank, persistent workers, repeated passes over one dataset with and without ``set_epoch``, a
 second loader over the same dataset left open, a saved state offered to another shard list and
 world size (refused), and tar breaks (a cut inside a member or a header, a hostile size field,
-garbage where a header should be) under a right, stale or absent index.
+garbage where a header should be) under a right, stale or absent index. A *windowed* world (``cuts``)
+cuts its recordings into windows through the index (fixed windows, segments, whole clips, none,
+and windows past a recording's end): every window is a sample of the plan, and the invariant
+below holds over windows (its index is right; a break loses the windows of the recordings it cuts
+off, each counted: the index promises them).
 
 The oracle computes what it expects from the drawn world alone (never from the package's planning
 functions): which samples survive a break, what the plan promises, and which clips exist.
@@ -115,6 +119,8 @@ class World:
     second: bool = False  # a second tracked loader over the dataset, one batch taken, left open
     foreign: bool = False  # offer the saved state to another shard list and world size
     breaks: Tuple[Tuple[int, int, str], ...] = ()  # (shard, sample, kind) of tar breaks
+    cuts: Tuple[int, ...] = ()  # windowed: per recording in turn, cycled: -1 whole, else its windows
+    past: bool = False  # windowed: every third recording cut into segments gets one past its end too
 
 
 def worlds(max_shards=6, max_size=14, big=40, max_world=3, max_workers=2):
@@ -134,7 +140,9 @@ def worlds(max_shards=6, max_size=14, big=40, max_world=3, max_workers=2):
         seed=st.integers(0, 3), uneven=st.booleans(), persistent=st.booleans(), passes=st.integers(1, 2),
         set_epoch=st.booleans(), second=st.booleans(), foreign=st.booleans(),
         breaks=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100), st.sampled_from(BREAKS)),
-                        max_size=2).map(tuple))
+                        max_size=2).map(tuple),
+        cuts=st.one_of(st.just(()), st.just(()), st.lists(st.integers(-1, 3), min_size=1, max_size=4).map(tuple)),
+        past=st.booleans())
 
 
 @dataclass
@@ -146,6 +154,7 @@ class Truth:
     counted: List[int]  # what reading the headers counts (sizes without an index)
     seen: List[int]  # per shard: the samples a reader meets (before a break, plus the one it breaks)
     good: set  # deliverable clips {(shard, index)}: good and before any break
+    members: Optional[List[int]] = None  # windowed: recordings per shard (the others count windows)
 
 
 def _break(path: str, s: int, j: int, kind: str, samples: List[Optional[str]]) -> Tuple[int, int]:
@@ -180,8 +189,24 @@ def _break(path: str, s: int, j: int, kind: str, samples: List[Optional[str]]) -
     return lost, (j if boundary else j + 1)
 
 
+def _cut(w: World, uid: int, n: int) -> Tuple[object, int, int]:
+    """Recording ``uid`` (``n`` frames) of a windowed world: (its index entry, windows inside it,
+    windows past its end). Window sizes in frames at SR; the oracle's own arithmetic."""
+    c = w.cuts[uid % len(w.cuts)]
+    if c < 0:
+        return None, 1, 0
+    if uid % 2 == 0:  # fixed: 32-frame windows every 32 frames (n >= 150: all inside)
+        return {"window": 32 / SR, "hop": 32 / SR, "last": "drop", "n": c}, c, 0
+    segs = [[32 * j / SR, (32 * j + 64) / SR] for j in range(c)]
+    extra = int(w.past and uid % 3 == 0)
+    segs += [[(n + 10) / SR, (n + 40) / SR]] * extra
+    return {"segments": segs}, c, extra
+
+
 def build(root: str, w: World) -> Truth:
     """Write the shards (an empty one is a tar without members), break some, write the index."""
+    if w.cuts:
+        return _build_windowed(root, w)
     urls, real, good, uid = [], [], set(), 0
     for s, samples in enumerate(w.shards):
         url = os.path.join(root, f"w-{s:03d}.tar")
@@ -214,6 +239,43 @@ def build(root: str, w: World) -> Truth:
             json.dump({"format": "nnaudio_data.index/1",
                        "shards": {os.path.basename(u): n for u, n in zip(urls, index)}}, f)
     return Truth(urls, index if w.index != "none" else None, counted, seen, good)
+
+
+def _build_windowed(root: str, w: World) -> Truth:
+    """A windowed world: a right index with each recording's windows, breaks as :func:`build`
+    makes them; the truth counts windows (a window inside a good recording before any break is a
+    good clip; every window is met: the index promises those past a break)."""
+    urls, units, good, table, uid = [], [], set(), {}, 0
+    for s, samples in enumerate(w.shards):
+        url = os.path.join(root, f"w-{s:03d}.tar")
+        entries, u = [], 0
+        with wds.TarWriter(url) as tw:
+            for i, kind in enumerate(samples):
+                n = 150 + uid % 5 * 20
+                level = 0.05 + 0.4 * ((uid % 13) + 1) / 14
+                body = _bad(kind) if kind else {"wav": _wav(level * np.ones(n)), "cls": uid}
+                tw.write({"__key__": f"k{s}_{i}", **body})
+                entry, inside, past = _cut(w, uid, n)
+                entries.append(entry)
+                if kind is None:
+                    good.update((s, u + k, i) for k in range(inside))
+                u += inside + past
+                uid += 1
+        urls.append(url)
+        units.append(u)
+        table[os.path.basename(url)] = entries
+    broken = set()
+    for s, j, kind in w.breaks:
+        s = s % len(urls)
+        if w.shards[s] and s not in broken:
+            broken.add(s)
+            lost = _break(urls[s], s, j % len(w.shards[s]), kind, w.shards[s])[0]
+            good = {(a, u, i) for a, u, i in good if a != s or i < lost}
+    with open(os.path.join(root, "index.json"), "w") as f:
+        json.dump({"format": "nnaudio_data.index/1", "windows": table,
+                   "shards": {os.path.basename(u): len(s) for u, s in zip(urls, w.shards)}}, f)
+    return Truth(urls, list(units), list(units), list(units), {(s, u) for s, u, _ in good},
+                 [len(s) for s in w.shards])
 
 
 def _loader(ds, workers, batch, context=None, persistent=False):
@@ -393,7 +455,8 @@ def _check_world(w: World) -> None:
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         truth = build(root, w)
-        if truth.index is not None and any(n > os.path.getsize(u) // 512 for n, u in zip(truth.index, truth.urls)):
+        counts = truth.members or truth.index  # (what the index counts: recordings)
+        if counts is not None and any(n > os.path.getsize(u) // 512 for n, u in zip(counts, truth.urls)):
             # a count no shard of that many bytes can hold (every sample takes a 512-byte header)
             with pytest.raises(ValueError, match="index .* hold at most"):
                 nd.ShardedAudioDataset(truth.urls, sr=SR)
@@ -422,7 +485,7 @@ def promised(w: World, truth: Truth) -> int:
     and under equal batches every one the sizes promise."""
     sizes = planned_sizes(w, truth)
     per = [max(n, m) for n, m in zip(truth.seen, sizes)] if sizes is not None else list(truth.seen)
-    return sum(per) + truth.seen.count(0)  # an empty shard is one "empty_shard" skip
+    return sum(per) + (truth.members or truth.seen).count(0)  # an empty shard is one "empty_shard" skip
 
 
 def deliverable(w: World, truth: Truth) -> set:
@@ -477,6 +540,20 @@ def check_epoch(w: World, truth: Truth, runs: Dict[int, RankRun], errors: Dict[i
                  wrapper="track", on_error="skip", seed=0))
 def test_streaming_invariants(w):
     DRAWN["default"] += 1
+    DRAWN["windowed"] += bool(w.cuts)
+    check_world(w)
+
+
+@settings(max_examples=int(os.environ.get("NND_WINDOWED_WORLDS", "12")), deadline=None, database=None,
+          phases=PHASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(w=worlds(max_shards=4, max_size=8, big=20).filter(lambda w: bool(w.cuts)))
+# a recording whose first windows lie past its end, beside one with none, under equal batches and a resume
+@example(w=World(shards=[[None, "decode", None, None], []], index="yes", stale=(0, 0), world=2, workers=2,
+                 workers_after=1, shuffle=4, bucket=None, equal=True, remainder="drop", epochs=1, batch=2,
+                 resume=1, wrapper="track", on_error="skip", seed=0, cuts=(3, 0, 2, -1), past=True))
+def test_windowed_invariants(w):
+    """Worlds whose recordings are cut into windows (every one drawn windowed)."""
+    DRAWN["windowed"] += 1
     check_world(w)
 
 
