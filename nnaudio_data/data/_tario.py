@@ -154,7 +154,7 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str, int], bool],
     that was not opened as one, a member size past :data:`MAX_MEMBER`). A stream that simply ends
     after a member, without the end-of-archive blocks, ends the shard as ``tarfile`` does."""
     seekable = _seekable(f)
-    path = file_path(f) if view is not None and _remaining(f) is not None else ""
+    where = file_path(f) if view is not None and _remaining(f) is not None else ""
     long_name: Optional[str] = None
     first = True
     while True:
@@ -214,10 +214,10 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str, int], bool],
             if skipped < size + padded or (left is not None and left < size + padded):
                 raise TruncatedAtBoundary(url, None, "truncated", f"stream ends after member {name!r}")
             continue
-        if path and view is not None and view(name):  # (left is known: the member's bytes are there)
+        if where and view is not None and view(name):  # (left is known: the member's bytes are there)
             at = f.tell()
             _skip(f, size, seekable)
-            yield name, MemberView(path, at, size)
+            yield name, MemberView(where, at, size)
             if not _padded(f, padded, seekable, left, size):
                 raise TruncatedAtBoundary(url, None, "truncated", f"stream ends after member {name!r}")
             continue

@@ -94,10 +94,10 @@ def read_window(data: Union[bytes, MemberView], entry: Dict[str, Any], k: int, s
     only its frames (``soundfile`` seek, then read).
 
     Example:
-        >>> buf = io.BytesIO(); sf.write(buf, np.arange(100) / 100, 100, format="FLAC", subtype="PCM_16")
-        >>> x, rate = read_window(buf.getvalue(), {"segments": [[0.5, 0.6]]}, 0, ClipSpec(sr=1000))
+        >>> buf = io.BytesIO(); sf.write(buf, np.arange(1000) / 1000, 1000, format="FLAC", subtype="PCM_16")
+        >>> x, rate = read_window(buf.getvalue(), {"segments": [[0.5, 0.51]]}, 0, ClipSpec(sr=1000))
         >>> x.shape, rate, round(float(x[0, 0]), 2)
-        ((1, 10), 100, 0.5)
+        ((1, 10), 1000, 0.5)
     """
     if not isinstance(data, MemberView) and len(data) == 0:
         raise SampleError(url, key, "empty", "zero-byte audio member")

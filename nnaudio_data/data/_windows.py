@@ -60,7 +60,7 @@ def fixed_count(frames: int, rate: int, window: float, hop: float, last: str) ->
     starting past the end.
 
     Example:
-        >>> fixed_count(10, 1, 4.0, 3.0, "drop"), fixed_count(10, 1, 4.0, 3.0, "pad"), fixed_count(3, 1, 4.0, 3.0, "drop")
+        >>> fixed_count(11, 1, 4.0, 3.0, "drop"), fixed_count(11, 1, 4.0, 3.0, "pad"), fixed_count(3, 1, 4.0, 3.0, "drop")
         (3, 4, 0)
     """
     w, h = fixed_frames(window, hop, rate)
