@@ -24,7 +24,7 @@ class MemberView(NamedTuple):
 
     def open(self) -> "BoundedFile":
         """A read-only, seekable file over the member's bytes alone; close it when done."""
-        return BoundedFile(open(self.path, "rb"), self.offset, self.size)
+        return BoundedFile(open(self.path, "rb", buffering=0), self.offset, self.size)
 
     def __len__(self) -> int:  # type: ignore[override]  # (bytes, as for the bytes it stands for)
         return self.size
@@ -32,7 +32,8 @@ class MemberView(NamedTuple):
 
 class BoundedFile(io.RawIOBase):
     """``raw`` seen from ``offset`` for ``size`` bytes: reads stop at the member's end, seeks are
-    relative to its start (what ``soundfile``'s virtual I/O needs: read, seek, tell).
+    relative to its start (what ``soundfile``'s virtual I/O needs: read, seek, tell). Each read is
+    one ``pread`` at its offset: no buffer to refill after a seek.
 
     Example:
         >>> import tempfile
@@ -43,7 +44,7 @@ class BoundedFile(io.RawIOBase):
         >>> f.close(); os.unlink(t.name)
     """
 
-    def __init__(self, raw: io.BufferedReader, offset: int, size: int):
+    def __init__(self, raw: io.FileIO, offset: int, size: int):
         super().__init__()
         self.raw, self.offset, self.size, self.pos = raw, offset, size, 0
 
@@ -65,8 +66,7 @@ class BoundedFile(io.RawIOBase):
         n = min(len(b), self.size - self.pos)
         if n <= 0:
             return 0
-        self.raw.seek(self.offset + self.pos)
-        got = self.raw.readinto(memoryview(b)[:n]) or 0
+        got = os.preadv(self.raw.fileno(), [memoryview(b).cast("B")[:n]], self.offset + self.pos)
         self.pos += got
         return got
 
