@@ -259,3 +259,14 @@ def test_segment_rows_take_a_duration_as_lhotse_supervisions_do(tmp_path):
     assert summary.windows == 1
     item, = nd.ShardedAudioDataset(str(tmp_path / "out" / "shard-000000.tar"), sr=SR)
     assert item["length"] == SR and item["label"].tolist() == [1.0, 1.0]  # multi-hot over classes x, y
+
+
+def test_the_docs_snippet_runs_and_prints_what_its_comments_say(capsys):
+    import re
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "data.md")) as f:
+        text = f.read()
+    code = re.search(r"```python\n(.*?)```", text[text.index("## Many windows per recording"):], re.S).group(1)
+    exec(compile(code, "docs/data.md", "exec"), {})
+    said = [line.rsplit("# ", 1)[1] for line in code.splitlines() if line.startswith("print(")]
+    assert capsys.readouterr().out.splitlines() == said
