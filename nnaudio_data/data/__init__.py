@@ -2,15 +2,18 @@
 resample, trim/pad, datasets.
 
 Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file),
-``tario`` (tar members -> samples), ``split`` (the epoch plan: who reads what over ranks / workers),
+``tario`` (tar members -> samples), ``memberview`` (a local member read where it lies),
+``windows`` (many windows per recording: the index field, the plan's unit), ``window_stream``
+(members -> one sample per owned window, decoded alone), ``split`` (the epoch plan: who reads what over ranks / workers),
 ``plan`` (its identity, checked against a state and across ranks), ``stream`` (one worker's stream
 for a pass), ``formats`` (which extensions are audio), ``samples`` (decode -> item), ``reorder``
 (shuffle buffer, length buckets, equal-count cut / top-up), ``progress`` (provenance tags, stats),
 ``resume`` (consumed record, ``track``), ``dataset`` (:class:`ShardedAudioDataset`), ``labels``
 (class names <-> ids, multi-hot), ``sources`` / ``remote`` / ``objstore`` (local, http, pipe:,
 s3:// and other object stores), ``wrap`` (existing datasets).
-Writing shards: ``writer`` (``nnaudio-data shard``), ``manifest`` (folders, CSV/JSONL), ``layouts``
-(published corpora), ``partition`` (train / valid / test draws), ``summary``.
+Writing shards: ``writer`` (``nnaudio-data shard``), ``packer`` (filling tar shards), ``manifest``
+(folders, CSV/JSONL, segment rows), ``window_cut`` (a recording's windows), ``layouts`` (published
+corpora), ``partition`` (train / valid / test draws), ``summary``.
 """
 from ._dataset import ShardedAudioDataset
 from ._decode import decode_audio

@@ -155,8 +155,8 @@ def _segment(row: dict, where: str) -> Optional[Tuple[float, float]]:
     if all(v in (None, "") for v in (start, end, duration)):
         return None
     try:
-        a = float(start)
-        b = float(end) if end not in (None, "") else a + float(duration)
+        a = float(start)  # type: ignore[arg-type]  # (None: the TypeError below)
+        b = float(end) if end not in (None, "") else a + float(duration)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(f"{where}: a segment row needs a number 'start' and 'end' (or 'duration'), "
                          f"got start={start!r}, end={end!r}, duration={duration!r}") from None

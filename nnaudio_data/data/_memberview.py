@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class MemberView(NamedTuple):
@@ -26,7 +26,7 @@ class MemberView(NamedTuple):
         """A read-only, seekable file over the member's bytes alone; close it when done."""
         return BoundedFile(open(self.path, "rb", buffering=0), self.offset, self.size)
 
-    def __len__(self) -> int:  # type: ignore[override]  # (bytes, as for the bytes it stands for)
+    def __len__(self) -> int:  # (bytes, as for the bytes it stands for)
         return self.size
 
 
@@ -62,7 +62,7 @@ class BoundedFile(io.RawIOBase):
         self.pos = min(max(0, base + pos), self.size)
         return self.pos
 
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, b: Any) -> int:
         n = min(len(b), self.size - self.pos)
         if n <= 0:
             return 0

@@ -16,7 +16,7 @@ __all__ = ["Windows", "cut", "fixed_rule", "labels_with_segments", "windows_of"]
 
 
 def cut(frames: int, rate: int, segments: Optional[Sequence[Tuple[float, float, Any]]] = None,
-        fixed: Optional[Tuple[float, float, str]] = None) -> Tuple[Entry, List[str]]:
+        fixed: Optional[Tuple[float, float, str]] = None) -> Tuple[Windows, List[str]]:
     """The shard writer's entry for a recording of ``frames`` frames at ``rate`` Hz: its
     ``segments`` (start, end, label), else ``fixed`` (window, hop, last) windows, else None (the
     whole clip); and why each segment left out was (one lying past the recording's end).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import io
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union, cast
 
 import numpy as np
 import soundfile as sf
@@ -76,7 +76,8 @@ def window_or_clip(sample: Dict[str, Any], spec: ClipSpec,
 def window_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.Generator] = None) -> Dict[str, Any]:
     """Window ``k`` of a member, decoded alone, as an item (key ``KEY#k``; the segment's label,
     else the member's); raises SampleError."""
-    url, entry, k = str(sample["__url__"]), *sample["__window__"]
+    url = str(sample["__url__"])
+    entry, k = cast(Tuple[Dict[str, Any], int], sample["__window__"])
     key = f"{sample['__key__']}#{k}"
     audio = next((n for n in sample if not n.startswith("__") and n.rsplit(".", 1)[-1] in AUDIO_EXTENSIONS), None)
     if audio is None:

@@ -124,9 +124,9 @@ def check_entry(entry: Any, where: str) -> Entry:
                 raise ValueError(f"{where}: segment {i} must be [start, end] or [start, end, label] with "
                                  f"0 <= start < end <= {MAX_SECONDS:g} seconds, got {str(seg)[:80]}")
         return {"segments": segs}
-    window, hop, last, n = (entry.get(k) for k in ("window", "hop", "last", "n"))
     if set(entry) != {"window", "hop", "last", "n"}:
         raise ValueError(f"{where}: a fixed entry has the keys hop, last, n, window; got {sorted(entry)}")
+    window, hop, last, n = entry["window"], entry["hop"], entry["last"], entry["n"]
     if not (_seconds(window) and _seconds(hop) and window > 0 and hop > 0):
         raise ValueError(f"{where}: window and hop must be seconds in (0, {MAX_SECONDS:g}], got {window!r}, {hop!r}")
     if last not in LASTS:
