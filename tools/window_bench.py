@@ -11,7 +11,9 @@ the program's own: not a forked parent's). Systems:
 - ``wav-local`` / ``flac-local``: the shard on local disk: each window is read where it lies in
   the tar (a member view; the member is never held in memory);
 - ``wav-pipe`` / ``flac-pipe``: the same shard through ``pipe:cat``, as a streamed (remote) shard
-  is read: the member's bytes are held while its windows are read.
+  is read: the member's bytes are held while its windows are read;
+- ``baseline``: the same process reading one batch of the local WAV shard (imports, dataset,
+  loader): the memory every system starts from.
 
 Systems are interleaved over ``--reps`` rounds; each prints median and range.
 
@@ -41,6 +43,8 @@ t = time.perf_counter()
 n = 0
 for batch in DataLoader(ds, batch_size=32, num_workers=0, collate_fn=nd.collate_audio):
     n += batch.waveform.shape[0]
+    if sys.argv[4] == "baseline":
+        break
 dt = time.perf_counter() - t
 with open("/proc/self/status") as f:
     peak = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
@@ -72,12 +76,13 @@ def make(tmp: str, seconds: float, sr: int) -> dict:
         index = os.path.join(dst, "index.json")
         out[f"{ext}-local"] = (url, index)
         out[f"{ext}-pipe"] = (f"pipe:cat {url}", index)
+    out["baseline"] = out["wav-local"]
     return out
 
 
-def run_once(url: str, index: str, sr: int) -> dict:
+def run_once(name: str, url: str, index: str, sr: int) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", CHILD, url, index, str(sr)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", CHILD, url, index, str(sr), name], capture_output=True, text=True,
                           env=env, check=True, timeout=1800)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -88,7 +93,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=3600.0, help="recording length (default 3600)")
     p.add_argument("--sr", type=int, default=16000, help="sample rate (default 16000)")
     p.add_argument("--tmp", default="/tmp/window-bench", help="where recordings and shards go")
-    p.add_argument("--only", nargs="+", default=None, help="systems to run (default: all four)")
+    p.add_argument("--only", nargs="+", default=None, help="systems to run (default: all five)")
     args = p.parse_args()
     os.makedirs(args.tmp, exist_ok=True)
     t = time.perf_counter()
@@ -101,7 +106,7 @@ def main() -> None:
     for r in range(args.reps):
         print(f"round {r + 1}/{args.reps}; load {open('/proc/loadavg').read().split()[:3]}", flush=True)
         for k in names:
-            rounds[k].append(run_once(*systems[k], args.sr))
+            rounds[k].append(run_once(k, *systems[k], args.sr))
     for k, runs in rounds.items():
         rate = [x["windows"] / x["seconds"] for x in runs]
         peak = [x["peak_bytes"] / 2 ** 20 for x in runs]
