@@ -57,7 +57,7 @@ class ShardedAudioDataset(IterableDataset):
         silence (float, optional): reject clips whose peak is <= this ("silent"); None keeps
             them. Default 0.0 (digital silence only).
         require_label (bool): reject samples without a label member. Default False.
-        index (str, optional): shard index JSON; default ``index.json`` beside the shards if any.
+        index (str, optional): shard index JSON (its ``windows``: samples, :mod:`.windows`); default beside shards.
         count (bool): with no index, count the shards once here (reads every tar header).
         equal_batches (bool, optional): every rank delivers the same number of samples (and, with
             the same batch size, batches). Default: on when the world size is > 1.

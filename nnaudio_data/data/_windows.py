@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from bisect import bisect_right
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 LASTS = ("drop", "pad")
@@ -164,8 +163,8 @@ class Table:
 
     Example:
         >>> t = Table([None, {"segments": [[0, 1], [1, 2]]}, {"window": 1, "hop": 1, "last": "drop", "n": 0}])
-        >>> t.units, t.members, list(t.units_of(1)), t.member(2)
-        (3, 3, [1, 2], (1, 1))
+        >>> t.units, t.members, list(t.units_of(1)), list(t.units_of(2)), list(t.units_of(4))
+        (3, 3, [1, 2], [], [4])
     """
 
     def __init__(self, entries: Sequence[Entry]):
@@ -190,13 +189,6 @@ class Table:
             return range(self.starts[j], self.starts[j + 1])
         u = self.units + j - self.members
         return range(u, u + 1)
-
-    def member(self, u: int) -> Tuple[int, int]:
-        """(member, window number in it) of unit ``u`` (< :attr:`units`)."""
-        j = bisect_right(self.starts, u) - 1
-        while self.starts[j + 1] == self.starts[j]:  # (members without windows own no unit)
-            j += 1
-        return j, u - self.starts[j]
 
     def keep_members(self, keep: Callable[[int], bool]) -> Callable[[int], bool]:
         """``keep`` of units -> of members: a member is read when one of its units is kept."""
