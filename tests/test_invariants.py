@@ -574,6 +574,9 @@ GLOO_WORLDS = [  # small, fixed: each spawn costs seconds; the in-process worlds
     World(shards=[[None, "silent", None], [None] * 5, ["bad_rate", None]], index="stale", stale=(1, -2),
           world=2, workers=1, workers_after=0, shuffle=4, bucket=None, equal=None, remainder="wrap",
           epochs=1, batch=3, resume=1, wrapper="device", on_error="warn", seed=0),
+    World(shards=[[None] * 3, [None, "decode"]], index="yes", stale=(0, 0), world=2, workers=1, workers_after=1,
+          shuffle=True, bucket=None, equal=None, remainder="drop", epochs=1, batch=2, resume=None,
+          wrapper="track", on_error="skip", seed=2, cuts=(2, -1, 3, 0), past=True),  # windows
 ]
 
 
