@@ -293,8 +293,7 @@ def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolic
     and no ``channels``, the first clip delivered fixes the channel count of the stream: later
     clips with another count are skipped ("channels"), so a batch never mixes counts. A random crop draws from a
     generator seeded by (seed, epoch, shard, index), so it does not depend on the worker split.
-    Items keep the raw sample's ``__shard__`` and ``__index__``. ``make``: the maker of one item
-    (:func:`make_item`; a window-aware one for windowed shards, :mod:`.window_stream`)."""
+    Items keep the raw sample's ``__shard__`` and ``__index__``; ``make`` makes one (.window_stream's reads windows)."""
     for sample in src:
         gen = None
         if spec.crop == "random":
