@@ -48,11 +48,9 @@ def _world() -> Tuple[int, int]:
 def _all_gather(obj: Any, world: int) -> List[Any]:
     if world == 1:
         return [obj]
-    import torch.distributed as dist
+    from ._gather import gather_objects
 
-    out: List[Any] = [None] * world
-    dist.all_gather_object(out, obj)
-    return out
+    return gather_objects(obj)
 
 
 def _steps_text(steps: List[Any]) -> str:

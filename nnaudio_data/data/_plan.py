@@ -9,7 +9,7 @@ world size, the equal-batch settings and the epoch. :func:`identity` collects th
   ``load_state_dict`` refuses a state whose identity differs (:func:`check_state`), naming the
   first difference: its consumed counts would be read against another plan.
 - **Ranks verify they share one plan.** Under a process group, every rank sends its identity to
-  every other (:func:`verify_ranks`, one ``all_gather_object``) once per epoch, before the first
+  every other (:func:`verify_ranks`, one object gather) once per epoch, before the first
   batch: at ``set_epoch`` and when ``ds.track`` starts a pass. A difference (a glob listed before a
   shard was added, another index, another seed, another batch count) raises the same error on
   every rank, so none is left waiting in a collective.
@@ -114,12 +114,11 @@ def check_state(mine: Dict[str, Any], saved: Any) -> None:
 def verify_ranks(mine: Dict[str, Any], group_world: Optional[int]) -> None:
     """Under an initialised process group of ``group_world`` ranks, check that every rank holds
     the same ``mine`` (one collective); raise ValueError on every rank if one differs."""
-    import torch.distributed as dist
+    from .._gather import gather_objects
 
     if group_world is None or group_world < 2:
         return
-    seen: List[Any] = [None] * group_world
-    dist.all_gather_object(seen, mine)
+    seen = gather_objects(mine)
     for rank, other in enumerate(seen):
         diff = difference(seen[0], other)
         if diff is not None:
