@@ -16,6 +16,8 @@ stream              what draws from it                          rank / worker it
 ``spec_augment``    spectrogram augmentation in the collate     its rank / worker id + 1 (0: main)
 ``partition``       the shard writer's ``--split`` draw and     0 / 0, plus the draw's step and
                     ``--shuffle`` order                         group (one process writes)
+``batches``         the order of a bucket's batches by          the rank whose batches / 0: every
+                    duration (``data/_batches.py``)             rank computes every rank's plan
 ==================  ==========================================  =================================
 
 Example:
@@ -29,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition")
+STREAMS = ("shard_order", "shuffle", "crop", "augment", "spec_augment", "partition", "batches")
 _M64 = (1 << 64) - 1
 
 

@@ -1,5 +1,7 @@
 """Bad input in the stream: each rejection named, counted with its reason, and no valid clip lost."""
 
+import os
+
 import numpy as np
 import pytest
 import webdataset as wds
@@ -113,7 +115,7 @@ def test_truncated_tar_keeps_earlier_clips(tmp_path):
     got0 = sorted(k for k in keys if k.startswith("k0_"))
     assert got0 == [f"k0_{i}" for i in range(4)]
     assert {k for k in keys if k.startswith("k1_")} == {"k1_0", "k1_1", "k1_2"}
-    assert ds.stats.skipped == {"truncated": 1}
+    assert ds.stats.skipped == {"truncated": 2}  # k0_4, cut, and k0_5, which the index promises past the cut
 
 
 @pytest.mark.parametrize("kind,reason", [("zero_bytes", "empty_shard"), ("no_members", "empty_shard"),
@@ -244,8 +246,8 @@ def test_truncation_loses_only_the_sample_being_read(tmp_path, cut, pipe):
     keys, ds = run([f"pipe:cat {urls[0]}" if pipe else urls[0]], workers=0, equal_batches=False)
     if cut == "no_end_blocks":  # read to its end, as tarfile reads it
         assert keys == [f"k0_{i}" for i in range(5)] and ds.stats.total_skipped == 0
-    else:
-        assert keys == ["k0_0", "k0_1", "k0_2"] and ds.stats.skipped == {"truncated": 1}
+    else:  # k0_3, cut, and (where an index promises it: not behind a pipe) k0_4, past the cut
+        assert keys == ["k0_0", "k0_1", "k0_2"] and ds.stats.skipped == {"truncated": 1 if pipe else 2}
 
 
 def _header(name, size, kind=b"0"):
@@ -266,18 +268,61 @@ def _header(name, size, kind=b"0"):
 
 @pytest.mark.parametrize("size", [2 ** 30, 2 ** 40])
 @pytest.mark.parametrize("pipe", [False, True])
-def test_hostile_member_size_is_bounded(tmp_path, size, pipe):
+@pytest.mark.parametrize("name", ["evil.wav", "README"])
+def test_hostile_member_size_is_bounded(tmp_path, size, pipe, name):
     """Regression: a tar header with a valid checksum and a huge size field called read(size)
     unchecked (MemoryError). Sizes past the file's end or past MAX_MEMBER are refused before any
-    read; on a pipe, reading stops at the bytes present."""
-    urls = write_shards(str(tmp_path), [3])
+    read; on a pipe, reading stops at the bytes present. A member of no sample ("README", no
+    extension) breaks between samples: the whole sample before it is kept (it was lost)."""
+    urls = write_shards(str(tmp_path), [3], index=False)  # (an index would reject a 4th sample unread)
     with open(urls[0], "r+b") as f:  # replace the end-of-archive blocks by a hostile member
         f.truncate(_member_offsets(urls[0])[-1][1])
         f.seek(0, 2)
-        f.write(_header("evil.wav", size) + b"RIFF" + bytes(4000))
+        f.write(_header(name, size) + b"RIFF" + bytes(4000))
     keys, ds = run([f"pipe:cat {urls[0]}" if pipe else urls[0]], workers=0, equal_batches=False)
     assert keys == ["k0_0", "k0_1", "k0_2"]
     assert ds.stats.skipped == ({"bad_tar": 1} if size > 2 ** 31 else {"truncated": 1})
+
+
+def _first_header(path, key):
+    """Offset of the first header of sample ``key``: webdataset (through ``tarfile``) writes a pax
+    extended header before every member, and ``TarInfo.offset`` is where that header starts."""
+    import tarfile
+
+    with tarfile.open(path) as tar:
+        return min(m.offset for m in tar.getmembers() if m.name.split(".", 1)[0] == key)
+
+
+@pytest.mark.parametrize("before", ["clip", "no_audio"])
+@pytest.mark.parametrize("size", ["past_end", "past_1MiB"])
+@pytest.mark.parametrize("index", [True, False])
+def test_hostile_extended_header_size(tmp_path, before, size, index):
+    """Regression: a valid pax header (before sample 2's first member) with a size past the end of
+    the file. With an index and without equal batches, after a sample without audio, one sample
+    was counted nowhere: the break lost sample 1 ("a break right after a sample without audio
+    loses that sample") and the shard was not held to the 3 samples its index promised. A size
+    past 1 MiB was an error of the sample read before it: a whole clip was lost. A header is
+    between members: what came before it is whole (or, without audio, the sample being read), and
+    every sample the plan holds is delivered or counted once."""
+    second = {"__key__": "k0_1", "wav": WAV} if before == "clip" else {"__key__": "k0_1", "cls": b"1"}
+    urls = write_shards(str(tmp_path), [1], extra={0: [second, {"__key__": "k0_2", "wav": WAV}]}, index=index)
+    at = _first_header(urls[0], "k0_2")
+    with open(urls[0], "r+b") as f:
+        f.seek(at)
+        head = bytearray(f.read(512))
+        assert head[156:157] == b"x"  # the pax header
+        head[124:136] = b"%011o\0" % (os.path.getsize(urls[0]) * 2 if size == "past_end" else 2 ** 30)
+        head[148:156] = b" " * 8
+        head[148:156] = b"%06o\0 " % sum(head)
+        f.seek(at)
+        f.write(head)
+    keys, ds = run(urls, workers=0, equal_batches=False)
+    reason = "truncated" if size == "past_end" else "bad_tar"
+    assert keys == (["k0_0", "k0_1"] if before == "clip" else ["k0_0"])
+    s = ds.stats
+    met = 3 if before == "clip" else 2  # without audio, sample 1 is the one the break loses
+    assert s.delivered + s.total_skipped == (3 if index else met)
+    assert s.skipped[reason] >= 1 and set(s.skipped) <= {reason, "truncated"}
 
 
 def test_gzip_compressed_tar(tmp_path):

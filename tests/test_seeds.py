@@ -31,7 +31,7 @@ def test_known_seeds_do_not_change():
     assert {s: derive_seed(7, 1, 2, 3, s) for s in STREAMS} == {
         "shard_order": 160557564239140507, "shuffle": 1152471352411815236, "crop": 7373300958411904755,
         "augment": 7899580992257518370, "spec_augment": 8391204345845177957,
-        "partition": 2823057211311942476}
+        "partition": 2823057211311942476, "batches": 1118851516075656658}
 
 
 def test_seeds_repeat_in_a_fresh_interpreter():

@@ -6,6 +6,7 @@ invariant harness's (tests/test_invariants.py, windowed worlds); this module che
 real shards (soundfile WAV and FLAC, webdataset tars, DataLoader workers)."""
 import csv
 import io
+import itertools
 import json
 import os
 
@@ -234,6 +235,26 @@ def test_fixed_windows_through_the_cli_drop_or_pad_the_last(tmp_path, capsys):
     assert [(i["key"], i["length"]) for i in items] == [*((f"long#{k}", SR) for k in range(6)), ("mid#0", SR),
                                                         ("mid#1", SR), ("mid#2", SR // 2), ("short#0", 3200)]
     assert all(float(i["waveform"][0, i["length"]:].abs().sum()) == 0 for i in items)  # zero-padded
+
+
+def test_a_windowed_index_keeps_lengths_per_recording_refuses_duration_batches_and_runs_endless(tmp_path):
+    root = str(tmp_path)
+    _sources(root)
+    out = os.path.join(root, "out")
+    assert main(["shard", os.path.join(root, "src"), out, "--quiet", "--window", "1", "--hop", "0.5"]) == 0
+    doc = json.load(open(os.path.join(out, "index.json")))
+    shard = "shard-000000.tar"
+    # one [frames, rate] per member (the whole recording), beside its windows (short.wav: none, left out)
+    assert doc["lengths"][shard] == [[6 * SR, SR], [int(2.5 * SR), SR]]
+    assert [e["n"] for e in doc["windows"][shard]] == [11, 4]
+    url = os.path.join(out, shard)
+    for arg in ({"max_samples": 4 * SR}, {"max_duration": 4.0}):
+        with pytest.raises(ValueError, match=r"max_samples / max_duration must be None when the shard index "
+                                             r"\(index=\) cuts recordings into windows.*batch_size="):
+            nd.ShardedAudioDataset(url, sr=SR, **arg)
+    ds = nd.ShardedAudioDataset(url, sr=SR, endless=True, shuffle=False)
+    keys = [i["key"] for i in itertools.islice(iter(ds), 30)]  # two epochs of 15 windows, no gap
+    assert keys == 2 * ([f"long#{k}" for k in range(11)] + [f"mid#{k}" for k in range(4)])
 
 
 @pytest.mark.parametrize("rows,match", [

@@ -5,7 +5,8 @@ Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the s
 ``tario`` (tar members -> samples), ``memberview`` (a local member read where it lies),
 ``windows`` (many windows per recording: the index field, the plan's unit), ``window_stream``
 (members -> one sample per owned window, decoded alone), ``split`` (the epoch plan: who reads what over ranks / workers),
-``plan`` (its identity, checked against a state and across ranks), ``stream`` (one worker's stream
+``plan`` (its identity, checked against a state and across ranks), ``batches`` (the plan's batches
+by duration), ``passes`` (one worker's pass: an epoch, or endless), ``stream`` (one worker's stream
 for a pass), ``formats`` (which extensions are audio), ``samples`` (decode -> item), ``reorder``
 (shuffle buffer, length buckets, equal-count cut / top-up), ``progress`` (provenance tags, stats),
 ``resume`` (consumed record, ``track``), ``dataset`` (:class:`ShardedAudioDataset`), ``labels``

@@ -1,11 +1,12 @@
 """ShardedAudioDataset: WebDataset tar shards of audio -> fixed-rate clips, split exactly once
 over ranks and DataLoader workers, with equal batches per rank, stats and mid-epoch resume.
 
-Each pass walks one epoch plan (:mod:`.split`: who reads what and each rank's target; :mod:`.plan`:
-its identity, checked against a state and across ranks). Per worker, the stream is: its part of
-the plan (:mod:`.split`) -> tar samples (:mod:`.tario`, skipping unowned and already consumed
-samples unread) -> optional shuffle buffer -> items (:mod:`.samples`) -> optional length buckets
--> equal-count cut or top-up -> tags (:mod:`.progress`).
+Each pass walks one epoch plan (:mod:`.split`: who reads what and each rank's target; :mod:`.batches`:
+its batches by duration; :mod:`.plan`: its identity, checked against a state and across ranks), or,
+``endless``, epoch after epoch (:mod:`.passes`). Per worker, the stream is: its part of the plan
+-> tar samples (:mod:`.tario`, skipping unowned and already consumed samples unread) -> optional
+shuffle buffer -> items (:mod:`.samples`) -> optional length buckets (or planned batches) ->
+equal-count cut or top-up -> tags (:mod:`.progress`).
 
 One rule for passes: a pass reads the epoch of the last ``set_epoch`` (0 before any), whatever
 the loader (no workers, workers, persistent workers: the epoch travels in shared memory); a pass
@@ -20,18 +21,19 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .._checks import check_arg
-from ._errors import EmptyEpochError, ErrorPolicy
+from ._batches import NEEDS_LENGTHS, budget
+from ._errors import ErrorPolicy
+from ._index import default_index_url, lengths_for
 from ._labels import LabelMap, resolve_labels
-from ._plan import NEEDS_SIZES, count_local, group_world, identity, plan_sizes, verify_ranks
-from ._progress import Inbox, LoaderStats, tag_stream
+from ._plan import NEEDS_SIZES, count_local, fingerprint, group_world, identity, plan_sizes, verify_ranks
+from ._passes import batch_plan, run_pass
+from ._progress import Inbox, LoaderStats
 from ._remote import DATASET_RETRY, Retry
-from ._reorder import equalise
 from ._resume import Consumed, PassStart, Tracked, load_state, state_of, take_pass
 from ._samples import ClipSpec
 from ._shards import expand_urls
 from ._sources import local_path
-from ._split import epoch_order, equal_targets, plan, rank_world, sliced, worker_id, worker_part
-from ._stream import clips, empty_error, names, not_empty
+from ._split import equal_targets, rank_totals, rank_world
 from ._tario import MAX_SAMPLE_BYTES
 
 REMAINDERS = ("drop", "wrap")
@@ -64,7 +66,12 @@ class ShardedAudioDataset(IterableDataset):
         remainder (str): "drop" cuts every rank to the smallest rank's count, "wrap" tops every
             rank up to the largest by repeating clips. Default "drop".
         bucket (int, optional): sort windows of this many clips by length (see
-            :func:`bucket_by_length`); use a multiple of the batch size.
+            :func:`bucket_by_length`); use a multiple of the batch size. With ``max_samples``: the
+            window the plan sorts and packs (see :mod:`.batches`).
+        max_samples (int, optional), max_duration (float, optional): batches by duration, at most
+            this many samples at ``sr`` (or seconds) per batch, padding included: the dataset yields
+            lists of items (``DataLoader(ds, batch_size=None)``), planned from the index's lengths.
+        endless (bool): a pass never ends: it walks epoch after epoch from the epoch set.
         rank, world_size (int, optional): override what ``torch.distributed`` / torchrun say.
         labels (str | list[str]): "auto" (default) turns class names into int ids (multi-hot
             float tensors for multi-label corpora) when the index lists ``classes``; "raw" keeps
@@ -105,7 +112,8 @@ class ShardedAudioDataset(IterableDataset):
                  remainder: str = "drop", bucket: Optional[int] = None, rank: Optional[int] = None,
                  world_size: Optional[int] = None, labels: Union[str, Sequence[str]] = "auto",
                  storage_options: Optional[Dict[str, Any]] = None, retry: Optional[Retry] = None,
-                 max_sample_bytes: Optional[int] = MAX_SAMPLE_BYTES):
+                 max_sample_bytes: Optional[int] = MAX_SAMPLE_BYTES, max_samples: Optional[int] = None,
+                 max_duration: Optional[float] = None, endless: bool = False):
         super().__init__()
         self.spec = ClipSpec(sr, offset, length, mono, crop, min_length, silence, require_label, channels)
         check_arg(isinstance(shuffle, (bool, int)) and shuffle >= 0, "shuffle", "a bool or an int >= 0", shuffle)
@@ -131,6 +139,14 @@ class ShardedAudioDataset(IterableDataset):
         self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
         self._rank_world, self.index = rank_world(self._explicit_rank), index
         self.sizes, doc, self.windows = plan_sizes(self.urls, index, count, storage_options, self.retry)
+        self.max_samples = budget(max_samples, max_duration, sr, shuffle)
+        check_arg(isinstance(endless, bool), "endless", "a bool", endless)
+        self.lengths, self.endless = lengths_for(self.urls, doc), endless
+        if self.max_samples is not None:
+            check_arg(not any(self.windows or []), "max_samples / max_duration", "None when the shard index "
+                      "(index=) cuts recordings into windows: its 'lengths' are per recording, the plan's samples "
+                      "are windows; batch windows by count (batch_size=)", max_duration or max_samples)
+            self._known_lengths()  # batches by duration need the index's lengths: say so now
         self.label_map: Optional[LabelMap] = resolve_labels(labels, doc)
         self._ensure_sizes()
         # the epoch, in shared memory: every worker (persistent ones too) reads the main
@@ -146,7 +162,7 @@ class ShardedAudioDataset(IterableDataset):
         self._workers_seen: Optional[int] = None
 
     def _ensure_sizes(self) -> None:
-        """Equal batches plan with shard sizes: decide them in the main process (see :mod:`.plan`)."""
+        """Equal batches plan with sizes: decided in the main process (see :mod:`.plan`)."""
         if self.sizes is None and (self._rank_world[1] > 1 if self.equal_batches is None else self.equal_batches):
             self.sizes = count_local(self.urls, self.retry)
 
@@ -181,14 +197,21 @@ class ShardedAudioDataset(IterableDataset):
         self._verify()
 
     def _identity(self, world: int) -> Dict[str, Any]:
-        return identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder,
-                        self.windows)
+        out = identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder,
+                       self.windows)
+        if self.max_samples is not None:  # the batches follow from these too
+            out["batching"] = {"max_samples": self.max_samples, "bucket": self.bucket,
+                               "lengths": fingerprint(self._known_lengths()), "clip": self.spec.arguments()}
+        return {**out, "endless": True} if self.endless else out
 
     def _verify(self, batch_size: Optional[int] = None, drop_last: bool = False) -> None:
         """Once per epoch, before the first batch: every rank must hold the same plan (and, under
         equal batches with the loader known, the same batch count)."""
+        if self.max_samples is not None and batch_size:  # (its batches follow from the identity)
+            raise ValueError(f"batch_size must be None with max_samples / max_duration (the dataset yields "
+                             f"whole batches): DataLoader(ds, batch_size=None, ...), got {batch_size}")
         rank, world = self._world()
-        if not _in_main() or group_world() != world:
+        if get_worker_info() is not None or group_world() != world:
             return
         mine = {**self._identity(world), "epoch": self.epoch}
         if batch_size and self._equal(world):
@@ -215,11 +238,13 @@ class ShardedAudioDataset(IterableDataset):
             raise ValueError(NEEDS_SIZES)
         return self.sizes
 
+    def _known_lengths(self) -> List[List[List[int]]]:
+        if self.lengths is None:
+            raise ValueError(NEEDS_LENGTHS.format(where=repr(self.index or default_index_url(self.urls))))
+        return self.lengths
+
     def _rank_totals(self, epoch: int, world: int) -> List[int]:
-        sizes = self._known_sizes()
-        order = epoch_order(len(self.urls), self.seed, epoch, bool(self.shuffle))
-        slots = plan(len(self.urls), order, world, 1, sizes)
-        return [sum(s.size(sizes) for s in slots[(r, 0)]) for r in range(world)]
+        return rank_totals(len(self.urls), self._known_sizes(), self.seed, epoch, bool(self.shuffle), world)
 
     def __len__(self) -> int:
         """Samples this rank delivers per epoch (the index's counts, before rejections; exact under
@@ -228,49 +253,23 @@ class ShardedAudioDataset(IterableDataset):
             raise TypeError("ShardedAudioDataset has no len() without shard sizes: add an index.json "
                             "beside the shards, pass index= or count=True")
         rank, world = self._world()
+        if self.endless:
+            raise TypeError("ShardedAudioDataset(endless=True) has no len(): its passes never end")
+        if self.max_samples is not None:  # batches (the DataLoader's len with batch_size=None)
+            return batch_plan(self, self.epoch, world).count(rank) - len(getattr(self._resume, "batches", ()))
         totals = self._rank_totals(self.epoch, world)
         total = equal_targets(totals, 1, self.remainder)[0] if self._equal(world) else totals[rank]
         return total - (sum(self._resume.per_worker.values()) if self._resume is not None else 0)
 
     # -- the stream ---------------------------------------------------------------------------------
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
+    def __iter__(self) -> Iterator[Any]:
         epoch, tracked, chunk, resume = take_pass(self)
-        rank, world = self._world()
-        if _in_main():
+        if get_worker_info() is None:
             self._ensure_sizes()
-        w, workers = worker_id()
-        n, equal = len(self.urls), self._equal(world)
-        order = epoch_order(n, self.seed, epoch, bool(self.shuffle))
-        share = plan(n, order, world, 1, self.sizes)[(rank, 0)]  # the whole rank's
-        self._record, self._record_epoch = resume if resume is not None else Consumed(), epoch
-        done = None if resume is None else (lambda k, i: (self.urls[k], i) in resume)
-        policy = ErrorPolicy(self.on_error)
-        policy.stats = LoaderStats()
-        if not equal:
-            part = worker_part(share, plan(n, order, world, workers, self.sizes)[(rank, w)], None, workers, w,
-                               done=done)
-            items = clips(self, part.slices, part.keep, policy, epoch, rank, w, checked=False)
-            items = not_empty(self, items, share, epoch, rank, w)
-            return tag_stream(items, policy.stats, w, epoch, tracked, self._inbox, self._record.add)
-        totals = self._rank_totals(epoch, world)
-        total = equal_targets(totals, 1, self.remainder)[0]
-        if total == 0:
-            raise EmptyEpochError(f"epoch {epoch}: equal batches give every rank 0 clips (remainder="
-                                  f"{self.remainder!r}, clips per rank {totals}, shards {names(self.urls, range(n))})")
-        taken, own = (0, None) if resume is None else (sum(resume.per_worker.values()), None)
-        if resume is not None and resume.scope == "worker" and taken:  # StatefulDataLoader: its own deal
-            if resume.workers not in (None, workers):
-                raise ValueError(f"resuming equal batches from per-worker states needs the same num_workers "
-                                 f"as the saved state ({resume.workers}), got {workers}")
-            taken, own = 0, resume.per_worker[w]
-        part = worker_part(share, share, self.sizes, workers, w, total, chunk, done, taken, own,
-                           0 if resume is None else resume.dropped)
-        again = ErrorPolicy("skip")
-        items = equalise(clips(self, share, part.keep, policy, epoch, rank, w), part.target, part.expected,
-                         policy.stats,
-                         lambda: clips(self, share, {s.shard: sliced(s) for s in share}, again, epoch, rank, w),
-                         lambda: empty_error(self.urls, share, again, epoch, rank))
-        return tag_stream(items, policy.stats, w, epoch, tracked, self._inbox, self._record.add)
+        record = resume if resume is not None else Consumed(epoch=epoch)
+        self._record, self._record_epoch = record.set_window(1 if self.endless else None), epoch  # one stream
+
+        return run_pass(self, epoch, tracked, chunk, resume)
 
     # -- resume -------------------------------------------------------------------------------------
     def track(self, batches: Iterable[Any]) -> "Tracked":
@@ -298,13 +297,8 @@ class ShardedAudioDataset(IterableDataset):
     def __repr__(self) -> str:
         args = [f"{len(self.urls)} shards", self.spec.arguments()]
         for k, d in (("shuffle", False), ("seed", 0), ("on_error", "warn"), ("equal_batches", None),
-                     ("remainder", "drop"), ("bucket", None), ("max_sample_bytes", MAX_SAMPLE_BYTES)):
+                     ("remainder", "drop"), ("bucket", None), ("max_sample_bytes", MAX_SAMPLE_BYTES),
+                     ("max_samples", None), ("endless", False)):
             if getattr(self, k) != d:
                 args.append(f"{k}={getattr(self, k)!r}")
         return f"ShardedAudioDataset({', '.join(args)})"
-
-
-def _in_main() -> bool:
-    import torch.utils.data
-
-    return torch.utils.data.get_worker_info() is None

@@ -6,6 +6,10 @@ This module is the one place that knows the format; ``nnaudio-data shard`` (:mod
     {"format": "nnaudio_data.index/1", "shards": {"piano-000000.tar": 1000, ...}}
 
 ``shards`` maps each shard's file name (the last path component of its URL) to its sample count.
+Optional ``"lengths"`` (written by ``nnaudio-data shard``) maps a shard's name to one
+``[frames, rate]`` pair per clip, in tar order: what batches by duration plan with
+(:mod:`.batches`). An index without it still loads (it was written before lengths were recorded,
+or by :func:`write_index`, which counts headers only); readers that predate it ignore it.
 When the labels are class names the index also holds ``"classes"`` (sorted names; a label's id is
 its position) and ``"multi_label"`` (see :mod:`.labels`); the writer adds ``"splits"`` (split name ->
 its shard names) when it wrote more than one split, and ``"windows"`` (per shard, per member: the
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import closing
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import SampleError
 from ._remote import Retry
@@ -32,6 +36,8 @@ INDEX_NAME = "index.json"
 MAX_INDEX_BYTES = 64 << 20  # an index larger than this is refused unread (1M shards take ~30 MB)
 GZIP_RATIO = 1032  # deflate's largest expansion (a compressed byte holds at most this many)
 _BLOCK = 512
+MAX_FRAMES = 1 << 40  # frames a clip's length may say: ~290 days at 44.1 kHz, bounding a planned batch
+MAX_RATE_FIELD = 1 << 31  # a rate the index may record (the reader rejects rates outside [1000, 768000])
 
 
 def default_index_url(urls: Sequence[str]) -> Optional[str]:
@@ -49,7 +55,8 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
 
 def index_text(shards: Mapping[str, int], classes: Optional[List[str]] = None, multi_label: bool = False,
                splits: Optional[Mapping[str, List[str]]] = None,
-               windows: Optional[Mapping[str, List[Entry]]] = None) -> str:
+               windows: Optional[Mapping[str, List[Entry]]] = None,
+               lengths: Optional[Mapping[str, Sequence[Sequence[int]]]] = None) -> str:
     """The index file's text for these shard counts (and, with ``classes``, the label space).
 
     Example:
@@ -61,21 +68,26 @@ def index_text(shards: Mapping[str, int], classes: Optional[List[str]] = None, m
         doc["classes"], doc["multi_label"] = classes, multi_label
     if splits:
         doc["splits"] = dict(splits)
-    text = json.dumps(doc, indent=1)
+    text = json.dumps(doc, indent=1)[:-2]  # the fields below are written compactly
+    if lengths is not None:  # a shard's lengths on one line
+        rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps([[int(f), int(r)] for f, r in v], separators=(',', ':'))}"
+                           for k, v in lengths.items())
+        text += ',\n "lengths": {\n' + rows + "\n }"
     listed = {k: v for k, v in (windows or {}).items() if k in doc["shards"]}
-    if not listed:
-        return text + "\n"
-    rows = ",".join(f"\n  {json.dumps(k)}: [" + ",".join("\n   " + json.dumps(e, separators=(",", ":")) for e in v)
-                    + "]" for k, v in listed.items())  # one line per recording: an index of many stays small
-    return text[:-2] + ',\n "windows": {' + rows + "\n }\n}\n"
+    if listed:  # one line per recording: an index of many stays small
+        text += ',\n "windows": {' + ",".join(
+            f"\n  {json.dumps(k)}: [" + ",".join("\n   " + json.dumps(e, separators=(",", ":")) for e in v) + "]"
+            for k, v in listed.items()) + "\n }"
+    return text + "\n}\n"
 
 
 def save_index(url: str, shards: Mapping[str, int], classes: Optional[List[str]] = None,
                multi_label: bool = False, splits: Optional[Mapping[str, List[str]]] = None,
                storage_options: Optional[Dict[str, Any]] = None,
-               windows: Optional[Mapping[str, List[Entry]]] = None) -> None:
+               windows: Optional[Mapping[str, List[Entry]]] = None,
+               lengths: Optional[Mapping[str, Sequence[Sequence[int]]]] = None) -> None:
     """Write an index to a local path or an object URL (see :func:`index_text`)."""
-    write_text(url, index_text(shards, classes, multi_label, splits, windows), storage_options)
+    write_text(url, index_text(shards, classes, multi_label, splits, windows, lengths), storage_options)
 
 
 def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
@@ -96,9 +108,56 @@ def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
         raise ValueError(f"index {url!r}: a shard's count must be an int >= 0, got {bad[0][1]!r} for "
                          f"{bad[0][0]!r} ({len(bad)} bad counts)")
     doc["shards"] = {str(k): int(v) for k, v in doc["shards"].items()}
+    if "lengths" in doc:
+        _check_lengths(doc["lengths"], doc["shards"], url)
     if doc.get("windows") is not None:  # many windows per recording (see .windows)
         doc["windows"] = parse_windows(doc["windows"], doc["shards"], url)
     return doc
+
+
+def _check_lengths(table: Any, shards: Dict[str, int], url: str) -> None:
+    """Bound the optional ``lengths`` field: one ``[frames, rate]`` per indexed clip, each int,
+    frames in [0, MAX_FRAMES], rate in [1, MAX_RATE_FIELD] Hz (a clip whose rate the reader
+    refuses is still indexed: it is rejected when read, "bad_rate")."""
+    if not isinstance(table, dict):
+        raise ValueError(f"index {url!r}: 'lengths' must map shard names to [frames, rate] lists, got "
+                         f"{type(table).__name__}")
+    for name, rows in table.items():
+        if name not in shards or not isinstance(rows, list) or len(rows) != shards[name]:
+            n = len(rows) if isinstance(rows, list) else type(rows).__name__
+            raise ValueError(f"index {url!r}: 'lengths' of shard {name!r} must list one [frames, rate] per "
+                             f"clip ({shards.get(name, 'no count in shards')}), got {n}")
+        for i, row in enumerate(rows):
+            ok = isinstance(row, list) and len(row) == 2 and all(_is_count(x) for x in row)
+            if not ok or row[0] > MAX_FRAMES or not 1 <= row[1] <= MAX_RATE_FIELD:
+                raise ValueError(f"index {url!r}: clip {i} of shard {name!r} must be [frames, rate] with "
+                                 f"0 <= frames <= {MAX_FRAMES} and 1 <= rate <= {MAX_RATE_FIELD}, "
+                                 f"got {row!r}")
+
+
+def length_entry(frames: int, rate: int) -> Tuple[int, int]:
+    """A clip's ``[frames, rate]`` as the index may hold it: a header's claims clamped to the
+    bounds :func:`parse_index` checks (a length-less stream reports huge frame counts).
+
+    Example:
+        >>> length_entry(-1, 0), length_entry(800, 8000)
+        ((0, 1), (800, 8000))
+    """
+    return min(max(0, int(frames)), MAX_FRAMES), min(max(1, int(rate)), MAX_RATE_FIELD)
+
+
+def lengths_for(urls: Sequence[str], doc: Optional[Dict[str, Any]]) -> Optional[List[List[List[int]]]]:
+    """Each shard's ``[frames, rate]`` per clip, from an index document; None when it has none
+    (or lacks a shard).
+
+    Example:
+        >>> lengths_for(["d/a.tar"], {"shards": {"a.tar": 1}, "lengths": {"a.tar": [[800, 8000]]}})
+        [[[800, 8000]]]
+    """
+    table = None if doc is None else doc.get("lengths")
+    if table is None or any(shard_name(u) not in table for u in urls):
+        return None
+    return [table[shard_name(u)] for u in urls]
 
 
 def _is_count(v: Any) -> bool:

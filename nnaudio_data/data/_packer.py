@@ -2,7 +2,7 @@
 one past its byte or clip budget; and clearing an output before it is written again."""
 from __future__ import annotations
 
-from typing import IO, Any, Dict, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 import webdataset as wds
 
@@ -29,6 +29,7 @@ class Packer:
         self.stream: Optional[IO[bytes]] = None
         self.tar: Optional[wds.TarWriter] = None
         self.counts: Dict[str, int] = {}
+        self.lengths: Dict[str, List[Tuple[int, int]]] = {}  # per shard, (frames, rate) per clip
         self.bytes = 0
         self.count = self.used = 0  # clips and tar bytes in the open shard
 
@@ -38,12 +39,13 @@ class Packer:
         return (self.shard_size is not None and self.count > 0
                 and -(-(self.used + need + 2 * _BLOCK) // _RECORD) * _RECORD > self.shard_size)
 
-    def write(self, sample: Dict[str, Any], member_sizes: Sequence[int]) -> None:
+    def write(self, sample: Dict[str, Any], member_sizes: Sequence[int], length: Tuple[int, int]) -> None:
         need = _tar_bytes(member_sizes)
         tar = self._next() if self.tar is None or self._full(need) else self.tar
         tar.write(sample)
         self.count, self.used = self.count + 1, self.used + need
         self.counts[self.fname] += 1
+        self.lengths[self.fname].append(length)
 
     def _next(self) -> wds.TarWriter:
         self.close()
@@ -51,6 +53,7 @@ class Packer:
         stream = self.stream = open_output(join(self.out, self.fname), self.storage_options)
         tar = self.tar = wds.TarWriter(stream, mtime=0.0)  # fixed times: same input, same bytes
         self.counts[self.fname], self.count, self.used = 0, 0, 0
+        self.lengths[self.fname] = []
         return tar
 
     def close(self) -> None:

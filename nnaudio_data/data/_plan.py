@@ -16,6 +16,8 @@ world size, the equal-batch settings and the epoch. :func:`identity` collects th
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._index import default_index_url, read_index_doc, sizes_for
@@ -73,6 +75,16 @@ def identity(urls: Sequence[str], sizes: Optional[Sequence[int]], seed: int, shu
     if windows is not None:
         out["windows"] = tables_digest(windows)
     return out
+
+
+def fingerprint(value: Any) -> str:
+    """A short digest of a JSON-ready value (a plan's clip lengths), for an identity.
+
+    Example:
+        >>> fingerprint([[[800, 8000]]]) == fingerprint([[[800, 8000]]]) != fingerprint([[[801, 8000]]])
+        True
+    """
+    return hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 def difference(mine: Dict[str, Any], other: Dict[str, Any]) -> Optional[str]:

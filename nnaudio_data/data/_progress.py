@@ -201,6 +201,8 @@ class Provenance(str):
         source (Token, optional): the :class:`Inbox` its counts go to.
         delta (LoaderStats, optional): the counts its pass gathered since the previous tag.
         stream (int, optional), seq (int): its worker pass and its number in that pass.
+        batch (int): under batches by duration, the number of its batch in the rank's plan
+            (:mod:`.batches`); -1 otherwise.
 
     Example:
         >>> p = Provenance("a.tar", 4, worker=1); p, p.index, p.worker, p.repeat
@@ -216,25 +218,26 @@ class Provenance(str):
     delta: Optional[LoaderStats]
     stream: Optional[int]
     seq: int
+    batch: int
 
     def __new__(cls, url: str, index: int, worker: int = 0, repeat: bool = False, *, epoch: int = 0,
                 source: Optional[_registry.Token] = None, delta: Optional[LoaderStats] = None,
-                stream: Optional[int] = None, seq: int = 0) -> "Provenance":
+                stream: Optional[int] = None, seq: int = 0, batch: int = -1) -> "Provenance":
         obj = super().__new__(cls, f"{url}#{index}" + ("+" if repeat else ""))
         obj.url, obj.index, obj.worker, obj.repeat, obj.epoch = url, index, worker, repeat, epoch
-        obj.source, obj.delta, obj.stream, obj.seq = source, delta, stream, seq
+        obj.source, obj.delta, obj.stream, obj.seq, obj.batch = source, delta, stream, seq, batch
         return obj
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
         # rebuilt from its fields by the constructor: nothing else happens when a tag is unpickled
         return (_rebuild, (self.url, self.index, self.worker, self.repeat, self.epoch, self.source, self.delta,
-                           self.stream, self.seq))
+                           self.stream, self.seq, self.batch))
 
 
 def _rebuild(url: str, index: int, worker: int, repeat: bool, epoch: int, source: Optional[_registry.Token],
-             delta: Optional[LoaderStats], stream: Optional[int], seq: int) -> Provenance:
+             delta: Optional[LoaderStats], stream: Optional[int], seq: int, batch: int = -1) -> Provenance:
     return Provenance(url, index, worker, repeat, epoch=epoch, source=source, delta=delta, stream=stream,
-                      seq=seq)
+                      seq=seq, batch=batch)
 
 
 def tags_of(batch: Any) -> List[Provenance]:
@@ -280,7 +283,7 @@ def tag_stream(items: Iterable[Dict[str, Any]], stats: LoaderStats, w: int, epoc
             stats.delivered += not repeat
             item.pop("__shard__", None)
             item["info"] = Provenance(item["url"], item.pop("__index__"), w, repeat, epoch=epoch,
-                                      source=inbox.token, stream=stream, seq=seq)
+                                      source=inbox.token, stream=stream, seq=seq, batch=item.pop("__batch__", -1))
         held = item
     if in_main:  # what no tag carried (a pass that delivered nothing)
         inbox.leftover(stats.minus(sent))

@@ -110,6 +110,17 @@ def plan(n_shards: int, order: Sequence[int], world: int, workers: int,
     return {(r, w): part for r, rank_slices in enumerate(ranks) for w, part in enumerate(split(rank_slices))}
 
 
+def rank_totals(n_shards: int, sizes: Sequence[int], seed: int, epoch: int, shuffle: bool, world: int) -> List[int]:
+    """Samples in each rank's share of an epoch's plan, by the ``sizes`` it plans with.
+
+    Example:
+        >>> rank_totals(2, [1, 100], seed=0, epoch=0, shuffle=False, world=3)
+        [34, 34, 33]
+    """
+    slots = plan(n_shards, epoch_order(n_shards, seed, epoch, shuffle), world, 1, sizes)
+    return [sum(s.size(sizes) for s in slots[(r, 0)]) for r in range(world)]
+
+
 def split_ranks(slices: Sequence[Slice], world: int, sizes: Optional[Sequence[int]]) -> List[List[Slice]]:
     """Cut the epoch's shards into one part per rank. With sizes unknown, by :func:`assign`. With
     sizes known, whole shards balanced by size when that leaves the rank totals within

@@ -27,27 +27,28 @@ AUDIO_SET = frozenset(AUDIO_EXTENSIONS)
 
 
 def clips(ds: Any, slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
-          epoch: int, rank: int, w: int, checked: bool = True) -> Iterator[Dict[str, Any]]:
-    """The items of ``slices`` that ``keep`` wants, made as ``ds`` (a ShardedAudioDataset) says."""
-    sizes = ds.sizes if checked else None
-    raw = samples(ds.urls, slices, keep, policy, sizes, ds.retry, ds.storage_options, ds.max_sample_bytes,
+          epoch: int, rank: int, w: int) -> Iterator[Dict[str, Any]]:
+    """The items of ``slices`` that ``keep`` wants, made as ``ds`` (a ShardedAudioDataset) says,
+    each shard held to the size the plan gives it (``ds.sizes``), when the plan has sizes."""
+    raw = samples(ds.urls, slices, keep, policy, ds.sizes, ds.retry, ds.storage_options, ds.max_sample_bytes,
                   ds.windows)
     if ds.shuffle is not True and ds.shuffle > 1:
         raw = shuffle_buffer(raw, int(ds.shuffle), generator(ds.seed, epoch, rank, w, "shuffle"))
     items = map_labels(make_items(raw, ds.spec, policy, ds.seed, epoch, window_or_clip), ds.label_map, policy)
-    return bucket_by_length(items, ds.bucket) if ds.bucket else items
+    return bucket_by_length(items, ds.bucket) if ds.bucket and ds.max_samples is None else items
 
 
 def samples(urls: Sequence[str], slices: List[Slice], keep: Dict[int, Callable[[int], bool]], policy: ErrorPolicy,
             sizes: Optional[Sequence[int]], retry: Any, storage_options: Any,
             max_sample_bytes: Optional[int], windows: Optional[Sequence[Optional[Table]]] = None
             ) -> Iterator[Dict[str, Any]]:
-    """Raw samples ``keep[shard](i)`` wants of the shards of ``slices``. With ``sizes``, shards
-    are held to them (equal batches plan with them): a stale index is counted, never silent
-    loss. A sample whose members exceed ``max_sample_bytes`` is a counted "too_large" skip. An
-    error of a whole shard is reported by the owner of its sample 0. A windowed shard
-    (``windows[shard]``) is read member by member and yields one sample per owned window; its
-    members are held to the index's count whatever ``sizes``."""
+    """Raw samples ``keep[shard](i)`` wants of the shards of ``slices``. With ``sizes`` (the
+    plan's: from an index, ``count=True`` or counted for equal batches), every shard is held to
+    them, with or without equal batches: each sample they promise is delivered or counted once,
+    past a tar break too, and a stale index is counted, never silent loss. A sample whose members
+    exceed ``max_sample_bytes`` is a counted "too_large" skip. An error of a whole shard is
+    reported by the owner of its sample 0. A windowed shard (``windows[shard]``) is read member by
+    member and yields one sample per owned window; its members are held to the index's count."""
     for s in slices:
         url, mine = urls[s.shard], keep[s.shard]
         table = None if windows is None else windows[s.shard]
@@ -94,7 +95,7 @@ def not_empty(ds: Any, items: Iterable[Dict[str, Any]], share: List[Slice], epoc
         yield item
     if n == 0:
         scan = ErrorPolicy("skip")
-        for _ in clips(ds, share, {s.shard: sliced(s) for s in share}, scan, epoch, rank, w, checked=False):
+        for _ in clips(ds, share, {s.shard: sliced(s) for s in share}, scan, epoch, rank, w):
             return
         raise empty_error(ds.urls, share, scan, epoch, rank)
 

@@ -53,7 +53,9 @@ _GZIP = b"\x1f\x8b"
 
 
 class TruncatedAtBoundary(SampleError):
-    """The stream ends between members (in or before a header): every sample before is complete."""
+    """The stream breaks between members: it ends in or before a header, or a header is unusable
+    (a checksum that fails, an extended header too large or not records). Every sample before the
+    header is complete; the one being read is, when it holds audio (else it is the one lost)."""
 
 
 def _read_exact(f: IO[bytes], n: int, present: bool = False) -> bytes:
@@ -180,9 +182,9 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str, int], bool],
         if head[257:262] == b"ustar" and head[345] != 0:
             name = head[345:500].split(b"\0", 1)[0].decode("utf-8", "replace") + "/" + name
         padded, left = -size % _BLOCK, _remaining(f)
-        if kind in (b"L", b"x"):
+        if kind in (b"L", b"x"):  # the header of the member that follows: a break here is between members
             if size > _CHUNK:
-                raise SampleError(url, None, "bad_tar", f"extended header {name!r} claims {size} bytes")
+                raise TruncatedAtBoundary(url, None, "bad_tar", f"extended header {name!r} claims {size} bytes")
             data = _read_exact(f, size)
             if len(data) < size or not _padded(f, padded, seekable, left, size):
                 raise TruncatedAtBoundary(url, None, "truncated", f"stream ends inside the header of {name!r}")
@@ -191,24 +193,26 @@ def tar_members(f: IO[bytes], url: str, want: Callable[[str, int], bool],
             else:
                 path = pax_path(data)
                 if path is None:
-                    raise SampleError(url, None, "bad_tar", f"pax header {name!r} is not a list of "
-                                      f"length-prefixed records")
+                    raise TruncatedAtBoundary(url, None, "bad_tar", f"pax header {name!r} is not a list of "
+                                              f"length-prefixed records")
                 long_name = path or long_name
             continue
         if long_name is not None:
             name, long_name = long_name, None
         regular = kind in (b"0", b"\0", b"7")
         wanted = regular and want(name, size)  # a new sample may begin here: errors below are its own
+        # a member of no sample (not a file, or a name without an extension) breaks between samples
+        broken = SampleError if regular and split_name(name) is not None else TruncatedAtBoundary
         if size > MAX_MEMBER:
-            raise SampleError(url, name, "bad_tar", f"member {name!r} claims {size} bytes, more than "
-                              f"the {MAX_MEMBER} a shard member may hold")
+            raise broken(url, name, "bad_tar", f"member {name!r} claims {size} bytes, more than "
+                         f"the {MAX_MEMBER} a shard member may hold")
         if left is not None and size > left:
-            raise SampleError(url, name, "truncated", f"member {name!r} claims {size} bytes, "
-                              f"{left} are left in the file")
+            raise broken(url, name, "truncated", f"member {name!r} claims {size} bytes, "
+                         f"{left} are left in the file")
         if not wanted:
             skipped = _skip(f, size + padded, seekable)
             if skipped < size:
-                raise SampleError(url, name, "truncated", f"stream ends inside member {name!r}")
+                raise broken(url, name, "truncated", f"stream ends inside member {name!r}")
             if regular:
                 yield name, None
             if skipped < size + padded or (left is not None and left < size + padded):

@@ -17,13 +17,19 @@ than one split, shards are ``OUT/{split}-%06d.tar`` and each split has ``OUT/{sp
 format of :mod:`.index`::
 
     {"format": "nnaudio_data.index/1", "shards": {"train-000000.tar": 512, ...},
-     "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...}}
+     "classes": ["cat", "dog"], "multi_label": false, "splits": {"train": [...], ...},
+     "lengths": {"train-000000.tar": [[frames, rate], ...], ...}}
+
+``lengths`` holds each clip's frame count and sample rate, from its header, in tar order: batches
+by duration plan with them (:mod:`.batches`).
 
 Windows: ``window`` (with ``hop``, ``last``) cuts every recording into fixed windows, and a
 manifest's segment rows cut theirs into those segments (:mod:`.windows`); each becomes one sample
 of the dataset's epoch plan, read alone. The recording is packed once, whole; the windows go into
 the index's ``windows`` field. A segment past its recording's end, and a recording that yields no
-window, are left out and listed with the reason.
+window, are left out and listed with the reason. A windowed recording's ``lengths`` entry is still
+the whole recording's ``[frames, rate]`` (one per member, as the index's ``shards`` counts members),
+not its windows': batches by duration are refused over a windowed index (:mod:`.dataset`).
 
 A shard closes before a clip that would take it past ``shard_size`` (counting tar headers and
 padding; a single clip larger than the target gets a shard of its own) or once it holds
@@ -45,7 +51,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from tqdm import tqdm
 
 from ._formats import AUDIO_EXTENSIONS, check_extensions, not_audio_reason
-from ._index import INDEX_NAME, save_index
+from ._index import INDEX_NAME, length_entry, save_index
 from ._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
 from ._objstore import join
@@ -163,6 +169,7 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     bar = tqdm(total=len(entries), desc="shard", unit="file", disable=not show)
     keys: set = set()
     cuts: Dict[str, List[Windows]] = {}  # shard -> per member: its windows
+    lengths: Dict[str, List[Tuple[int, int]]] = {}  # shard -> per member: [frames, rate]
     try:
         for number, name in enumerate(names):
             todo = [e for e, s in zip(entries, chosen) if s == name]
@@ -178,6 +185,7 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
                 packer.close()
             part.shards = packer.counts
             summary.shards.update(packer.counts)
+            lengths.update(packer.lengths)
             summary.bytes += packer.bytes
     finally:
         bar.close()
@@ -185,11 +193,12 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     by_split = {n: list(p.shards) for n, p in summary.splits.items()} if several else None
     cuts = {k: v for k, v in cuts.items() if any(e is not None for e in v)}
     summary.windows = sum(entry_count(e) for v in cuts.values() for e in v)
-    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options, cuts)
+    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options, cuts, lengths)
     if several:
         for name, part in summary.splits.items():
             save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi,
-                       storage_options=storage_options, windows=cuts)
+                       storage_options=storage_options, windows=cuts,
+                       lengths={k: lengths[k] for k in part.shards})
     return summary
 
 
@@ -224,10 +233,10 @@ def _pack(entry: Entry, packer: Packer, part: SplitSummary, summary: ShardSummar
     sample = {"__key__": make_key(entry.name, keys), ext: data, **_label_members(entry.label, classes, kind)}
     encoded = [len(str(v).encode()) if k in ("cls", "txt") else len(json.dumps(v).encode())
                for k, v in sample.items() if k in ("cls", "json", "txt")]
-    packer.write(sample, [len(data), *encoded])
+    frames, rate, channels = info
+    packer.write(sample, [len(data), *encoded], length_entry(frames, rate))
     if cuts is not None:
         cuts.setdefault(packer.fname, []).append(windows)
-    frames, rate, channels = info
     part.add(frames, rate, channels, entry.label if kind == "class" else None)
     if kind == "class" and windows is not None and "segments" in windows:
         part.classes.update(str(seg[2]) for seg in windows["segments"] if len(seg) > 2)
