@@ -9,7 +9,11 @@ per rank, persistent workers, repeated passes over one dataset with and without 
 second loader over the same dataset left open, a saved state offered to another shard list and
 world size (refused), and tar breaks (a cut inside a member or a header, a hostile size field in
 the pax header webdataset writes before each member or in the member's own header, garbage where
-a header should be) under a right, stale or absent index.
+a header should be) under a right, stale or absent index. A *windowed* world (``cuts``)
+cuts its recordings into windows through the index (fixed windows, segments, whole clips, none,
+and windows past a recording's end): every window is a sample of the plan, and the invariant
+below holds over windows (its index is right; a break loses the windows of the recordings it cuts
+off, each counted: the index promises them).
 
 The oracle computes what it expects from the drawn world alone (never from the package's planning
 functions): which samples survive a break, what the plan promises, and which clips exist.
@@ -113,6 +117,8 @@ class World:
     second: bool = False  # a second tracked loader over the dataset, one batch taken, left open
     foreign: bool = False  # offer the saved state to another shard list and world size
     breaks: Tuple[Tuple[int, int, str], ...] = ()  # (shard, sample, kind) of tar breaks
+    cuts: Tuple[int, ...] = ()  # windowed: per recording in turn, cycled: -1 whole, else its windows
+    past: bool = False  # windowed: every third recording cut into segments gets one past its end too
     budget: Optional[int] = None  # max_samples: batches by duration (the index records lengths)
     steps: Optional[int] = None  # endless=True: batches each rank takes (across a resume), then stops
 
@@ -135,6 +141,8 @@ def worlds(max_shards=6, max_size=14, big=40, max_world=3, max_workers=2):
         set_epoch=st.booleans(), second=st.booleans(), foreign=st.booleans(),
         breaks=st.lists(st.tuples(st.integers(0, 100), st.integers(0, 100), st.sampled_from(BREAKS)),
                         max_size=2).map(tuple),
+        cuts=st.one_of(st.just(()), st.just(()), st.lists(st.integers(-1, 3), min_size=1, max_size=4).map(tuple)),
+        past=st.booleans(),
         budget=st.sampled_from([None, None, 160, 500, 900]), steps=st.sampled_from([None, None, None, 9]))
 
 
@@ -147,6 +155,7 @@ class Truth:
     counted: List[int]  # what reading the headers counts (sizes without an index)
     seen: List[int]  # per shard: the samples a reader meets (before a break, plus the one it breaks)
     good: set  # deliverable clips {(shard, index)}: good and before any break
+    members: Optional[List[int]] = None  # windowed: recordings per shard (the others count windows)
 
 
 def _break(path: str, s: int, j: int, kind: str, samples: List[Optional[str]]) -> Tuple[int, int]:
@@ -184,8 +193,24 @@ def _break(path: str, s: int, j: int, kind: str, samples: List[Optional[str]]) -
     return lost, (j if boundary else j + 1)
 
 
+def _cut(w: World, uid: int, n: int) -> Tuple[object, int, int]:
+    """Recording ``uid`` (``n`` frames) of a windowed world: (its index entry, windows inside it,
+    windows past its end). Window sizes in frames at SR; the oracle's own arithmetic."""
+    c = w.cuts[uid % len(w.cuts)]
+    if c < 0:
+        return None, 1, 0
+    if uid % 2 == 0:  # fixed: 32-frame windows every 32 frames (n >= 150: all inside)
+        return {"window": 32 / SR, "hop": 32 / SR, "last": "drop", "n": c}, c, 0
+    segs = [[32 * j / SR, (32 * j + 64) / SR] for j in range(c)]
+    extra = int(w.past and uid % 3 == 0)
+    segs += [[(n + 10) / SR, (n + 40) / SR]] * extra
+    return {"segments": segs}, c, extra
+
+
 def build(root: str, w: World) -> Truth:
     """Write the shards (an empty one is a tar without members), break some, write the index."""
+    if w.cuts:
+        return _build_windowed(root, w)
     urls, real, good, uid = [], [], set(), 0
     for s, samples in enumerate(w.shards):
         url = os.path.join(root, f"w-{s:03d}.tar")
@@ -221,6 +246,43 @@ def build(root: str, w: World) -> Truth:
             json.dump({"format": "nnaudio_data.index/1", "lengths": lengths,
                        "shards": {os.path.basename(u): n for u, n in zip(urls, index)}}, f)
     return Truth(urls, index if w.index != "none" else None, counted, seen, good)
+
+
+def _build_windowed(root: str, w: World) -> Truth:
+    """A windowed world: a right index with each recording's windows, breaks as :func:`build`
+    makes them; the truth counts windows (a window inside a good recording before any break is a
+    good clip; every window is met: the index promises those past a break)."""
+    urls, units, good, table, uid = [], [], set(), {}, 0
+    for s, samples in enumerate(w.shards):
+        url = os.path.join(root, f"w-{s:03d}.tar")
+        entries, u = [], 0
+        with wds.TarWriter(url) as tw:
+            for i, kind in enumerate(samples):
+                n = 150 + uid % 5 * 20
+                level = 0.05 + 0.4 * ((uid % 13) + 1) / 14
+                body = _bad(kind) if kind else {"wav": _wav(level * np.ones(n)), "cls": uid}
+                tw.write({"__key__": f"k{s}_{i}", **body})
+                entry, inside, past = _cut(w, uid, n)
+                entries.append(entry)
+                if kind is None:
+                    good.update((s, u + k, i) for k in range(inside))
+                u += inside + past
+                uid += 1
+        urls.append(url)
+        units.append(u)
+        table[os.path.basename(url)] = entries
+    broken = set()
+    for s, j, kind in w.breaks:
+        s = s % len(urls)
+        if w.shards[s] and s not in broken:
+            broken.add(s)
+            lost = _break(urls[s], s, j % len(w.shards[s]), kind, w.shards[s])[0]
+            good = {(a, u, i) for a, u, i in good if a != s or i < lost}
+    with open(os.path.join(root, "index.json"), "w") as f:
+        json.dump({"format": "nnaudio_data.index/1", "windows": table,
+                   "shards": {os.path.basename(u): len(s) for u, s in zip(urls, w.shards)}}, f)
+    return Truth(urls, list(units), list(units), list(units), {(s, u) for s, u, _ in good},
+                 [len(s) for s in w.shards])
 
 
 def _loader(ds, workers, batch, context=None, persistent=False):
@@ -444,10 +506,15 @@ def check_world(w: World) -> None:
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         truth = build(root, w)
-        if truth.index is not None and any(n > os.path.getsize(u) // 512 for n, u in zip(truth.index, truth.urls)):
+        counts = truth.members or truth.index  # (what the index counts: recordings)
+        if counts is not None and any(n > os.path.getsize(u) // 512 for n, u in zip(counts, truth.urls)):
             # a count no shard of that many bytes can hold (every sample takes a 512-byte header)
             with pytest.raises(ValueError, match="index .* hold at most"):
                 nd.ShardedAudioDataset(truth.urls, sr=SR)
+            return
+        if w.budget is not None and w.cuts:  # the index's lengths are per recording; the plan's samples, windows
+            with pytest.raises(ValueError, match=r"max_samples / max_duration must be None when the shard index"):
+                nd.ShardedAudioDataset(truth.urls, sr=SR, max_samples=w.budget)
             return
         if w.budget is not None and truth.index is None:  # duration batches plan with the index's lengths
             with pytest.raises(ValueError, match="'lengths' field.*nnaudio-data shard"):
@@ -525,7 +592,7 @@ def promised(w: World, truth: Truth) -> int:
     and every one the planned sizes promise."""
     sizes = planned_sizes(w, truth)
     per = [max(n, m) for n, m in zip(truth.seen, sizes)] if sizes is not None else list(truth.seen)
-    return sum(per) + truth.seen.count(0)  # an empty shard is one "empty_shard" skip
+    return sum(per) + (truth.members or truth.seen).count(0)  # an empty shard is one "empty_shard" skip
 
 
 def deliverable(w: World, truth: Truth) -> set:
@@ -593,6 +660,24 @@ def check_epoch(w: World, truth: Truth, runs: Dict[int, RankRun], errors: Dict[i
                  resume=4, wrapper="track", on_error="skip", seed=1, budget=500, steps=9))
 def test_streaming_invariants(w):
     DRAWN["default"] += 1
+    DRAWN["windowed"] += bool(w.cuts)
+    check_world(w)
+
+
+@settings(max_examples=int(os.environ.get("NND_WINDOWED_WORLDS", "12")), deadline=None, database=None,
+          phases=PHASES, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(w=worlds(max_shards=4, max_size=8, big=20).filter(lambda w: bool(w.cuts)).map(lambda w: replace(w, budget=None)))
+# a recording whose first windows lie past its end, beside one with none, under equal batches and a resume
+@example(w=World(shards=[[None, "decode", None, None], []], index="yes", stale=(0, 0), world=2, workers=2,
+                 workers_after=1, shuffle=4, bucket=None, equal=True, remainder="drop", epochs=1, batch=2,
+                 resume=1, wrapper="track", on_error="skip", seed=0, cuts=(3, 0, 2, -1), past=True))
+# an endless pass over windows, resumed with another worker count
+@example(w=World(shards=[[None, None, "decode"], [None, None]], index="yes", stale=(0, 0), world=2, workers=2,
+                 workers_after=1, shuffle=True, bucket=None, equal=None, remainder="drop", epochs=1, batch=2,
+                 resume=3, wrapper="track", on_error="skip", seed=1, cuts=(3, -1, 2), past=True, steps=9))
+def test_windowed_invariants(w):
+    """Worlds whose recordings are cut into windows (every one drawn windowed)."""
+    DRAWN["windowed"] += 1
     check_world(w)
 
 
@@ -613,6 +698,9 @@ GLOO_WORLDS = [  # small, fixed: each spawn costs seconds; the in-process worlds
     World(shards=[[None, "silent", None], [None] * 5, ["bad_rate", None]], index="stale", stale=(1, -2),
           world=2, workers=1, workers_after=0, shuffle=4, bucket=None, equal=None, remainder="wrap",
           epochs=1, batch=3, resume=1, wrapper="device", on_error="warn", seed=0),
+    World(shards=[[None] * 3, [None, "decode"]], index="yes", stale=(0, 0), world=2, workers=1, workers_after=1,
+          shuffle=True, bucket=None, equal=None, remainder="drop", epochs=1, batch=2, resume=None,
+          wrapper="track", on_error="skip", seed=2, cuts=(2, -1, 3, 0), past=True),  # windows
     World(shards=[[None] * 7, [None, "decode", None, None]], index="yes", stale=(0, 0), world=2, workers=1,
           workers_after=0, shuffle=True, bucket=4, equal=None, remainder="drop", epochs=1, batch=2, resume=2,
           wrapper="track", on_error="skip", seed=0, budget=500),  # batches by duration, resumed

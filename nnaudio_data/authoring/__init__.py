@@ -4,7 +4,8 @@ process, never in a DataLoader worker; what it writes, :mod:`nnaudio_data.data` 
 
 Modules, one line each: ``writer`` (:func:`write_shards`, the command), ``manifest`` (folders,
 CSV / JSONL manifests, file headers), ``layouts`` (published corpora's folder layouts), ``splits``
-(train / valid / test draws, stratified and seeded), ``summary`` (:class:`ShardSummary`).
+(train / valid / test draws, stratified and seeded), ``summary`` (:class:`ShardSummary`),
+``packer`` (filling tar shards, clearing an output), ``window_cut`` (a recording's windows).
 """
 from ._summary import ShardSummary
 from ._writer import write_shards

@@ -2,6 +2,10 @@
 
 A manifest has a ``path`` column and optional ``label`` and ``split`` columns (a JSONL ``label``
 may be a list of names: a multi-label clip). An empty ``split`` leaves the clip to be drawn.
+*Segment rows* add ``start`` and ``end`` (or ``duration``) in seconds, as lhotse's supervisions
+and LibriSpeech / MAPS alignments give them: the rows of one ``path`` are that recording's
+segments, each with its own ``label``, and the recording is packed once with its segments
+(:mod:`..data._windows`). A path may not have both segment rows and a whole-clip row.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 import soundfile as sf
 
@@ -37,6 +41,7 @@ class Entry:
     label: Any
     name: str
     split: Optional[str] = None
+    segments: Optional[List[Tuple[float, float, Any]]] = None  # (start, end, label): windows to cut
 
 
 def parse_size(size: Union[int, str]) -> int:
@@ -144,8 +149,26 @@ def _manifest_rows(src: Path) -> List[dict]:
     return rows
 
 
+def _segment(row: dict, where: str) -> Optional[Tuple[float, float]]:
+    """(start, end) seconds of a segment row; None for a whole-clip row."""
+    start, end, duration = (row.get(k) for k in ("start", "end", "duration"))
+    if all(v in (None, "") for v in (start, end, duration)):
+        return None
+    try:
+        a = float(start)  # type: ignore[arg-type]  # (None: the TypeError below)
+        b = float(end) if end not in (None, "") else a + float(duration)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: a segment row needs a number 'start' and 'end' (or 'duration'), "
+                         f"got start={start!r}, end={end!r}, duration={duration!r}") from None
+    if not (0 <= a < b < float("inf")):
+        raise ValueError(f"{where}: a segment needs 0 <= start < end, got start={a}, end={b}")
+    return a, b
+
+
 def _manifest(src: Path) -> List[Entry]:
-    out = []
+    out: List[Entry] = []
+    segmented: Dict[str, int] = {}  # path -> its entry's place in out
+    whole: Set[str] = set()
     for n, row in enumerate(_manifest_rows(src), 1):
         if not isinstance(row, dict) or not row.get("path"):
             found = sorted(row) if isinstance(row, dict) else type(row).__name__
@@ -156,7 +179,21 @@ def _manifest(src: Path) -> List[Entry]:
         if isinstance(label, str) and not label.strip():
             label = None
         split = None if split in (None, "") else check_split_name(str(split).strip(), f"{src} row {n}: split")
-        out.append(Entry(path, label if label != [] else None, name.lstrip("/"), split))
+        label = label if label != [] else None
+        seg = _segment(row, f"{src} row {n}")
+        at = segmented.get(name)
+        if (at is not None) if seg is None else (name in whole):
+            raise ValueError(f"{src} row {n}: {name!r} has both segment rows (start, end) and a whole-clip row")
+        if seg is None:
+            whole.add(name)
+            out.append(Entry(path, label, name.lstrip("/"), split))
+        elif at is None:
+            segmented[name] = len(out)
+            out.append(Entry(path, None, name.lstrip("/"), split, [(*seg, label)]))
+        elif out[at].split != split:
+            raise ValueError(f"{src} row {n}: segments of {name!r} name splits {out[at].split!r} and {split!r}")
+        else:
+            cast(List[Tuple[float, float, Any]], out[at].segments).append((*seg, label))
     return out
 
 

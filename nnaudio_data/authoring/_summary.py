@@ -53,9 +53,11 @@ class ShardSummary:
     skipped: List[Tuple[str, str]] = field(default_factory=list)  # (path, reason)
     splits: Dict[str, SplitSummary] = field(default_factory=dict)
     classes: Optional[List[str]] = None
+    windows: int = 0  # windows the index cuts the clips into (0: clips are read whole)
 
     def __str__(self) -> str:
-        lines = [f"wrote {self.clips} clips in {len(self.shards)} shards, {self.bytes} bytes"]
+        cut = f" ({self.windows} windows)" if self.windows else ""
+        lines = [f"wrote {self.clips} clips{cut} in {len(self.shards)} shards, {self.bytes} bytes"]
         lines += [s.describe(name) for name, s in self.splits.items()]
         if self.skipped:
             lines.append(f"left out {len(self.skipped)} files:")

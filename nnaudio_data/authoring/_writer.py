@@ -23,6 +23,14 @@ format of :mod:`..data._index`::
 ``lengths`` holds each clip's frame count and sample rate, from its header, in tar order: batches
 by duration plan with them (:mod:`..data._batches`).
 
+Windows: ``window`` (with ``hop``, ``last``) cuts every recording into fixed windows, and a
+manifest's segment rows cut theirs into those segments (:mod:`..data._windows`); each becomes one sample
+of the dataset's epoch plan, read alone. The recording is packed once, whole; the windows go into
+the index's ``windows`` field. A segment past its recording's end, and a recording that yields no
+window, are left out and listed with the reason. A windowed recording's ``lengths`` entry is still
+the whole recording's ``[frames, rate]`` (one per member, as the index's ``shards`` counts members),
+not its windows': batches by duration are refused over a windowed index (:mod:`..data._dataset`).
+
 A shard closes before a clip that would take it past ``shard_size`` (counting tar headers and
 padding; a single clip larger than the target gets a shard of its own) or once it holds
 ``max_count`` clips. ``shuffle`` spreads a split's clips over its shards in a seeded order.
@@ -38,9 +46,8 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import webdataset as wds
 from tqdm import tqdm
 
 from ..data._formats import AUDIO_EXTENSIONS, check_extensions, not_audio_reason
@@ -48,17 +55,14 @@ from ..data._index import INDEX_NAME, length_entry, save_index
 from ..data._labels import label_space
 from ._manifest import Entry, inspect_header, list_sources, make_key, parse_size
 from ..data._objstore import join
-from ..data._open import list_output, local_path, make_dirs, open_output, remove_output
+from ..data._open import local_path, make_dirs
 from ._splits import DEFAULT_SPLIT, assign_splits, parse_fractions, split_names, spread
+from ._packer import Packer, clear_output
 from ._summary import ShardSummary, SplitSummary
+from ._window_cut import Windows, fixed_rule, labels_with_segments, windows_of
+from ..data._windows import LASTS, entry_count
 
 LABEL_KINDS = ("class", "text")
-_BLOCK, _RECORD = 512, 10240  # tar block and record sizes (tarfile pads an archive to a record)
-
-
-def _tar_bytes(sizes: Sequence[int]) -> int:
-    """Bytes a member of each size takes in a tar: one header block plus padded data."""
-    return sum(_BLOCK + -(-n // _BLOCK) * _BLOCK for n in sizes)
 
 
 def _label_members(label: Any, classes: Optional[List[str]], kind: str) -> Dict[str, Any]:
@@ -76,59 +80,14 @@ def _label_members(label: Any, classes: Optional[List[str]], kind: str) -> Dict[
     return {"json": {"label": label}}
 
 
-class _Packer:
-    """Tar shards ``{name}-%06d.tar`` under ``out``, the next opened before a clip that would take the
-    open one past ``shard_size`` bytes or ``max_count`` clips; local or object-store output."""
-
-    def __init__(self, out: str, name: str, shard_size: Optional[int], max_count: Optional[int],
-                 storage_options: Optional[Dict[str, Any]]):
-        self.out, self.name, self.shard_size, self.max_count = out, name, shard_size, max_count
-        self.storage_options = storage_options
-        self.stream: Optional[IO[bytes]] = None
-        self.tar: Optional[wds.TarWriter] = None
-        self.counts: Dict[str, int] = {}
-        self.lengths: Dict[str, List[Tuple[int, int]]] = {}  # per shard, (frames, rate) per clip
-        self.bytes = 0
-        self.count = self.used = 0  # clips and tar bytes in the open shard
-
-    def _full(self, need: int) -> bool:
-        if self.max_count is not None and self.count >= self.max_count:
-            return True
-        return (self.shard_size is not None and self.count > 0
-                and -(-(self.used + need + 2 * _BLOCK) // _RECORD) * _RECORD > self.shard_size)
-
-    def write(self, sample: Dict[str, Any], member_sizes: Sequence[int], length: Tuple[int, int]) -> None:
-        need = _tar_bytes(member_sizes)
-        tar = self._next() if self.tar is None or self._full(need) else self.tar
-        tar.write(sample)
-        self.count, self.used = self.count + 1, self.used + need
-        self.counts[self.fname] += 1
-        self.lengths[self.fname].append(length)
-
-    def _next(self) -> wds.TarWriter:
-        self.close()
-        self.fname = f"{self.name}-{len(self.counts):06d}.tar"
-        stream = self.stream = open_output(join(self.out, self.fname), self.storage_options)
-        tar = self.tar = wds.TarWriter(stream, mtime=0.0)  # fixed times: same input, same bytes
-        self.counts[self.fname], self.count, self.used = 0, 0, 0
-        self.lengths[self.fname] = []
-        return tar
-
-    def close(self) -> None:
-        if self.tar is not None and self.stream is not None:
-            self.tar.close()
-            self.bytes += self.stream.tell()
-            self.stream.close()
-        self.tar = self.stream = None
-
-
 def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], prefix: Optional[str] = None,
                  shard_size: Union[int, str, None] = "256MB", max_count: Optional[int] = None,
                  label_from: str = "parent", extensions: Sequence[str] = AUDIO_EXTENSIONS,
                  progress: Optional[bool] = None, split: Union[Mapping[str, float], Sequence[str], None] = None,
                  shuffle: bool = False, seed: int = 0, layout: Optional[str] = None,
                  labels: str = "class", storage_options: Optional[Dict[str, Any]] = None,
-                 overwrite: bool = False) -> ShardSummary:
+                 overwrite: bool = False, window: Optional[float] = None, hop: Optional[float] = None,
+                 last: str = "drop") -> ShardSummary:
     """Pack a folder of audio files, a CSV/JSONL manifest or a known corpus into tar shards under ``out``.
 
     Args:
@@ -162,6 +121,12 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
             shards (``*.tar``) are deleted first (indexes before shards), then the new ones
             written. Default False: a non-empty ``out`` is a ValueError, so old shards never mix
             with new ones.
+        window (float, optional): cut every recording (but those a manifest gives segments) into
+            windows of this many seconds, each a sample of the epoch plan. Default: whole clips.
+        hop (float, optional): seconds between window starts. Default: ``window``.
+        last (str): the last partial window: "drop" (default: whole windows only; a recording
+            shorter than one window is left out) or "pad" (kept, shorter: zero-padded by the
+            dataset's ``length``).
 
     Every shard and index is written under a temporary name and renamed into place when complete,
     and the indexes come last: a run that is interrupted leaves no index describing other bytes.
@@ -190,11 +155,12 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     if isinstance(split, Mapping):
         split = [f"{k}={v}" for k, v in split.items()]
     fractions = parse_fractions(list(split or []))
+    fixed = fixed_rule(window, hop, last)
     out = os.fspath(out)
     entries, labels, left = _entries(Path(src), out, label_from, check_extensions(extensions), layout, labels)
     make_dirs(out, storage_options)
-    _clear(out, overwrite, storage_options)
-    classes, multi = label_space(e.label for e in entries) if labels == "class" else (None, False)
+    clear_output(out, overwrite, storage_options)
+    classes, multi = label_space(labels_with_segments(entries)) if labels == "class" else (None, False)
     chosen = assign_splits([e.label for e in entries], [e.split for e in entries], fractions, seed)
     names = split_names([*chosen, *fractions])
     several = len(names) > 1 or names != [DEFAULT_SPLIT] or bool(fractions)
@@ -202,17 +168,18 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(entries), desc="shard", unit="file", disable=not show)
     keys: set = set()
-    lengths: Dict[str, List[Tuple[int, int]]] = {}
+    cuts: Dict[str, List[Windows]] = {}  # shard -> per member: its windows
+    lengths: Dict[str, List[Tuple[int, int]]] = {}  # shard -> per member: [frames, rate]
     try:
         for number, name in enumerate(names):
             todo = [e for e, s in zip(entries, chosen) if s == name]
             todo = spread(todo, seed, number) if shuffle else todo
             shard_name = (f"{prefix}-{name}" if prefix else name) if several else (prefix or "shard")
-            packer = _Packer(out, shard_name, size, max_count, storage_options)
+            packer = Packer(out, shard_name, size, max_count, storage_options)
             part = summary.splits.setdefault(name, SplitSummary())
             try:
                 for entry in todo:
-                    _pack(entry, packer, part, summary, keys, classes, labels)
+                    _pack(entry, packer, part, summary, keys, classes, labels, fixed, cuts)
                     bar.update()
             finally:
                 packer.close()
@@ -224,26 +191,15 @@ def write_shards(src: Union[str, os.PathLike], out: Union[str, os.PathLike], pre
         bar.close()
     summary.clips = sum(p.clips for p in summary.splits.values())
     by_split = {n: list(p.shards) for n, p in summary.splits.items()} if several else None
-    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options, lengths)
+    cuts = {k: v for k, v in cuts.items() if any(e is not None for e in v)}
+    summary.windows = sum(entry_count(e) for v in cuts.values() for e in v)
+    save_index(join(out, INDEX_NAME), summary.shards, classes, multi, by_split, storage_options, cuts, lengths)
     if several:
         for name, part in summary.splits.items():
-            save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi, storage_options=storage_options,
+            save_index(join(out, f"{name}.{INDEX_NAME}"), part.shards, classes, multi,
+                       storage_options=storage_options, windows=cuts,
                        lengths={k: lengths[k] for k in part.shards})
     return summary
-
-
-def _clear(out: str, overwrite: bool, storage_options: Optional[Dict[str, Any]]) -> None:
-    """Refuse a non-empty ``out`` unless ``overwrite``; then delete its indexes, then its shards."""
-    held = list_output(out, storage_options)
-    if not held:
-        return
-    if not overwrite:
-        raise ValueError(f"out {out!r} is not empty ({len(held)} entries, e.g. {held[0]!r}): pass "
-                         f"overwrite=True (--overwrite) to replace its shards and index, or choose "
-                         f"an empty folder")
-    indexes = [n for n in held if n == INDEX_NAME or n.endswith("." + INDEX_NAME)]
-    for name in indexes + [n for n in held if n.endswith(".tar")]:
-        remove_output(join(out, name), storage_options)
 
 
 def _entries(src: Path, out: str, label_from: str, extensions: Sequence[str], layout: Optional[str],
@@ -258,8 +214,9 @@ def _entries(src: Path, out: str, label_from: str, extensions: Sequence[str], la
     return corpus.entries, corpus.labels, []
 
 
-def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSummary, keys: set,
-          classes: Optional[List[str]], kind: str) -> None:
+def _pack(entry: Entry, packer: Packer, part: SplitSummary, summary: ShardSummary, keys: set,
+          classes: Optional[List[str]], kind: str, fixed: Optional[Tuple[float, float, str]] = None,
+          cuts: Optional[Dict[str, List[Windows]]] = None) -> None:
     try:
         data = entry.path.read_bytes()
     except OSError as e:
@@ -267,6 +224,8 @@ def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSumma
         return
     reason, info = inspect_header(data)
     reason = not_audio_reason(entry.path.name) or reason  # a manifest may name any file
+    if reason is None and info is not None:
+        windows, reason = windows_of(entry, info, fixed, classes, kind, summary)
     if reason is not None or info is None:
         summary.skipped.append((str(entry.path), str(reason)))
         return
@@ -276,7 +235,11 @@ def _pack(entry: Entry, packer: _Packer, part: SplitSummary, summary: ShardSumma
                for k, v in sample.items() if k in ("cls", "json", "txt")]
     frames, rate, channels = info
     packer.write(sample, [len(data), *encoded], length_entry(frames, rate))
+    if cuts is not None:
+        cuts.setdefault(packer.fname, []).append(windows)
     part.add(frames, rate, channels, entry.label if kind == "class" else None)
+    if kind == "class" and windows is not None and "segments" in windows:
+        part.classes.update(str(seg[2]) for seg in windows["segments"] if len(seg) > 2)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -308,6 +271,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "'{\"client_kwargs\": {\"endpoint_url\": \"http://127.0.0.1:9000\"}}'")
     parser.add_argument("--overwrite", action="store_true", help="replace the shards and index of a "
                         "non-empty OUT (default: refuse it)")
+    parser.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                        help="cut every recording into windows of SECONDS, each a sample (a manifest's "
+                             "segment rows, start and end, cut theirs into those segments)")
+    parser.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+                        help="seconds between window starts (default: --window)")
+    parser.add_argument("--last", choices=LASTS, default="drop",
+                        help="the last partial window: drop it (default) or keep it (pad)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -321,7 +291,8 @@ def run(args: argparse.Namespace) -> int:
                                max_count=args.max_count, label_from=args.label_from,
                                progress=False if args.quiet else None, split=args.split,
                                shuffle=args.shuffle, seed=args.seed, layout=args.layout,
-                               labels=args.labels, storage_options=options, overwrite=args.overwrite)
+                               labels=args.labels, storage_options=options, overwrite=args.overwrite,
+                               window=args.window, hop=args.hop, last=args.last)
     except (ValueError, OSError) as e:
         print(f"nnaudio-data shard: {e}", file=sys.stderr)
         return 2

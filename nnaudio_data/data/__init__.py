@@ -2,17 +2,20 @@
 reading, decode, resample, trim/pad, datasets.
 
 Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file),
-``tario`` (tar members -> samples), ``assign`` (the epoch plan: who reads what over ranks / workers),
-``plan`` (its identity, checked against a state and across ranks), ``batches`` (the plan's batches
-by duration), ``passes`` (one worker's pass: an epoch, or endless), ``stream`` (one worker's stream
-for a pass), ``formats`` (which extensions are audio), ``item`` (what an audio item is: waveform,
-key, label, rate), ``samples`` (decode -> item), ``decode`` / ``wav`` (soundfile, window reads),
-``resample``, ``trim``, ``reorder`` (shuffle buffer, length buckets, equal-count cut / top-up),
-``errors`` (the error policy, named skips), ``progress`` (provenance tags, stats and the dataset's
-stats inbox), ``resume`` (consumed record, ``track``), ``dataset`` (:class:`ShardedAudioDataset`),
-``labels`` (class names <-> ids, multi-hot), ``open`` / ``remote`` / ``objstore`` (local, http,
-pipe:, s3:// and other object stores), ``wrap`` (existing datasets), ``wds_stage`` (our clip
-preparation as a webdataset stage). Writing shards is the write path, :mod:`nnaudio_data.authoring`.
+``tario`` (tar members -> samples), ``memberview`` (a local member read where it lies),
+``windows`` (many windows per recording: the index field, the plan's unit), ``window_stream``
+(members -> one sample per owned window, decoded alone), ``assign`` (the epoch plan: who reads
+what over ranks / workers), ``plan`` (its identity, checked against a state and across ranks),
+``batches`` (the plan's batches by duration), ``passes`` (one worker's pass: an epoch, or endless),
+``stream`` (one worker's stream for a pass), ``formats`` (which extensions are audio), ``item``
+(what an audio item is: waveform, key, label, rate), ``samples`` (decode -> item), ``decode`` /
+``wav`` (soundfile, window reads), ``resample``, ``trim``, ``reorder`` (shuffle buffer, length
+buckets, equal-count cut / top-up), ``errors`` (the error policy, named skips), ``progress``
+(provenance tags, stats and the dataset's stats inbox), ``resume`` (consumed record, ``track``),
+``dataset`` (:class:`ShardedAudioDataset`), ``labels`` (class names <-> ids, multi-hot), ``open`` /
+``remote`` / ``objstore`` (local, http, pipe:, s3:// and other object stores), ``wrap`` (existing
+datasets), ``wds_stage`` (our clip preparation as a webdataset stage). Writing shards is the write
+path, :mod:`nnaudio_data.authoring`.
 """
 from .._worker_exit import install as _install_worker_exit
 from ._dataset import ShardedAudioDataset

@@ -60,7 +60,7 @@ class ShardedAudioDataset(IterableDataset):
         silence (float, optional): reject clips whose peak is <= this ("silent"); None keeps
             them. Default 0.0 (digital silence only).
         require_label (bool): reject samples without a label member. Default False.
-        index (str, optional): shard index JSON; default ``index.json`` beside the shards if any.
+        index (str, optional): shard index JSON (its ``windows``: samples, :mod:`._windows`); default beside shards.
         count (bool): with no index, count the shards once here (reads every tar header).
         equal_batches (bool, optional): every rank delivers the same number of samples (and, with
             the same batch size, batches). Default: on when the world size is > 1.
@@ -138,13 +138,15 @@ class ShardedAudioDataset(IterableDataset):
         self.shuffle, self.seed, self.on_error = shuffle, seed, on_error
         self.equal_batches, self.remainder, self.bucket = equal_batches, remainder, bucket
         self._explicit_rank = None if rank is None or world_size is None else (rank, world_size)
-        self._rank_world = rank_world(self._explicit_rank)
-        self.index = index
-        self.sizes, doc = plan_sizes(self.urls, index, count, storage_options, self.retry)
+        self._rank_world, self.index = rank_world(self._explicit_rank), index
+        self.sizes, doc, self.windows = plan_sizes(self.urls, index, count, storage_options, self.retry)
         self.max_samples = budget(max_samples, max_duration, sr, shuffle)
         check_arg(isinstance(endless, bool), "endless", "a bool", endless)
         self.lengths, self.endless = lengths_for(self.urls, doc), endless
         if self.max_samples is not None:
+            check_arg(not any(self.windows or []), "max_samples / max_duration", "None when the shard index "
+                      "(index=) cuts recordings into windows: its 'lengths' are per recording, the plan's samples "
+                      "are windows; batch windows by count (batch_size=)", max_duration or max_samples)
             self._known_lengths()  # batches by duration need the index's lengths: say so now
         self.label_map: Optional[LabelMap] = resolve_labels(labels, doc)
         self._ensure_sizes()
@@ -196,7 +198,8 @@ class ShardedAudioDataset(IterableDataset):
         self._verify()
 
     def _identity(self, world: int) -> Dict[str, Any]:
-        out = identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder)
+        out = identity(self.urls, self.sizes, self.seed, self.shuffle, world, self._equal(world), self.remainder,
+                       self.windows)
         if self.max_samples is not None:  # the batches follow from these too
             out["batching"] = {"max_samples": self.max_samples, "bucket": self.bucket,
                                "lengths": fingerprint(self._known_lengths()), "clip": self.clip.arguments()}

@@ -12,7 +12,8 @@ Optional ``"lengths"`` (written by ``nnaudio-data shard``) maps a shard's name t
 or by :func:`write_index`, which counts headers only); readers that predate it ignore it.
 When the labels are class names the index also holds ``"classes"`` (sorted names; a label's id is
 its position) and ``"multi_label"`` (see :mod:`._labels`); the writer adds ``"splits"`` (split name ->
-its shard names) when it wrote more than one split. The index is looked up as ``index.json``
+its shard names) when it wrote more than one split, and ``"windows"`` (per shard, per member: the
+windows a recording yields, :mod:`._windows`) when it cut recordings into windows. The index is looked up as ``index.json``
 beside the first shard unless a path is given. Without one, :func:`~.shards.count_shards` reads the
 shards once (headers only, skipping member bytes on local files) and :func:`write_index` saves the
 result.
@@ -28,6 +29,7 @@ from ._errors import SampleError
 from ._remote import Retry
 from ._shards import count_shards, expand_urls, shard_name
 from ._open import local_path, open_shard, url_kind, write_text
+from ._windows import Entry, parse_windows
 
 INDEX_FORMAT = "nnaudio_data.index/1"
 INDEX_NAME = "index.json"
@@ -53,6 +55,7 @@ def default_index_url(urls: Sequence[str]) -> Optional[str]:
 
 def index_text(shards: Mapping[str, int], classes: Optional[List[str]] = None, multi_label: bool = False,
                splits: Optional[Mapping[str, List[str]]] = None,
+               windows: Optional[Mapping[str, List[Entry]]] = None,
                lengths: Optional[Mapping[str, Sequence[Sequence[int]]]] = None) -> str:
     """The index file's text for these shard counts (and, with ``classes``, the label space).
 
@@ -65,21 +68,26 @@ def index_text(shards: Mapping[str, int], classes: Optional[List[str]] = None, m
         doc["classes"], doc["multi_label"] = classes, multi_label
     if splits:
         doc["splits"] = dict(splits)
-    if lengths is not None:
-        doc["lengths"] = {k: [[int(f), int(r)] for f, r in v] for k, v in lengths.items()}
-    text = json.dumps({k: v for k, v in doc.items() if k != "lengths"}, indent=1)
-    if lengths is None:
-        return text + "\n"
-    rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in doc["lengths"].items())
-    return text[:-2] + ',\n "lengths": {\n' + rows + "\n }\n}\n"  # a shard's lengths on one line
+    text = json.dumps(doc, indent=1)[:-2]  # the fields below are written compactly
+    if lengths is not None:  # a shard's lengths on one line
+        rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps([[int(f), int(r)] for f, r in v], separators=(',', ':'))}"
+                           for k, v in lengths.items())
+        text += ',\n "lengths": {\n' + rows + "\n }"
+    listed = {k: v for k, v in (windows or {}).items() if k in doc["shards"]}
+    if listed:  # one line per recording: an index of many stays small
+        text += ',\n "windows": {' + ",".join(
+            f"\n  {json.dumps(k)}: [" + ",".join("\n   " + json.dumps(e, separators=(",", ":")) for e in v) + "]"
+            for k, v in listed.items()) + "\n }"
+    return text + "\n}\n"
 
 
 def save_index(url: str, shards: Mapping[str, int], classes: Optional[List[str]] = None,
                multi_label: bool = False, splits: Optional[Mapping[str, List[str]]] = None,
                storage_options: Optional[Dict[str, Any]] = None,
+               windows: Optional[Mapping[str, List[Entry]]] = None,
                lengths: Optional[Mapping[str, Sequence[Sequence[int]]]] = None) -> None:
     """Write an index to a local path or an object URL (see :func:`index_text`)."""
-    write_text(url, index_text(shards, classes, multi_label, splits, lengths), storage_options)
+    write_text(url, index_text(shards, classes, multi_label, splits, windows, lengths), storage_options)
 
 
 def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
@@ -102,6 +110,8 @@ def parse_index(raw: Union[str, bytes], url: str) -> Dict[str, Any]:
     doc["shards"] = {str(k): int(v) for k, v in doc["shards"].items()}
     if "lengths" in doc:
         _check_lengths(doc["lengths"], doc["shards"], url)
+    if doc.get("windows") is not None:  # many windows per recording (see .windows)
+        doc["windows"] = parse_windows(doc["windows"], doc["shards"], url)
     return doc
 
 

@@ -1,8 +1,9 @@
 """The identity of an epoch plan, and the two checks made with it.
 
 An epoch's plan (who reads what, each rank's target under equal batches: :mod:`._assign`) follows
-from a few facts: the shard list, the sizes it plans with, the seed, the shuffle, the world size,
-the equal-batch settings and the epoch. :func:`identity` collects them.
+from a few facts: the shard list, the sizes it plans with (in units: clips, or the windows the
+index cuts recordings into, :mod:`._windows`), the windows themselves, the seed, the shuffle, the
+world size, the equal-batch settings and the epoch. :func:`identity` collects them.
 
 - **A saved state belongs to one plan.** ``state_dict`` saves the identity with what was consumed;
   ``load_state_dict`` refuses a state whose identity differs (:func:`check_state`), naming the
@@ -22,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ._index import default_index_url, read_index_doc, sizes_for
 from ._shards import count_samples, shard_name
 from ._open import local_path
+from ._windows import Table, shard_tables, tables_digest, unit_sizes
 
 NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an index cannot be counted "
                "cheaply: add an index.json beside the shards (nnaudio-data shard / "
@@ -29,18 +31,24 @@ NEEDS_SIZES = ("equal_batches needs shard sizes, and remote shards without an in
                "here), or set equal_batches=False")
 
 
+Windows = Optional[List[Optional[Table]]]
+
+
 def plan_sizes(urls: Sequence[str], index: Optional[str], count: bool, storage_options: Any,
-               retry: Any) -> Tuple[Optional[List[int]], Optional[Dict[str, Any]]]:
+               retry: Any) -> Tuple[Optional[List[int]], Optional[Dict[str, Any]], Windows]:
     """The shard sizes a plan uses, from the index (``index``, or ``index.json`` beside the shards),
-    else counted when ``count``, else None; and the index document (None without one)."""
+    else counted when ``count``, else None; the index document (None without one); and each
+    shard's windows (:class:`~.windows.Table`; None without windows). A windowed shard's size is
+    its window count."""
     where = index or default_index_url(list(urls))
     doc = read_index_doc(where, storage_options, retry) if where is not None else None
     table = None if doc is None else doc["shards"]
     if table is None and index is not None:
         raise ValueError(f"index: no index file at {index!r}")
     if table is None and count:
-        return [count_samples(u, retry, storage_options) for u in urls], doc
-    return (None if table is None else sizes_for(list(urls), table, where)), doc
+        return [count_samples(u, retry, storage_options) for u in urls], doc, None
+    tables = shard_tables([shard_name(u) for u in urls], doc)
+    return unit_sizes(None if table is None else sizes_for(list(urls), table, where), tables), doc, tables
 
 
 def count_local(urls: Sequence[str], retry: Any) -> List[int]:
@@ -53,16 +61,20 @@ def count_local(urls: Sequence[str], retry: Any) -> List[int]:
 
 
 def identity(urls: Sequence[str], sizes: Optional[Sequence[int]], seed: int, shuffle: Any, world: int,
-             equal: bool, remainder: str) -> Dict[str, Any]:
-    """The facts an epoch plan follows from (JSON-ready).
+             equal: bool, remainder: str, windows: Windows = None) -> Dict[str, Any]:
+    """The facts an epoch plan follows from (JSON-ready); ``windows`` only where there are
+    (a hash), so that states saved without windows still load.
 
     Example:
         >>> identity(["d/a.tar", "d/b.tar"], [3, 4], 0, True, 2, True, "drop")["shards"]
         ['a.tar', 'b.tar']
     """
-    return {"shards": [shard_name(u) for u in urls], "sizes": None if sizes is None else list(sizes),
-            "seed": int(seed), "shuffle": int(shuffle), "world_size": int(world),
-            "equal_batches": bool(equal), "remainder": remainder if equal else None}
+    out = {"shards": [shard_name(u) for u in urls], "sizes": None if sizes is None else list(sizes),
+           "seed": int(seed), "shuffle": int(shuffle), "world_size": int(world),
+           "equal_batches": bool(equal), "remainder": remainder if equal else None}
+    if windows is not None:
+        out["windows"] = tables_digest(windows)
+    return out
 
 
 def fingerprint(value: Any) -> str:

@@ -280,20 +280,20 @@ def _peak_at_most(clip: np.ndarray, valid: int, level: float) -> bool:
     return float(np.abs(clip[:, :valid]).max()) <= level
 
 
-def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolicy,
-               seed: int = 0, epoch: int = 0) -> Iterator[Dict[str, Any]]:
+def make_items(src: Iterable[Dict[str, Any]], spec: ClipSpec, policy: ErrorPolicy, seed: int = 0, epoch: int = 0,
+               make: Callable[..., Dict[str, Any]] = make_item) -> Iterator[Dict[str, Any]]:
     """Stream stage: raw samples -> items, rejections to ``policy`` (any exception raised by one
     sample, not only :class:`SampleError`, becomes its skip: "unexpected"). With ``mono=False``
     and no ``channels``, the first clip delivered fixes the channel count of the stream: later
     clips with another count are skipped ("channels"), so a batch never mixes counts. A random crop draws from a
     generator seeded by (seed, epoch, shard, index), so it does not depend on the worker split.
-    Items keep the raw sample's ``__shard__`` and ``__index__``."""
+    Items keep the raw sample's ``__shard__`` and ``__index__``; ``make`` makes one (.window_stream's reads windows)."""
     for sample in src:
         gen = None
         if spec.crop == "random":
             gen = generator(seed, epoch, 0, 0, "crop", int(sample.get("__shard__", 0)), int(sample["__index__"]))
         try:
-            item = make_item(sample, spec, gen)
+            item = make(sample, spec, gen)
         except Exception as e:  # noqa: BLE001  (bytes from a shard: any failure is this sample's)
             err = e if isinstance(e, SampleError) else SampleError(
                 str(sample.get("__url__")), str(sample.get("__key__")), "unexpected", f"{type(e).__name__}: {e}")

@@ -26,9 +26,10 @@ import gzip
 import io
 import os
 import re
-from typing import IO, AbstractSet, Callable, Dict, Iterator, Optional, Set, Tuple, cast
+from typing import IO, AbstractSet, Callable, Dict, Iterator, Optional, Set, Tuple, Union, cast
 
 from ._errors import ErrorPolicy, SampleError
+from ._memberview import MemberView, file_path
 
 _BLOCK = 512
 _NAME = re.compile(r"^((?:.*/|)[^./][^/]*?)\.([^/]*)$")
@@ -144,15 +145,18 @@ def pax_path(data: bytes) -> Optional[str]:
     return path
 
 
-def tar_members(f: IO[bytes], url: str,
-                want: Callable[[str, int], bool]) -> Iterator[Tuple[str, Optional[bytes]]]:
+def tar_members(f: IO[bytes], url: str, want: Callable[[str, int], bool],
+                view: Optional[Callable[[str], bool]] = None
+                ) -> Iterator[Tuple[str, Union[None, bytes, MemberView]]]:
     """Yield ``(name, data)`` for each regular member; ``data`` is None where ``want(name, size)``
     (``size``: the member's bytes, as its header says) is false
-    (the bytes were skipped). Raises :class:`SampleError` "truncated" (:class:`TruncatedAtBoundary`
+    (the bytes were skipped), a :class:`MemberView` (the bytes skipped, read later where they
+    lie) where ``view(name)`` is true and ``f`` is a regular local file. Raises :class:`SampleError` "truncated" (:class:`TruncatedAtBoundary`
     when the stream ends in or before a header) or "bad_tar" (a checksum that fails, a gzip stream
     that was not opened as one, a member size past :data:`MAX_MEMBER`). A stream that simply ends
     after a member, without the end-of-archive blocks, ends the shard as ``tarfile`` does."""
     seekable = _seekable(f)
+    where = file_path(f) if view is not None and _remaining(f) is not None else ""
     long_name: Optional[str] = None
     first = True
     while True:
@@ -212,6 +216,13 @@ def tar_members(f: IO[bytes], url: str,
             if regular:
                 yield name, None
             if skipped < size + padded or (left is not None and left < size + padded):
+                raise TruncatedAtBoundary(url, None, "truncated", f"stream ends after member {name!r}")
+            continue
+        if where and view is not None and view(name):  # (left is known: the member's bytes are there)
+            at = f.tell()
+            _skip(f, size, seekable)
+            yield name, MemberView(where, at, size)
+            if not _padded(f, padded, seekable, left, size):
                 raise TruncatedAtBoundary(url, None, "truncated", f"stream ends after member {name!r}")
             continue
         data = _read_exact(f, size, present=left is not None)
@@ -275,7 +286,8 @@ class Grouping:
 def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int], bool],
                 exts: Optional[AbstractSet[str]] = None, size: Optional[int] = None,
                 audio: Optional[AbstractSet[str]] = None,
-                max_bytes: Optional[int] = MAX_SAMPLE_BYTES) -> Iterator[Dict[str, object]]:
+                max_bytes: Optional[int] = MAX_SAMPLE_BYTES,
+                views: Optional[Callable[[int], bool]] = None) -> Iterator[Dict[str, object]]:
     """Group the members of one shard into samples (a stream stage).
 
     Args:
@@ -296,6 +308,10 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             (default :data:`MAX_SAMPLE_BYTES`, None: no bound but :data:`MAX_MEMBER`). A sample
             past it is rejected ("too_large") as soon as a header says so: what it held is
             dropped, the rest of its bytes are skipped, never held.
+        views (callable, optional): ``views(index)`` true: the audio member of that sample, in a
+            local uncompressed shard, comes as a :class:`~.memberview.MemberView` (read later
+            where it lies, not counted in ``max_bytes``) instead of its bytes: for window reads
+            (:mod:`._window_stream`).
 
     Yields:
         dicts ``{"__key__", "__url__", "__index__", ext: bytes, ...}``.
@@ -329,7 +345,7 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
             if held_audio:  # an item decodes the first audio member only
                 return False
             held_audio = True
-        if max_bytes is not None and held + nbytes > max_bytes:
+        if max_bytes is not None and not viewed(name) and held + nbytes > max_bytes:
             for k in [k for k in cur if not k.startswith("__")]:
                 del cur[k]  # drop what the sample held: it is rejected whole
             cur["__too_large__"] = (name, held + nbytes, max_bytes)
@@ -337,10 +353,16 @@ def tar_samples(f: IO[bytes], url: str, policy: ErrorPolicy, keep: Callable[[int
         held += nbytes
         return True
 
+    local = views is not None and audio is not None and bool(file_path(f)) and _remaining(f) is not None
+
+    def viewed(name: str) -> bool:  # (called for the sample `want` has just begun)
+        return local and views is not None and audio is not None and views(group.index) \
+            and name.rsplit(".", 1)[-1].lower() in audio
+
     pending: Optional[Dict[str, object]] = None
     members = 0
     try:
-        for name, data in tar_members(f, url, want):
+        for name, data in tar_members(f, url, want, viewed if local else None):
             members += 1
             if pending is not None and pending is not cur:
                 yield from _finish(pending, policy)

@@ -130,7 +130,7 @@ def members(urls: List[str], ext: str) -> List[bytes]:
     out = []
     for u in urls:
         with closing(open_shard(u)) as f:
-            out += [d for _, d in tar_members(f, u, lambda n, size: n.endswith(ext)) if d]
+            out += [d for _, d in tar_members(f, u, lambda n, size: n.endswith(ext)) if isinstance(d, bytes) and d]
     return out
 
 
