@@ -58,7 +58,7 @@ def epoch_items(ds: "ShardedAudioDataset", epoch: int, rank: int, world: int, w:
     share = plan(n, order, world, 1, ds.sizes)[(rank, 0)]  # the whole rank's
     done = None if resume is None else (lambda k, i: (ds.urls[k], i) in resume)
     if ds.max_samples is not None:
-        return by_duration(ds, epoch, order, rank, world, w, workers, resume, policy, turn)
+        return by_duration(ds, epoch, share, rank, world, w, workers, resume, policy, turn)
     if not equal:
         part = worker_part(share, plan(n, order, world, workers, ds.sizes)[(rank, w)], None, workers, w, done=done)
         items = clips(ds, part.slices, part.keep, policy, epoch, rank, w)
@@ -91,12 +91,13 @@ def batch_plan(ds: "ShardedAudioDataset", epoch: int, world: int) -> BatchPlan:
                      ds._equal(world), ds.remainder)
 
 
-def by_duration(ds: "ShardedAudioDataset", epoch: int, order: List[int], rank: int, world: int, w: int,
+def by_duration(ds: "ShardedAudioDataset", epoch: int, share: List[Slice], rank: int, world: int, w: int,
                 workers: int, resume: Optional[Consumed], policy: ErrorPolicy,
                 turn: List[int]) -> Iterator[Dict[str, Any]]:
-    """This worker's batches by duration of one epoch, as items marked with their batch."""
+    """This worker's batches by duration of one epoch, as items marked with their batch; ``share``
+    is the rank's part of the epoch's plan."""
     bp = batch_plan(ds, epoch, world)
-    share, sizes = plan(len(ds.urls), order, world, 1, ds.sizes)[(rank, 0)], ds._known_sizes()
+    sizes = ds._known_sizes()
     if bp.target == 0:
         raise _nothing(ds, epoch, [len(b) for b in bp.batches])
     own = resume is not None and resume.scope == "worker" and bool(resume.batches)
