@@ -104,8 +104,8 @@ def window_span(entry: Dict[str, Any], k: int, frames: int, rate: int) -> Tuple[
     return a, b
 
 
-def unit_lengths(lengths: Optional[List[List[List[int]]]],
-                 tables: Optional[Sequence[Optional["Table"]]]) -> Optional[List[List[List[int]]]]:
+def unit_lengths(lengths: List[List[List[int]]],
+                 tables: Optional[Sequence[Optional["Table"]]]) -> List[List[List[int]]]:
     """The index's ``[frames, rate]`` per member -> per unit of the plan: a window's frames
     (:func:`window_span`; 0 for one past the end, which its read skips), a whole clip's own. What
     batches by duration measure a windowed shard with (:mod:`._batches`); unchanged without windows.
@@ -115,7 +115,7 @@ def unit_lengths(lengths: Optional[List[List[List[int]]]],
         >>> unit_lengths([[[11, 1], [5, 8000], [30, 2]]], [t])
         [[[4, 1], [4, 1], [4, 1], [2, 1], [5, 8000], [3, 2]]]
     """
-    if lengths is None or tables is None:
+    if tables is None:
         return lengths
     out = []
     for rows, table in zip(lengths, tables):
