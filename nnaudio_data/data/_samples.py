@@ -240,7 +240,7 @@ def _resampled_window_clip(src: _Source, spec: ClipSpec, url: str, key: str, lab
     if valid:  # else nothing is kept: rejected as too short below
         a, b, o = source_window(start, valid, src.frames, src.sample_rate, spec.sr)
         x = src.read(a, b - a)
-        x = resample(to_mono(x) if spec.mono else x, src.sample_rate, spec.sr)
+        x = resample(to_mono(x) if spec.mono else x, src.sample_rate, spec.sr, first=a)
         clip[:, :valid] = x[:, start - o:start - o + valid]
     return _item(clip, valid, total, spec, url, key, label)
 
