@@ -237,7 +237,7 @@ def test_fixed_windows_through_the_cli_drop_or_pad_the_last(tmp_path, capsys):
     assert all(float(i["waveform"][0, i["length"]:].abs().sum()) == 0 for i in items)  # zero-padded
 
 
-def test_a_windowed_index_keeps_lengths_per_recording_refuses_duration_batches_and_runs_endless(tmp_path):
+def test_a_windowed_index_keeps_lengths_per_recording_and_runs_endless(tmp_path):
     root = str(tmp_path)
     _sources(root)
     out = os.path.join(root, "out")
@@ -247,14 +247,91 @@ def test_a_windowed_index_keeps_lengths_per_recording_refuses_duration_batches_a
     # one [frames, rate] per member (the whole recording), beside its windows (short.wav: none, left out)
     assert doc["lengths"][shard] == [[6 * SR, SR], [int(2.5 * SR), SR]]
     assert [e["n"] for e in doc["windows"][shard]] == [11, 4]
-    url = os.path.join(out, shard)
-    for arg in ({"max_samples": 4 * SR}, {"max_duration": 4.0}):
-        with pytest.raises(ValueError, match=r"max_samples / max_duration must be None when the shard index "
-                                             r"\(index=\) cuts recordings into windows.*batch_size="):
-            nd.ShardedAudioDataset(url, sr=SR, **arg)
-    ds = nd.ShardedAudioDataset(url, sr=SR, endless=True, shuffle=False)
+    ds = nd.ShardedAudioDataset(os.path.join(out, shard), sr=SR, endless=True, shuffle=False)
     keys = [i["key"] for i in itertools.islice(iter(ds), 30)]  # two epochs of 15 windows, no gap
     assert keys == 2 * ([f"long#{k}" for k in range(11)] + [f"mid#{k}" for k in range(4)])
+
+
+# what packing 1-second windows (the last of mid and short partial: 0.5 s, 0.4 s) into batches of
+# at most 2 s (padding included) gives, each window measured by its own length: the two partial
+# ones together, the whole ones in pairs. Measured by their recordings (6 s, 2.5 s, 0.4 s, each
+# over the budget), every window would go alone.
+PAIRED = sorted([("mid#2", "short#0"), ("long#0", "long#1"), ("long#2", "long#3"), ("long#4", "long#5"),
+                 ("mid#0", "mid#1")])
+
+
+def test_batches_by_duration_pack_windows_by_their_own_lengths_and_resume_exactly(tmp_path):
+    # regression: batches by duration over a windowed index were refused ("its lengths are per recording")
+    root = str(tmp_path)
+    _sources(root)
+    out = os.path.join(root, "out")
+    assert main(["shard", os.path.join(root, "src"), out, "--quiet", "--window", "1", "--last", "pad"]) == 0
+    url = os.path.join(out, "shard-000000.tar")
+    for arg in ({"max_duration": 2.0}, {"max_samples": 2 * SR}):
+        ds = nd.ShardedAudioDataset(url, sr=SR, bucket=10, **arg)
+        batches = [sorted(i["key"] for i in b) for b in ds]
+        assert sorted(map(tuple, batches)) == PAIRED and len(ds) == len(PAIRED)
+    # through workers, cut after two batches and resumed with another worker count: each window once
+    ds = nd.ShardedAudioDataset(url, sr=SR, bucket=10, max_duration=2.0)
+    got = []
+    it = iter(ds.track(DataLoader(ds, batch_size=None, num_workers=2, collate_fn=nd.collate_audio)))
+    for _ in range(2):
+        b = next(it)
+        assert b.waveform.shape[0] * b.waveform.shape[-1] <= 2 * SR
+        got.append(tuple(sorted(b.keys)))
+    del it
+    state = json.loads(json.dumps(ds.state_dict()))
+    again = nd.ShardedAudioDataset(url, sr=SR, bucket=10, max_duration=2.0)
+    again.load_state_dict(state)
+    assert len(again) == len(PAIRED) - 2
+    got += [tuple(sorted(b.keys)) for b in again.track(DataLoader(again, batch_size=None, num_workers=1,
+                                                                  collate_fn=nd.collate_audio))]
+    assert sorted(got) == PAIRED
+    # two ranks under equal batches: the same batch count each, every window once over both
+    from nnaudio_data.data._progress import tags_of
+
+    runs = [list(DataLoader(nd.ShardedAudioDataset(url, sr=SR, max_duration=2.0, bucket=10, rank=r, world_size=2,
+                                                   remainder="wrap"), batch_size=None, collate_fn=nd.collate_audio))
+            for r in range(2)]
+    assert len(runs[0]) == len(runs[1])
+    seen = [t.index for run in runs for b in run for t in tags_of(b) if not t.repeat]
+    assert sorted(seen) == list(range(len(PAIRED) * 2))  # every window (unit) once
+
+
+@settings(max_examples=40, deadline=None)
+@given(seconds=st.floats(0.05, 1.5), rate=st.sampled_from([8000, 11025, 16000]), ext=st.sampled_from(["wav", "flac"]),
+       window=st.floats(0.01, 0.6), hop=st.floats(0.01, 0.6), last=st.sampled_from(["drop", "pad"]),
+       segments=st.lists(st.tuples(st.floats(0, 1.6), st.floats(0.001, 0.5)), max_size=4),
+       offset=st.integers(0, 300))
+def test_the_window_lengths_the_plan_batches_by_are_the_decoded_windows_lengths(seconds, rate, ext, window, hop,
+                                                                                last, segments, offset):
+    """Property: for every window of a recording (fixed, either last rule, or segments, some past
+    the end), the length the plan packs by (``unit_lengths`` -> ``extents``, at the dataset's rate
+    after ``offset``) is the decoded and prepared window's length; a window it measures 0 is one
+    the read rejects (past the end, or nothing left after ``offset``)."""
+    from nnaudio_data.data._batches import extents
+    from nnaudio_data.data._errors import SampleError
+    from nnaudio_data.data._samples import ClipSpec, prepare_clip
+    from nnaudio_data.data._window_stream import read_window
+    from nnaudio_data.data._windows import Table, unit_lengths
+
+    x = _recording(seconds, rate)
+    data = _encode(x, ext, rate)
+    frames = len(x)
+    fixed = {"window": window, "hop": hop, "last": last, "n": fixed_count(frames, rate, window, hop, last)}
+    segs = {"segments": [[a, a + d] for a, d in segments]}
+    spec = ClipSpec(sr=SR, offset=offset)
+    for entry in (fixed, segs):
+        planned = extents(unit_lengths([[[frames, rate]]], [Table([entry])]), SR, offset, None)[0]
+        assert len(planned) == len(entry.get("segments", ())) or len(planned) == entry.get("n")
+        for k, want in enumerate(planned):
+            try:
+                y, r = read_window(data, entry, k, spec)
+                got = prepare_clip(y, r, spec, "u", "k", None)["length"]
+            except SampleError as e:
+                assert want == 0 and e.reason in ("window_past_end", "too_short"), (k, e.reason, want)
+                continue
+            assert got == want, (entry, k)
 
 
 @pytest.mark.parametrize("rows,match", [

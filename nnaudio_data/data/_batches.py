@@ -1,7 +1,8 @@
 """Batches by duration: the epoch plan's batches when ``max_samples`` (or ``max_duration``) is set.
 
 Planned, not streamed. From the shard sizes and each clip's ``[frames, rate]`` in the index
-(:mod:`._index`), every rank computes every rank's batches for the epoch (:class:`BatchPlan`): its
+(:mod:`._index`; over a windowed index, each window's, from its recording's row:
+:func:`~.windows.unit_lengths`), every rank computes every rank's batches for the epoch (:class:`BatchPlan`): its
 share of the plan (:func:`~.split.plan`), taken as one stream in order, cut into windows of
 ``bucket`` clips (the whole share without ``bucket``: no sorting, batches in stream order), each
 window sorted by length and packed greedily so that a batch's clip count times its longest clip

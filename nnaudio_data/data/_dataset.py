@@ -144,9 +144,6 @@ class ShardedAudioDataset(IterableDataset):
         check_arg(isinstance(endless, bool), "endless", "a bool", endless)
         self.lengths, self.endless = lengths_for(self.urls, doc), endless
         if self.max_samples is not None:
-            check_arg(not any(self.windows or []), "max_samples / max_duration", "None when the shard index "
-                      "(index=) cuts recordings into windows: its 'lengths' are per recording, the plan's samples "
-                      "are windows; batch windows by count (batch_size=)", max_duration or max_samples)
             self._known_lengths()  # batches by duration need the index's lengths: say so now
         self.label_map: Optional[LabelMap] = resolve_labels(labels, doc)
         self._ensure_sizes()

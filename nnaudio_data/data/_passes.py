@@ -21,6 +21,7 @@ from ._reorder import equalise
 from ._resume import Consumed
 from ._assign import Slice, epoch_order, equal_targets, plan, sliced, worker_id, worker_part
 from ._stream import clips, empty_error, names, not_empty
+from ._windows import unit_lengths
 
 if TYPE_CHECKING:
     from ._dataset import ShardedAudioDataset
@@ -81,11 +82,12 @@ def epoch_items(ds: "ShardedAudioDataset", epoch: int, rank: int, world: int, w:
 
 
 def batch_plan(ds: "ShardedAudioDataset", epoch: int, world: int) -> BatchPlan:
-    """Every rank's batches by duration for ``epoch`` (see :mod:`._batches`)."""
+    """Every rank's batches by duration for ``epoch`` (see :mod:`._batches`), over the plan's units:
+    clips, or the windows a windowed index cuts recordings into, each measured by its own length."""
     sizes, lengths = ds._known_sizes(), ds._known_lengths()
     order = epoch_order(len(ds.urls), ds.seed, epoch, bool(ds.shuffle))
     slots = plan(len(ds.urls), order, world, 1, sizes)
-    ext = extents(lengths, ds.clip.sr, ds.clip.offset, ds.clip.length)
+    ext = extents(unit_lengths(lengths, ds.windows), ds.clip.sr, ds.clip.offset, ds.clip.length)  # per unit
     assert ds.max_samples is not None
     return BatchPlan([slots[(r, 0)] for r in range(world)], sizes, ext, ds.max_samples, ds.bucket, ds.seed, epoch,
                      ds._equal(world), ds.remainder)

@@ -27,7 +27,7 @@ from ._errors import ErrorPolicy, SampleError
 from ._formats import AUDIO_EXTENSIONS
 from ._memberview import MemberView
 from ._samples import check_rate, make_item, parse_label, prepare_clip, ClipSpec
-from ._windows import Table, segment_label, window_frames
+from ._windows import Table, segment_label, window_span
 
 
 class UnitErrors(ErrorPolicy):
@@ -109,9 +109,7 @@ def read_window(data: Union[bytes, MemberView], entry: Dict[str, Any], k: int, s
             check_rate(rate, spec.sr, url, key)
             if not spec.mono and spec.channels is not None and channels != spec.channels:
                 raise SampleError(url, key, "channels", f"{channels} channels, channels={spec.channels}")
-            a, b = window_frames(entry, k, rate)
-            if "segments" not in entry and entry["last"] == "pad":
-                b = min(b, frames)  # the last window keeps what there is
+            a, b = window_span(entry, k, frames, rate)
             if not 0 <= a < b <= frames:
                 raise SampleError(url, key, "window_past_end", f"window {k} spans frames [{a}, {b}) of a "
                                   f"recording of {frames} frames at {rate} Hz: the index describes another file")

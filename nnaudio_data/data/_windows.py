@@ -87,6 +87,53 @@ def window_frames(entry: Dict[str, Any], k: int, rate: int) -> Tuple[int, int]:
     return k * h, k * h + w
 
 
+def window_span(entry: Dict[str, Any], k: int, frames: int, rate: int) -> Tuple[int, int]:
+    """Frames ``[a, b)`` that window ``k`` of ``entry`` takes from a recording of ``frames`` frames
+    at ``rate`` Hz: :func:`window_frames`, the last fixed window under ``last="pad"`` cut at the
+    end (it keeps what there is). The one rule the reader decodes by and the plan measures by
+    (:func:`unit_lengths`); ``b > frames`` or ``a >= b``: the window lies past the end.
+
+    Example:
+        >>> e = {"window": 4.0, "hop": 3.0, "last": "pad", "n": 4}
+        >>> [window_span(e, k, 11, 1) for k in range(4)]
+        [(0, 4), (3, 7), (6, 10), (9, 11)]
+    """
+    a, b = window_frames(entry, k, rate)
+    if "segments" not in entry and entry["last"] == "pad":
+        b = min(b, frames)
+    return a, b
+
+
+def unit_lengths(lengths: List[List[List[int]]],
+                 tables: Optional[Sequence[Optional["Table"]]]) -> List[List[List[int]]]:
+    """The index's ``[frames, rate]`` per member -> per unit of the plan: a window's frames
+    (:func:`window_span`; 0 for one past the end, which its read skips), a whole clip's own. What
+    batches by duration measure a windowed shard with (:mod:`._batches`); unchanged without windows.
+
+    Example:
+        >>> t = Table([{"window": 4.0, "hop": 3.0, "last": "pad", "n": 4}, None, {"segments": [[1, 2.5]]}])
+        >>> unit_lengths([[[11, 1], [5, 8000], [30, 2]]], [t])
+        [[[4, 1], [4, 1], [4, 1], [2, 1], [5, 8000], [3, 2]]]
+    """
+    if tables is None:
+        return lengths
+    out = []
+    for rows, table in zip(lengths, tables):
+        if table is None:
+            out.append(rows)
+            continue
+        units: List[List[int]] = []
+        for (frames, rate), entry in zip(rows, table.entries):  # one row per member (both checked)
+            if entry is None:
+                units.append([frames, rate])
+                continue
+            for k in range(entry_count(entry)):
+                a, b = window_span(entry, k, frames, rate)
+                units.append([b - a if 0 <= a < b <= frames else 0, rate])
+        out.append(units)
+    return out
+
+
 def segment_label(entry: Entry, k: int) -> Any:
     """The label a segment carries, else None (the member's own label applies)."""
     if entry is None or "segments" not in entry:
