@@ -106,6 +106,63 @@ def test_a_window_decodes_only_its_frames_and_equals_the_whole_decode(tmp_path, 
     assert isinstance(raw[ext], MemberView if how == "local" else bytes)
 
 
+WAV_SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(WAV_SUBTYPES), st.integers(1, 3), st.integers(2, 4000), st.floats(0, 1),
+       st.floats(0.001, 1), st.integers(0, 3000), st.booleans(), st.integers(0, 2**31 - 1))
+def test_a_wav_window_read_by_its_header_is_soundfiles_seek_and_read(tmp_path_factory, subtype, channels, frames,
+                                                                       where, size, extra, view, seed):
+    # the WAV fast path (the header, then the window's bytes alone) against soundfile's seek + read
+    # of the same file, bit for bit, from bytes and from a view of the member in a file, with a
+    # chunk of ``extra`` bytes before the audio
+    from nnaudio_data.data import _window_stream
+    from nnaudio_data.data._samples import ClipSpec
+
+    rng = np.random.default_rng(seed)
+    x = np.clip(rng.standard_normal((frames, channels)) * 0.3, -1, 1)
+    buf = io.BytesIO()
+    sf.write(buf, x, SR, format="WAV", subtype=subtype)
+    data = buf.getvalue()
+    if extra:  # a LIST chunk between the fmt chunk and the data chunk, as taggers write
+        at = data.index(b"data")
+        chunk = b"LIST" + (extra + (extra & 1)).to_bytes(4, "little") + bytes(extra + (extra & 1))
+        data = data[:4] + (len(data) + len(chunk) - 8).to_bytes(4, "little") + data[8:at] + chunk + data[at:]
+    a = int(where * (frames - 1))
+    n = max(1, int(size * (frames - a)))
+    entry = {"segments": [[a / SR, (a + n) / SR]]}
+    with sf.SoundFile(io.BytesIO(data)) as snd:
+        snd.seek(a)
+        want = snd.read(n, dtype="float32", always_2d=True).T
+    src = data
+    if view:
+        path = tmp_path_factory.mktemp("wav") / "m.bin"
+        path.write_bytes(b"x" * 512 + data + b"y" * 100)
+        src = MemberView(str(path), 512, len(data))
+    got, rate = _window_stream.read_window(src, entry, 0, ClipSpec(sr=SR, mono=False))
+    assert rate == SR and got.dtype == np.float32 and np.array_equal(got, want)
+    assert _window_stream._wav_header(src) is not None, "the fast path read it"
+
+
+@pytest.mark.parametrize("extra", [70_000, 0])
+def test_a_wav_header_longer_than_the_bytes_read_goes_to_soundfile(tmp_path, extra):
+    from nnaudio_data.data import _window_stream
+    from nnaudio_data.data._samples import ClipSpec
+
+    x = _recording(2.0)
+    data = _encode(x, "wav")
+    at = data.index(b"data")
+    chunk = b"LIST" + extra.to_bytes(4, "little") + bytes(extra)
+    data = data[:4] + (len(data) + len(chunk) - 8).to_bytes(4, "little") + data[8:at] + chunk + data[at:]
+    (tmp_path / "m.wav").write_bytes(data)
+    view = MemberView(str(tmp_path / "m.wav"), 0, len(data))
+    assert (_window_stream._wav_header(view) is None) == (extra > _window_stream.WAV_HEADER_BYTES)
+    got, _ = _window_stream.read_window(view, {"segments": [[0.5, 1.0]]}, 0, ClipSpec(sr=SR))
+    full, _ = sf.read(io.BytesIO(data), dtype="float32")
+    assert np.array_equal(got[0], full[SR // 2:SR])
+
+
 def test_a_local_view_is_not_held_to_max_sample_bytes_a_streamed_member_is(tmp_path):
     x = _recording(4.0)
     url = _shard(str(tmp_path), [("rec", "wav", _encode(x, "wav"), None)],

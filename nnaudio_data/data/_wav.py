@@ -64,8 +64,14 @@ def _fmt_chunk(body: bytes) -> Optional[tuple]:
     return tag, channels, rate, block_align, bits
 
 
-def parse_wav(data: bytes) -> Optional[WavInfo]:
+def parse_wav(data: bytes, size: Optional[int] = None) -> Optional[WavInfo]:
     """Parse a little-endian RIFF/WAVE header; None when the fast path does not apply.
+
+    Args:
+        data (bytes): the file, or its beginning when ``size`` is given.
+        size (int, optional): the whole file's size in bytes, when ``data`` holds only its
+            beginning (a header read from a member view): a header that goes on past ``data``
+            gives None (the caller decodes another way). Default ``len(data)``.
 
     Raises:
         WavTruncated: a RIFF/WAVE file whose ``data`` chunk claims more bytes than are present,
@@ -76,7 +82,10 @@ def parse_wav(data: bytes) -> Optional[WavInfo]:
         >>> buf = io.BytesIO(); sf.write(buf, np.zeros((10, 2)), 8000, format="WAV", subtype="PCM_16")
         >>> info = parse_wav(buf.getvalue()); info.channels, info.sample_rate, info.bits, info.frames
         (2, 8000, 16, 10)
+        >>> parse_wav(buf.getvalue()[:44], size=len(buf.getvalue())).frames
+        10
     """
+    total = len(data) if size is None else size
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return None
     pos, fmt = 12, None
@@ -84,7 +93,9 @@ def parse_wav(data: bytes) -> Optional[WavInfo]:
         cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
         body = pos + 8
         if cid != b"data" and body + size > len(data):
-            raise WavTruncated(f"file ends at byte {len(data)} inside the {cid!r} chunk")
+            if body + size <= total:
+                return None  # the header goes on past the bytes given
+            raise WavTruncated(f"file ends at byte {total} inside the {cid!r} chunk")
         if cid == b"fmt ":
             fmt = _fmt_chunk(bytes(data[body:body + size]))
             if fmt is None:
@@ -92,14 +103,16 @@ def parse_wav(data: bytes) -> Optional[WavInfo]:
         elif cid == b"data":
             if fmt is None or size in (0, 0xFFFFFFFF):  # no format yet, or a streamed header
                 return None
-            if body + size > len(data):
-                raise WavTruncated(f"data chunk declares {size} bytes, only {len(data) - body} present")
+            if body + size > total:
+                raise WavTruncated(f"data chunk declares {size} bytes, only {total - body} present")
             tag, channels, rate, block_align, bits = fmt
             if (tag, bits) not in _DTYPES or channels < 1 or block_align != channels * bits // 8:
                 return None
             return WavInfo(tag, channels, rate, bits, body, size // block_align)
         pos = body + size + (size & 1)  # chunks are padded to an even size
-    raise WavTruncated(f"file ends at byte {len(data)} before the data chunk")
+    if len(data) < total:
+        return None  # the header goes on past the bytes given
+    raise WavTruncated(f"file ends at byte {total} before the data chunk")
 
 
 def read_wav(data: bytes, info: WavInfo, start: int = 0, frames: Optional[int] = None,

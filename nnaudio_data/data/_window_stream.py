@@ -6,9 +6,10 @@ The plan deals *units* (:mod:`._windows`); the tar holds members. For a windowed
 unit (:func:`expand`, ``__index__`` the unit), and reports an error of a member once per owned
 unit (:class:`UnitErrors`): every unit ends delivered or skipped, once, as a clip does.
 
-A window's item (:func:`window_or_clip`) decodes only the window: ``soundfile`` opens the
-member (its bytes, or on a local uncompressed shard a :class:`~.memberview.MemberView` read where
-it lies), seeks to the window's first frame and reads its frames; the window then takes the one
+A window's item (:func:`window_or_clip`) decodes only the window, from the member's bytes or, on a
+local uncompressed shard, a :class:`~.memberview.MemberView` read where it lies: a PCM or float
+WAV by its header (the window's bytes alone), any other file by a ``soundfile`` seek to the
+window's first frame and a read of its frames; the window then takes the one
 clip path (:func:`~.samples.prepare_clip`: mono, resample, trim/pad, checks), its key
 ``KEY#k``. Rejections: those of a clip, and ``window_past_end`` (the index places the window past
 the recording's end: a stale or hostile index).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union, cast
 
 import numpy as np
@@ -27,7 +29,10 @@ from ._errors import ErrorPolicy, SampleError
 from ._formats import AUDIO_EXTENSIONS
 from ._memberview import MemberView
 from ._samples import check_rate, make_item, parse_label, prepare_clip, ClipSpec
+from ._wav import WavInfo, WavTruncated, parse_wav, read_wav
 from ._windows import Table, segment_label, window_span
+
+WAV_HEADER_BYTES = 1 << 16  # bytes read for a WAV member view's header (a longer header: soundfile)
 
 
 class UnitErrors(ErrorPolicy):
@@ -92,7 +97,8 @@ def window_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch
 def read_window(data: Union[bytes, MemberView], entry: Dict[str, Any], k: int, spec: ClipSpec,
                 url: str = "<bytes>", key: str = "?") -> Tuple[np.ndarray, int]:
     """Window ``k`` of ``entry`` in the audio ``data``: ((C, n) float32, the file's rate), reading
-    only its frames (``soundfile`` seek, then read).
+    only its frames: a PCM or float WAV by its header (:mod:`._wav`: the window's bytes alone,
+    soundfile's values bit for bit), any other file by a ``soundfile`` seek, then read.
 
     Example:
         >>> buf = io.BytesIO(); sf.write(buf, np.arange(1000) / 1000, 1000, format="FLAC", subtype="PCM_16")
@@ -102,26 +108,63 @@ def read_window(data: Union[bytes, MemberView], entry: Dict[str, Any], k: int, s
     """
     if not isinstance(data, MemberView) and len(data) == 0:
         raise SampleError(url, key, "empty", "zero-byte audio member")
-    f = data.open() if isinstance(data, MemberView) else io.BytesIO(data)
     try:
-        with f, sf.SoundFile(f) as snd:
-            rate, frames, channels = int(snd.samplerate), int(snd.frames), int(snd.channels)
-            check_rate(rate, spec.sr, url, key)
-            if not spec.mono and spec.channels is not None and channels != spec.channels:
-                raise SampleError(url, key, "channels", f"{channels} channels, channels={spec.channels}")
-            a, b = window_span(entry, k, frames, rate)
-            if not 0 <= a < b <= frames:
-                raise SampleError(url, key, "window_past_end", f"window {k} spans frames [{a}, {b}) of a "
-                                  f"recording of {frames} frames at {rate} Hz: the index describes another file")
-            snd.seek(a)
-            x = snd.read(b - a, dtype="float32", always_2d=True)
+        wav = _wav_header(data)
+        if wav is not None:
+            a, b = _span(entry, k, spec, wav.sample_rate, wav.frames, wav.channels, url, key)
+            x, rate = _wav_window(data, wav, a, b), wav.sample_rate
+        else:
+            f = data.open() if isinstance(data, MemberView) else io.BytesIO(data)
+            with f, sf.SoundFile(f) as snd:
+                rate = int(snd.samplerate)
+                a, b = _span(entry, k, spec, rate, int(snd.frames), int(snd.channels), url, key)
+                snd.seek(a)
+                x = snd.read(b - a, dtype="float32", always_2d=True).T
     except SampleError:
         raise
     except Exception as e:  # noqa: BLE001  (bytes from a shard: any failure to decode is this window's)
         raise SampleError(url, key, "decode", f"{type(e).__name__}: {e}") from None
-    if x.shape[0] < b - a:
-        raise SampleError(url, key, "truncated", f"window {k}: the header promises {frames} frames, "
-                          f"reading [{a}, {b}) gave {x.shape[0]}")
+    if x.shape[1] < b - a:
+        raise SampleError(url, key, "truncated", f"window {k}: the header promises frames up to {b}, "
+                          f"reading [{a}, {b}) gave {x.shape[1]}")
     if not np.isfinite(x).all():
         raise SampleError(url, key, "non_finite", "NaN or inf samples")
-    return np.ascontiguousarray(x.T), rate
+    return np.ascontiguousarray(x), rate
+
+
+def _span(entry: Dict[str, Any], k: int, spec: ClipSpec, rate: int, frames: int, channels: int,
+          url: str, key: str) -> Tuple[int, int]:
+    """The frames ``[a, b)`` of window ``k``, after the checks of the file's rate and channels."""
+    check_rate(rate, spec.sr, url, key)
+    if not spec.mono and spec.channels is not None and channels != spec.channels:
+        raise SampleError(url, key, "channels", f"{channels} channels, channels={spec.channels}")
+    a, b = window_span(entry, k, frames, rate)
+    if not 0 <= a < b <= frames:
+        raise SampleError(url, key, "window_past_end", f"window {k} spans frames [{a}, {b}) of a "
+                          f"recording of {frames} frames at {rate} Hz: the index describes another file")
+    return a, b
+
+
+def _wav_header(data: Union[bytes, MemberView]) -> Optional[WavInfo]:
+    """The WAV header of ``data`` when the fast path reads it; None for any other file, and for a
+    broken WAV (soundfile then says what it holds, as before the fast path)."""
+    try:
+        if isinstance(data, MemberView):
+            with data.open() as f:
+                return parse_wav(f.read(WAV_HEADER_BYTES), size=data.size)
+        return parse_wav(data)
+    except WavTruncated:
+        return None
+
+
+def _wav_window(data: Union[bytes, MemberView], wav: WavInfo, a: int, b: int) -> np.ndarray:
+    """Frames ``[a, b)`` of a WAV with header ``wav``: (C, b - a) float32; from a member view,
+    one read of the window's bytes."""
+    if not isinstance(data, MemberView):
+        return read_wav(data, wav, a, b - a)
+    block = wav.channels * wav.bits // 8
+    with data.open() as f:
+        f.seek(wav.data_offset + a * block)
+        raw = f.read((b - a) * block)
+    got = len(raw) // block
+    return read_wav(raw, replace(wav, data_offset=0, frames=got), 0, got)
