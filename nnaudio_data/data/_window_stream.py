@@ -151,7 +151,10 @@ def _wav_header(data: Union[bytes, MemberView]) -> Optional[WavInfo]:
     try:
         if isinstance(data, MemberView):
             with data.open() as f:
-                return parse_wav(f.read(WAV_HEADER_BYTES), size=data.size)
+                head = f.read(12)
+                if head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                    return None  # not a WAV: no more bytes read
+                return parse_wav(head + f.read(WAV_HEADER_BYTES - 12), size=data.size)
         return parse_wav(data)
     except WavTruncated:
         return None
