@@ -18,7 +18,7 @@ buckets, equal-count cut / top-up), ``errors`` (the error policy, named skips), 
 datasets), ``wds_stage`` (our clip preparation as a webdataset stage). Writing shards is the write
 path, :mod:`nnaudio_data.authoring`.
 """
-from .._worker_exit import install as _install_worker_exit
+from .._exit import install as _install_worker_exit
 from ._dataset import ShardedAudioDataset
 from ._decode import decode_audio
 from ._formats import AUDIO_EXTENSIONS
