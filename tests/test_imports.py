@@ -92,7 +92,39 @@ def test_cli_parser_pulls_in_no_heavy_module():
 
 def test_heavy_modules_load_where_used():
     # the lazy imports still work: a window scipy computes (not one of the cosine sums computed
-    # here, such as "hann") and a resample pull scipy.signal in when called
+    # here, such as "hann") pulls scipy.signal in when called
     loaded = _modules_after("from nnaudio_data.functional._windows import get_window; "
                             "get_window(('kaiser', 8.0), 8)")
     assert "scipy.signal" in loaded
+
+
+def test_a_workers_clip_path_loads_no_heavy_module(tmp_path):
+    # what a spawned DataLoader worker runs for the README's set-up: decode WAV and FLAC at
+    # 44.1 kHz, resample to 16 kHz, augment, collate. scipy.signal alone cost each worker
+    # 0.6-0.8 s of its start (python -X importtime) before the resampler stopped using it, and
+    # scipy.fft (with scipy.special) 0.3-0.45 s before the CPU spectrogram took torch.fft
+    code = f"""
+import io, sys, tarfile, numpy as np, soundfile as sf
+with tarfile.open({str(tmp_path / "a.tar")!r}, "w") as tar:
+    for i, fmt in enumerate(["WAV", "FLAC"] * 2):
+        buf = io.BytesIO()
+        sf.write(buf, np.random.default_rng(i).standard_normal((44100, 2)) * 0.1, 44100, format=fmt)
+        data = buf.getvalue()
+        info = tarfile.TarInfo(f"{{i:04d}}.{{fmt.lower()}}"); info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+import nnaudio_data as nd
+from nnaudio_data.augment import AddColoredNoise, Compose, FrequencyMasking, Gain, TimeMasking
+ds = nd.ShardedAudioDataset({str(tmp_path / "a.tar")!r}, sr=16000, length=16000, shuffle=10, on_error="raise")
+clips = list(ds)
+after_clips = sorted(sys.modules)
+collate = nd.GPUSpectrogramCollate("logmel", device="cpu", sr=16000, n_fft=512, hop_length=160, n_mels=80,
+                                   augment=Compose([Gain((-6.0, 6.0)), AddColoredNoise((10.0, 30.0))]),
+                                   spec_augment=Compose([FrequencyMasking(27), TimeMasking(15)]))
+collate.train()
+batch = collate(clips)
+assert batch.spec.shape[0] == 4, batch.spec.shape
+"""
+    clips, loaded = _probe(code, "[after_clips, sorted(sys.modules)]")
+    assert "nnaudio_data.data._resample" in clips
+    assert sorted(m for m in HEAVY if m in clips) == []
+    assert sorted(m for m in HEAVY + ("scipy.fft",) if m in loaded) == []

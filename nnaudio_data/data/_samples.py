@@ -215,7 +215,7 @@ def _resampled_window_clip(src: _Source, spec: ClipSpec, url: str, key: str, lab
         a, b, o = source_window(start, valid, src.frames, src.sample_rate, spec.sr)
         x = np.empty((src.channels, b - a), np.float32)
         src.read(a, x)
-        x = resample(to_mono(x) if spec.mono else x, src.sample_rate, spec.sr)
+        x = resample(to_mono(x) if spec.mono else x, src.sample_rate, spec.sr, first=a)
         clip[:, :valid] = x[:, start - o:start - o + valid]
     return _item(clip, valid, total, spec, url, key, label)
 

@@ -1,5 +1,5 @@
 """The power (or magnitude) spectrum on the CPU without autograd: frames in cache-sized chunks,
-each chunk windowed, transformed (``scipy.fft.rfft``) and squared while it is in cache, chunks
+each chunk windowed, transformed (``torch.fft.rfft``) and squared while it is in cache, chunks
 shared by ``torch.get_num_threads()`` threads.
 
 Why not ``torch.stft`` there: ``torch.stft`` on a (B, T) batch runs each step (pad, frame x
@@ -119,8 +119,6 @@ def power_threaded(x: Tensor, window: Tensor, hop_length: int, freq_bins: int, c
         >>> torch.allclose(p[0, :, 0], torch.tensor([16.0, 0.0, 0.0]))
         True
     """
-    import scipy.fft
-
     n_fft = window.shape[-1]
     check_arg(0 < freq_bins <= n_fft // 2 + 1, "freq_bins",
               f"in 1..n_fft // 2 + 1 ({n_fft // 2 + 1})", freq_bins)
@@ -141,7 +139,7 @@ def power_threaded(x: Tensor, window: Tensor, hop_length: int, freq_bins: int, c
         start = n0 * hop_length
         frames = np.lib.stride_tricks.sliding_window_view(
             xp[b, start: start + (n1 - n0 - 1) * hop_length + n_fft], n_fft)[::hop_length]
-        spec = scipy.fft.rfft(frames * wn, axis=-1)[:, :freq_bins]
+        spec = torch.fft.rfft(torch.from_numpy(frames * wn), dim=-1).numpy()[:, :freq_bins]
         p = on[b, n0:n1] if filterbank is None else np.empty(spec.shape, on.dtype)
         np.multiply(spec.real, spec.real, out=p)
         p += np.square(spec.imag)

@@ -20,9 +20,9 @@ from their first batch (worker start-up left out), and are compared with floor x
 floor+batch x workers (``floor+batch`` runs one worker, timed the same way, its main process on
 another core: an upper bound each loader worker could reach, were the rest of its work free).
 Mixed rates (task ``mixed``): WAV clips at 8, 22.05 and 44.1 kHz in turn, resampled to 16 kHz
-(1 s kept): ``ours``; ``ours[filter per clip]``, ours with the polyphase filter designed again for
-every clip (as before its cache), to show what the cache earns; ``plain`` reading the whole file
-and calling ``scipy.signal.resample_poly``, as a user writes it.
+(1 s kept): ``ours``; ``ours[filter per clip]``, ours with the polyphase filter and its block matrix
+designed again for every clip (as before their cache), to show what the cache earns; ``plain``
+reading the whole file and calling ``scipy.signal.resample_poly``, as a user writes it.
 Once, in its own process: peak RSS (main + workers) over ``--loader-epochs`` epochs with persistent
 workers; the growth from epoch 2 to the last should stay under 5%.
 """
@@ -168,14 +168,14 @@ def _measure_mixed(system: str, cfg: Dict[str, Any]) -> Optional[float]:
     resample_module: Any = importlib.import_module("nnaudio_data.data._resample")
 
     ds = ShardedAudioDataset(urls, sr=MIXED_TARGET, length=MIXED_TARGET, on_error="raise")
-    cached = resample_module.polyphase_filter
+    cached = resample_module.polyphase_filter, resample_module._plan
     if system == UNCACHED:  # designed per call, as before the cache; the forked workers see it too
-        resample_module.polyphase_filter = cached.__wrapped__
+        resample_module.polyphase_filter, resample_module._plan = (f.__wrapped__ for f in cached)
     try:
         return _rate(DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate_audio,
                                 multiprocessing_context="fork"), n)
     finally:
-        resample_module.polyphase_filter = cached
+        resample_module.polyphase_filter, resample_module._plan = cached
 
 
 def measure(system: str, cfg: Dict[str, Any]) -> Dict[str, float]:
