@@ -26,7 +26,7 @@ Modules, one line each:
 - ``augment/``     batched on-device augmentation: sample parameters, then apply
 - ``_seed.py``     one seeding function for every random stream: (seed, epoch, rank, worker, stream)
 - ``_tokens.py``   one registry for objects that cross processes by token: collates, stats inboxes
-- ``_worker_exit.py`` a clean exit for spawned / forkserver DataLoader workers
+- ``_exit.py``     a clean exit: one bounded wait for late threads (workers' feeders, a gather's)
 - ``_compat.py``   private torch / soundfile calls of the hot path, each probed, with a public fallback
 - ``_checks.py``   argument checks whose errors name the argument, the rule and the value found
 - ``_repr.py``     one repr: the class and the constructor arguments that differ from their defaults

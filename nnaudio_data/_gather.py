@@ -6,36 +6,32 @@ the tensors it hands the backend are Python tensors that it drops as soon as the
 returns. The backend's worker thread (gloo's ``runLoop``) releases its own references a moment
 later; when that release is the last one, it frees the tensor's Python object and so takes the
 GIL. If the rank is exiting by then (a checkpoint saved just before the end of ``main()``), the
-interpreter is finalizing, and before Python 3.14 a thread that takes the GIL during
-finalization is ended by ``pthread_exit``; its unwinding through the C++ destructor that called
-it aborts the rank: "terminate called without an active exception", exit code -6, after all
-its work was done (seen on gloo at a rate of one launch in four on a loaded 2-core machine; the
-same fault as https://github.com/pytorch/pytorch/issues/190489 and the atexit proposal in
+interpreter is finalizing, and the rank aborts as :mod:`._exit` describes (seen on gloo at a rate
+of one launch in four on a loaded 2-core machine; the same fault as
+https://github.com/pytorch/pytorch/issues/190489 and the atexit proposal in
 https://github.com/pytorch/pytorch/pull/179291).
 
 :func:`gather_objects` therefore holds every tensor it gave the backend until the backend has
 let go of it (its C++ use count is back to the one reference held here), so the backend's
-release never frees a Python object. Released tensors are dropped at the next gather; at exit an
-``atexit`` handler (atexit runs before finalization) waits, bounded by :data:`EXIT_WAIT_S`, for
-the last ones. Users' own ``all_gather_object`` calls are theirs: the README's recipe ends with
-the package's collective (a checkpoint's save) before ``destroy_process_group``.
+release never frees a Python object. Released tensors are dropped at the next gather; at exit
+the process waits for the last ones (:func:`~._exit.wait_at_exit`, before finalization), at most
+:data:`EXIT_WAIT_S`. Users' own ``all_gather_object`` calls are theirs: the README's recipe ends
+with the package's collective (a checkpoint's save) before ``destroy_process_group``.
 """
 from __future__ import annotations
 
-import atexit
-import os
 import pickle
 import threading
-import time
-from typing import Any, List, Optional
+from typing import Any, List
 
 import torch
+
+from ._exit import wait_at_exit
 
 EXIT_WAIT_S = 10.0  # at exit: the backend's release takes microseconds once its thread runs;
 # the bound is for a thread starved by a loaded machine, not for a normal exit
 _held: List[torch.Tensor] = []
 _lock = threading.Lock()
-_registered_in: Optional[int] = None
 
 
 def gather_objects(obj: Any, group: Any = None) -> List[Any]:
@@ -76,22 +72,15 @@ def _released(t: torch.Tensor) -> bool:
 
 
 def _hold(tensors: List[torch.Tensor]) -> None:
-    global _registered_in
     with _lock:
         _held[:] = [t for t in _held if not _released(t)] + tensors
-        if _registered_in != os.getpid():  # once per process (a forked child starts its own)
-            _registered_in = os.getpid()
-            atexit.register(release_at_exit, EXIT_WAIT_S)
+    wait_at_exit(_all_released, EXIT_WAIT_S)
 
 
-def release_at_exit(timeout: float) -> bool:
-    """Wait until the backend has released every held tensor (at most ``timeout`` seconds), then
-    drop them; True when all were released. Registered with ``atexit`` by the first gather."""
-    deadline = time.monotonic() + timeout
+def _all_released() -> bool:
+    """Whether the backend has released every held tensor; they are dropped when it has."""
     with _lock:
-        while any(not _released(t) for t in _held) and time.monotonic() < deadline:
-            time.sleep(0.001)
-        done = all(_released(t) for t in _held)
-        if done:
-            _held.clear()
-        return done
+        if any(not _released(t) for t in _held):
+            return False
+        _held.clear()
+        return True

@@ -38,7 +38,7 @@ def test_window_decode_equals_the_whole_file_path(frames, channels, mono, length
     spec = ClipSpec(sr=8000, length=length, offset=offset, crop=crop, mono=mono, silence=None)
     info = flac_streaminfo(data)
     assert info == (8000, channels, frames)
-    assert samples._flac_window_applies(info, spec) == (channels == 1 or not mono)
+    assert samples._window_applies(info, spec) == (channels == 1 or not mono)
     sample = {"__key__": "k", "__url__": "u.tar", "flac": data}
     try:
         want = _whole_file_item(data, spec, seed)

@@ -7,7 +7,7 @@ import tarfile
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from nnaudio_data.data._tario import pax_path, tar_members
+from nnaudio_data.data._tar import pax_path, tar_members
 
 FORMATS = {"ustar": tarfile.USTAR_FORMAT, "gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
 # pax keys tarfile reads as numbers or as its own fields (a random value there is not a valid
@@ -81,7 +81,7 @@ group_member = st.tuples(st.sampled_from(["a", "b", "d/a"]),
 def test_count_samples_counts_what_tar_samples_groups(tmp_path, members):
     from nnaudio_data.data._errors import ErrorPolicy
     from nnaudio_data.data._shards import count_samples
-    from nnaudio_data.data._tario import tar_samples
+    from nnaudio_data.data._tar_samples import tar_samples
 
     path = tmp_path / "s.tar"
     path.write_bytes(write([(k if e is None else f"{k}.{e}", data, {}, "file") for k, e, data in members],

@@ -150,7 +150,7 @@ def test_only_the_first_audio_member_of_a_sample_is_read(tmp_path):
     """An item decodes one audio member: the others are skipped unread (not held), so a sample
     of several large audio members costs one."""
     from nnaudio_data.data._errors import ErrorPolicy
-    from nnaudio_data.data._tario import tar_samples
+    from nnaudio_data.data._tar_samples import tar_samples
 
     wav, flac = encode(np.full(400, 0.25), 8000), encode(np.full(400, 0.5), 8000, "flac")
     urls = write_shards(str(tmp_path), [0], extra={0: _sample_with({"wav": wav, "flac": flac, "cls": b"1"})})

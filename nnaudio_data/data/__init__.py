@@ -2,8 +2,9 @@
 reading, decode, resample, trim/pad, datasets.
 
 Modules, one line each: ``shards`` (URL lists, counting clips), ``index`` (the shard index file),
-``tario`` (tar members -> samples), ``memberview`` (a local member read where it lies),
-``windows`` (many windows per recording: the index field, the plan's unit), ``window_stream``
+``tar`` (tar headers -> members, every size field bounded), ``grouping`` (which members make one
+sample), ``tar_samples`` (members -> samples, each error named), ``memberview`` (a local member
+read where it lies), ``windows`` (many windows per recording: the index field, the plan's unit), ``window_stream``
 (members -> one sample per owned window, decoded alone), ``assign`` (the epoch plan: who reads
 what over ranks / workers), ``plan`` (its identity, checked against a state and across ranks),
 ``batches`` (the plan's batches by duration), ``passes`` (one worker's pass: an epoch, or endless),
@@ -17,7 +18,7 @@ buckets, equal-count cut / top-up), ``errors`` (the error policy, named skips), 
 datasets), ``wds_stage`` (our clip preparation as a webdataset stage). Writing shards is the write
 path, :mod:`nnaudio_data.authoring`.
 """
-from .._worker_exit import install as _install_worker_exit
+from .._exit import install as _install_worker_exit
 from ._dataset import ShardedAudioDataset
 from ._decode import decode_audio
 from ._formats import AUDIO_EXTENSIONS

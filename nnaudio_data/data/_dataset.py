@@ -4,7 +4,7 @@ over ranks and DataLoader workers, with equal batches per rank, stats and mid-ep
 Each pass walks one epoch plan (:mod:`._assign`: who reads what and each rank's target;
 :mod:`._batches`: its batches by duration; :mod:`._plan`: its identity, checked against a state and
 across ranks), or, ``endless``, epoch after epoch (:mod:`._passes`). Per worker, the stream is: its
-part of the plan -> tar samples (:mod:`._tario`, skipping unowned and already consumed samples
+part of the plan -> tar samples (:mod:`._tar_samples`, skipping unowned and already consumed samples
 unread) -> optional shuffle buffer -> items (:mod:`._samples`) -> optional length buckets (or
 planned batches) -> equal-count cut or top-up -> tags (:mod:`._progress`).
 
@@ -35,7 +35,7 @@ from ._samples import ClipSpec
 from ._shards import expand_urls
 from ._open import local_path
 from ._assign import equal_targets, rank_totals, rank_world
-from ._tario import MAX_SAMPLE_BYTES
+from ._tar_samples import MAX_SAMPLE_BYTES
 
 REMAINDERS = ("drop", "wrap")
 
@@ -86,7 +86,7 @@ class ShardedAudioDataset(IterableDataset):
             "network" skip.
         max_sample_bytes (int, optional): the most bytes the members read from one sample may
             hold; a larger sample is a counted "too_large" skip, decided from the tar headers
-            before reading. Default 512 MiB (:data:`~._tario.MAX_SAMPLE_BYTES`); None: no bound
+            before reading. Default 512 MiB (:data:`~._tar_samples.MAX_SAMPLE_BYTES`); None: no bound
             but the 2 GiB a member may take.
 
     Raises:

@@ -1,6 +1,6 @@
 """A tar member of a local shard as a seekable file, read where it lies: nothing held in memory.
 
-The tar reader (:mod:`._tario`) hands a window-read audio member of a *local, uncompressed* shard to
+The tar reader (:mod:`._tar`) hands a window-read audio member of a *local, uncompressed* shard to
 the decoder as a :class:`MemberView` (the shard's path, the member's offset and size) instead of
 its bytes; :meth:`MemberView.open` gives a read-only file bounded to the member, which
 ``soundfile`` opens, seeks and reads like any file. A one-second window of an hour-long member

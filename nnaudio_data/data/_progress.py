@@ -23,6 +23,12 @@ The counts reach the inbox by one rule, **a pass counts what its loop consumed**
   its workers' batches (``nd.DeviceLoader`` alone hands over what it took, and the end total is
   then not taken twice).
 
+Why two ways, tags and the mailbox: only the batch tells the main process that the loop took it,
+so counts that must follow consumption ride in it; the mailbox carries what no batch can (a
+worker that delivered nothing; a plain loop, where no code of ours sees a batch: unpickling a tag
+changes nothing). The mailbox may drop a record when full instead of blocking a worker whose
+loop never reads it; per-batch counts through it could not.
+
 A batch forwarded to another process carries its tags inertly: the token resolves only in the
 process that made the dataset, so elsewhere :func:`hand_over` merges nothing.
 

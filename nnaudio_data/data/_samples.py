@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from math import gcd
-from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
@@ -122,14 +122,12 @@ def make_item(sample: Dict[str, Any], spec: ClipSpec, crop_gen: Optional[torch.G
     if info is not None:  # check what the header says before decoding anything
         check_rate(info.sample_rate, spec.sr, url, key)
         _check_channels(info.channels, spec, url, key)
-    if info is not None and _window_applies(info, spec):
-        return _window_clip(data, info, spec, url, key, label, crop_gen)
     flac = flac_streaminfo(data) if info is None else None
-    if flac is not None and _flac_window_applies(flac, spec):
-        return _flac_window_clip(data, flac, spec, url, key, label, crop_gen)
-    source = _window_source(data, info, flac, spec, url, key)
-    if source is not None:
-        return _resampled_window_clip(source, spec, url, key, label, crop_gen)
+    src = _window_source(data, info, flac, url, key) if spec.length is not None else None
+    if src is not None and _window_applies(src, spec):
+        return _window_clip(src, spec, url, key, label, crop_gen)
+    if src is not None and src.sample_rate != spec.sr:
+        return _resampled_window_clip(src, spec, url, key, label, crop_gen)
     x, sr = decode_probed(data, info, url, key)
     check_rate(sr, spec.sr, url, key)
     _check_channels(x.shape[0], spec, url, key)
@@ -161,71 +159,47 @@ def _check_channels(c: int, spec: ClipSpec, url: str, key: str) -> None:
         raise SampleError(url, key, "channels", f"{c} channels, channels={spec.channels}")
 
 
-def _window_applies(info: Optional[WavInfo], spec: ClipSpec) -> bool:
-    """Whether a clip can be decoded window-only: an integer PCM WAV (nothing to check for NaN)
-    with frames, at the target rate, in the channels kept, cut to a fixed length."""
-    return (info is not None and not info.is_float and info.frames > 0 and info.sample_rate == spec.sr
-            and spec.length is not None and (info.channels == 1 or not spec.mono))
-
-
-def _window_clip(data: bytes, info: WavInfo, spec: ClipSpec, url: str, key: str, label: Any,
-                 crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
-    """:func:`prepare_clip` of the whole decoded file, bit for bit, for the cases of
-    :func:`_window_applies`: only the kept window is decoded, straight into the padded clip."""
-    assert spec.length is not None  # _window_applies
-    start, valid = trim_window(info.frames, spec.offset, spec.length, spec.crop, crop_gen)
-    clip = np.empty((info.channels, spec.length), np.float32)
-    if valid:  # else nothing is kept: rejected as too short below
-        read_wav(data, info, start, valid, out=clip[:, :valid])
-    clip[:, valid:] = 0
-    return _item(clip, valid, info.frames, spec, url, key, label)
-
-
-def _flac_window_applies(info: FlacInfo, spec: ClipSpec) -> bool:
-    """Whether a FLAC clip can be decoded window-only: at the target rate, in the channels kept,
-    cut to a fixed length (FLAC holds integer samples: nothing to check for NaN)."""
-    return (info.sample_rate == spec.sr and spec.length is not None
-            and (info.channels == 1 or not spec.mono))
-
-
-def _flac_window_clip(data: bytes, info: FlacInfo, spec: ClipSpec, url: str, key: str, label: Any,
-                      crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
-    """:func:`prepare_clip` of the whole decoded FLAC, sample for sample, for the cases of
-    :func:`_flac_window_applies`: only the kept window is decoded, straight into the padded clip
-    (the window is sized by ``spec.length``, never by the header's frame count)."""
-    assert spec.length is not None  # _flac_window_applies
-    start, valid = trim_window(info.frames, spec.offset, spec.length, spec.crop, crop_gen)
-    clip = np.empty((info.channels, spec.length), np.float32)
-    if valid:  # else nothing is kept: rejected as too short below
-        read_flac_window(data, info, start, clip[:, :valid], url, key)
-    clip[:, valid:] = 0
-    return _item(clip, valid, info.frames, spec, url, key, label)
-
-
 class _Source(NamedTuple):
-    """A file decodable by window: ``read(a, n) -> (C, n) float32`` and its header's numbers."""
+    """A file decodable by window: ``read(a, out)`` decodes frames ``a`` to ``a + n`` straight
+    into ``out`` (C, n) float32, and its header's numbers."""
 
-    read: Callable[[int, int], np.ndarray]
+    read: Callable[[int, np.ndarray], Any]
     frames: int
     channels: int
     sample_rate: int
 
 
-def _window_source(data: bytes, info: Optional[WavInfo], flac: Optional[FlacInfo], spec: ClipSpec,
-                   url: str, key: str) -> Optional[_Source]:
-    """An integer WAV or a FLAC (nothing to check for NaN) to resample to a fixed ``length``,
-    read by window; None when the whole file must be decoded."""
-    if spec.length is None:
-        return None
-    if info is not None and not info.is_float and info.frames > 0 and info.sample_rate != spec.sr:
-        return _Source(lambda a, n: read_wav(data, info, a, n), info.frames, info.channels, info.sample_rate)
-    if flac is not None and flac.sample_rate != spec.sr:
-        def read(a: int, n: int, flac: FlacInfo = flac) -> np.ndarray:
-            out = np.empty((flac.channels, n), np.float32)
-            read_flac_window(data, flac, a, out, url, key)
-            return out
-        return _Source(read, flac.frames, flac.channels, flac.sample_rate)
+def _window_source(data: bytes, info: Optional[WavInfo], flac: Optional[FlacInfo], url: str,
+                   key: str) -> Optional[_Source]:
+    """An integer PCM WAV with frames or a FLAC (nothing to check for NaN): a clip cut to a fixed
+    length decodes only its window; None when the whole file must be decoded."""
+    if info is not None and not info.is_float and info.frames > 0:
+        return _Source(lambda a, out: read_wav(data, info, a, out.shape[1], out=out), info.frames, info.channels,
+                       info.sample_rate)
+    if flac is not None:
+        return _Source(lambda a, out: read_flac_window(data, flac, a, out, url, key), flac.frames, flac.channels,
+                       flac.sample_rate)
     return None
+
+
+def _window_applies(src: Union[_Source, FlacInfo], spec: ClipSpec) -> bool:
+    """Whether a source decodes window-only with no resampling: at the target rate, in the
+    channels kept, cut to a fixed length."""
+    return src.sample_rate == spec.sr and spec.length is not None and (src.channels == 1 or not spec.mono)
+
+
+def _window_clip(src: _Source, spec: ClipSpec, url: str, key: str, label: Any,
+                 crop_gen: Optional[torch.Generator]) -> Dict[str, Any]:
+    """:func:`prepare_clip` of the whole decoded file, bit for bit, for a source at the target
+    rate in the channels kept: only the kept window is decoded, straight into the padded clip
+    (the window is sized by ``spec.length``, never by the header's frame count)."""
+    assert spec.length is not None  # _window_applies
+    start, valid = trim_window(src.frames, spec.offset, spec.length, spec.crop, crop_gen)
+    clip = np.empty((src.channels, spec.length), np.float32)
+    if valid:  # else nothing is kept: rejected as too short below
+        src.read(start, clip[:, :valid])
+    clip[:, valid:] = 0
+    return _item(clip, valid, src.frames, spec, url, key, label)
 
 
 def _resampled_window_clip(src: _Source, spec: ClipSpec, url: str, key: str, label: Any,
@@ -233,13 +207,14 @@ def _resampled_window_clip(src: _Source, spec: ClipSpec, url: str, key: str, lab
     """:func:`prepare_clip` of the whole decoded file, bit for bit, decoding and resampling only
     the kept window and the resampling filter's reach around it (:func:`source_window`): a
     one-second clip of an hour-long file costs a second, not an hour."""
-    assert spec.length is not None  # _window_source
+    assert spec.length is not None  # (make_item)
     total = resampled_length(src.frames, src.sample_rate, spec.sr)
     start, valid = trim_window(total, spec.offset, spec.length, spec.crop, crop_gen)
     clip = np.zeros((1 if spec.mono else src.channels, spec.length), np.float32)
     if valid:  # else nothing is kept: rejected as too short below
         a, b, o = source_window(start, valid, src.frames, src.sample_rate, spec.sr)
-        x = src.read(a, b - a)
+        x = np.empty((src.channels, b - a), np.float32)
+        src.read(a, x)
         x = resample(to_mono(x) if spec.mono else x, src.sample_rate, spec.sr, first=a)
         clip[:, :valid] = x[:, start - o:start - o + valid]
     return _item(clip, valid, total, spec, url, key, label)

@@ -18,7 +18,8 @@ from braceexpand import braceexpand
 from ._objstore import GLOB_CHARS, expand_glob
 from ._remote import Retry
 from ._open import local_path, open_shard, url_kind
-from ._tario import Grouping, open_tar, tar_members
+from ._grouping import Grouping
+from ._tar import open_tar, tar_members
 from .._checks import check_arg
 
 def expand_urls(urls: Union[str, Sequence[str]], storage_options: Optional[Dict[str, Any]] = None) -> List[str]:
@@ -88,7 +89,7 @@ def count_shards(urls: Sequence[str], storage_options: Optional[Dict[str, Any]] 
 
 def count_samples(url: str, retry: Optional[Retry] = None,
                   storage_options: Optional[Dict[str, Any]] = None) -> int:
-    """Samples in one shard, as :func:`nnaudio_data.data._tario.tar_samples` groups them, reading
+    """Samples in one shard, as :func:`nnaudio_data.data._tar_samples.tar_samples` groups them, reading
     headers only (seeking past member bytes where the stream seeks)."""
     group = Grouping()
 

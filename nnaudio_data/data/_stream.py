@@ -19,7 +19,8 @@ from ._reorder import bucket_by_length, shuffle_buffer
 from ._samples import READ_EXTENSIONS, make_items
 from ._open import PipeStream, open_shard
 from ._assign import Slice, sliced
-from ._tario import open_tar, tar_samples
+from ._tar import open_tar
+from ._tar_samples import tar_samples
 from ._window_stream import UnitErrors, expand, window_or_clip
 from ._windows import Table
 

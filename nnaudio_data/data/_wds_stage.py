@@ -12,8 +12,8 @@ A user with a webdataset pipeline adds only the collate, or also this stage::
 What ``nnaudio_data.data`` reimplements from webdataset, and why (the reasons; a figure only
 from ``nnaudio-data bench``, none is typed here):
 
-- the tar reader (``data/_tario.py``): it seeks past the samples this rank and worker do not own
-  instead of reading their bytes, and reads only the members the clip needs; webdataset's
+- the tar reader (``data/_tar.py``, ``data/_tar_samples.py``): it seeks past the samples this rank
+  and worker do not own instead of reading their bytes, and reads only the members the clip needs; webdataset's
   ``tariterators`` reads every byte of a shard through ``tarfile``. It also bounds every size
   read from a header and loses only the sample being read on truncation (docs/data.md).
 - the split (``data/_assign.py``): every sample exactly once per epoch across ranks x workers, also

@@ -125,7 +125,7 @@ def _rate(loader, clips: int) -> float:
 def members(urls: List[str], ext: str) -> List[bytes]:
     """The audio members' bytes of ``urls``."""
     from nnaudio_data.data._open import open_shard
-    from nnaudio_data.data._tario import tar_members
+    from nnaudio_data.data._tar import tar_members
 
     out = []
     for u in urls:
