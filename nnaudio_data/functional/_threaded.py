@@ -9,9 +9,14 @@ samples at n_fft 2048: 20 MB per step) that no cache holds, allocated afresh for
 busy machine a thread of a region that is descheduled holds up the other at every barrier, and
 the fresh allocations turn into page faults for some calls and not others (the allocator returns
 large blocks to the system and maps them again), which made the rounds of a Mel bimodal. Here a
-chunk (about 256 KiB of frames) stays in one core's cache from the window to the square, each
-thread takes the next chunk as it finishes one (no barrier but the last), and the only large
-allocation is the output. The values are the same FFT's to float rounding (the tests' tables).
+chunk is one clip's frames (up to ``CHUNK_SAMPLES``), taken from the window to the square (and
+the filterbank) in one go, each thread takes the next chunk as it finishes one (no barrier but
+the last), and the only large allocation is the output. Chunks are large because each costs
+some Python work under the GIL, which the threads take in turn: chunks of 256 KiB (32 frames
+at n_fft 2048) made that overhead half a batch's time on two threads, and a second thread
+gained 1.2x; whole clips (157 frames) take 16 batches of 16 x 80,000 samples in 0.24-0.28 s
+against 0.43-0.58 s (fresh processes, quiet 2-core machine). The values are the same FFT's to
+float rounding (the tests' tables).
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from ._filterbank import Block
 from ._spectral import pad_signal
 from .._checks import check_arg
 
-CHUNK_SAMPLES = 65_536  # frames x n_fft per chunk: 256 KiB of float32, a fraction of a core's L2
+CHUNK_SAMPLES = 1 << 20  # frames x n_fft per chunk (4 MiB of float32): a clip's frames, for most clips
 
 _pool_lock = threading.Lock()
 _pool: Optional[Tuple[int, int, ThreadPoolExecutor]] = None  # (pid, helpers, executor)
