@@ -87,7 +87,7 @@ def chunks(batch: int, n_frames: int, n_fft: int) -> List[Tuple[int, int, int]]:
     """Work items ``(clip, first frame, end frame)``, about ``CHUNK_SAMPLES`` samples of frames each.
 
     Example:
-        >>> chunks(2, 5, 32768)
+        >>> chunks(2, 5, 524288)
         [(0, 0, 2), (0, 2, 4), (0, 4, 5), (1, 0, 2), (1, 2, 4), (1, 4, 5)]
     """
     step = max(1, CHUNK_SAMPLES // n_fft)
