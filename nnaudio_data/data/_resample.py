@@ -73,10 +73,9 @@ def _plan(up: int, down: int) -> _Plan:
     h = polyphase_filter(up, down) * up
     half = (h.size - 1) // 2
     taps = -(-h.size // up)
-    phases = np.zeros((up, taps))
-    for p in range(min(up, h.size)):
-        row = h[p::up]
-        phases[p, :row.size] = row
+    phases = np.zeros(taps * up)
+    phases[:h.size] = h
+    phases = phases.reshape(taps, up).T  # phases[p, j] = h[p + j * up]
     r = np.arange(up)
     p_r, b_r = (r * down + half) % up, (r * down + half) // up
     lo = int(b_r[0]) - taps + 1
